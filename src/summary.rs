@@ -1,0 +1,1 @@
+//! Customer summaries (RFM) from transaction logs.
