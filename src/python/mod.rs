@@ -3,7 +3,7 @@
 //! converting results back.  The native module is private (`patronage._core`);
 //! the typed public API lives in the Python package.
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::error::Error;
@@ -20,7 +20,6 @@ impl From<Error> for PyErr {
         let message = err.to_string();
         match err {
             Error::ColumnType { .. } | Error::ArgumentType { .. } => PyTypeError::new_err(message),
-            Error::NotFitted(_) => PyRuntimeError::new_err(message),
             _ => PyValueError::new_err(message),
         }
     }

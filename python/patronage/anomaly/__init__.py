@@ -1,0 +1,1 @@
+"""Anomaly scoring: unsupervised detectors and per-customer transaction risk."""

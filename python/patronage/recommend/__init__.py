@@ -1,0 +1,1 @@
+"""Recommendations: implicit-feedback collaborative filtering and ranking metrics."""
