@@ -11,7 +11,10 @@ use thiserror::Error;
 pub enum Error {
     /// A named column is not in the table.
     #[error("column '{column}' not found; the table has columns {available:?}")]
-    MissingColumn { column: String, available: Vec<String> },
+    MissingColumn {
+        column: String,
+        available: Vec<String>,
+    },
 
     /// A column has a data type the function cannot use.
     #[error("column '{column}' has type {found}; expected {expected}")]

@@ -1,1 +1,449 @@
-//! Customer summaries (RFM) from transaction logs.
+//! Customer summaries (frequency, recency, T, monetary value) from a
+//! transaction log, with the semantics of `lifetimes.utils`:
+//! `summary_data_from_transaction_data` and `calibration_and_holdout_data`.
+//!
+//! Times are bucketed into periods (`freq`); purchases in the same period are
+//! one purchase whose amount is their sum.  `frequency` counts repeat periods,
+//! `recency` is the age of the customer at the last purchase and `T` at the end
+//! of observation, both in periods divided by `freq_multiplier`.  The monetary
+//! value is the mean per-period spend over repeat periods (0 without repeats).
+//!
+//! Rows are grouped by customer with a counting sort (O(n), no comparison sort
+//! of the whole log), and every customer is then summarised in parallel.
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::table::{format_micros, MICROS_PER_DAY};
+
+/// The period a time falls in, as pandas' `to_period(freq)` buckets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freq {
+    /// Weeks ending on Sunday (pandas' `W` = `W-SUN`).
+    Week,
+    Day,
+    Hour,
+    Minute,
+    Second,
+    Millisecond,
+    Microsecond,
+}
+
+impl Freq {
+    pub fn parse(freq: &str) -> Result<Freq> {
+        Ok(match freq {
+            "W" | "W-SUN" => Freq::Week,
+            "D" => Freq::Day,
+            "h" | "H" => Freq::Hour,
+            "min" | "m" | "T" => Freq::Minute,
+            "s" | "S" => Freq::Second,
+            "ms" | "L" => Freq::Millisecond,
+            "us" | "U" => Freq::Microsecond,
+            _ => {
+                return Err(Error::argument(
+                    "freq",
+                    format!(
+                        "is {freq:?}; expected one of 'W', 'D', 'h', 'min', 's', 'ms', 'us' \
+                         (fixed-length periods, as lifetimes supports)"
+                    ),
+                ))
+            }
+        })
+    }
+
+    /// Period index of a wall-clock time in microseconds since 1970-01-01.
+    pub fn period(self, micros: i64) -> i64 {
+        match self {
+            // 1970-01-01 was a Thursday; W-SUN weeks start on Monday 1969-12-29.
+            Freq::Week => (micros + 3 * MICROS_PER_DAY).div_euclid(7 * MICROS_PER_DAY),
+            Freq::Day => micros.div_euclid(MICROS_PER_DAY),
+            Freq::Hour => micros.div_euclid(3_600_000_000),
+            Freq::Minute => micros.div_euclid(60_000_000),
+            Freq::Second => micros.div_euclid(1_000_000),
+            Freq::Millisecond => micros.div_euclid(1_000),
+            Freq::Microsecond => micros,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SummaryOptions {
+    pub freq: Freq,
+    pub freq_multiplier: f64,
+    pub include_first_transaction: bool,
+}
+
+impl Default for SummaryOptions {
+    fn default() -> Self {
+        SummaryOptions {
+            freq: Freq::Day,
+            freq_multiplier: 1.0,
+            include_first_transaction: false,
+        }
+    }
+}
+
+impl SummaryOptions {
+    fn validate(&self) -> Result<()> {
+        if !(self.freq_multiplier.is_finite() && self.freq_multiplier > 0.0) {
+            return Err(Error::argument(
+                "freq_multiplier",
+                format!("is {}; it must be a positive number", self.freq_multiplier),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A transaction log already decoded: customer codes `0..n_customers`,
+/// wall-clock times in microseconds, optional amounts.
+#[derive(Debug, Clone, Copy)]
+pub struct Log<'a> {
+    pub customers: &'a [u32],
+    pub n_customers: usize,
+    pub times: &'a [i64],
+    pub amounts: Option<&'a [f64]>,
+}
+
+impl Log<'_> {
+    fn validate(&self) -> Result<()> {
+        if self.customers.is_empty() {
+            return Err(Error::Invalid("the transaction table is empty".into()));
+        }
+        debug_assert_eq!(self.customers.len(), self.times.len());
+        Ok(())
+    }
+}
+
+/// One row per customer seen in the observation window, in code order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Codes of the customers summarised (increasing).
+    pub customers: Vec<u32>,
+    pub frequency: Vec<f64>,
+    pub recency: Vec<f64>,
+    pub t: Vec<f64>,
+    pub monetary_value: Option<Vec<f64>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationHoldout {
+    pub calibration: Summary,
+    pub frequency_holdout: Vec<f64>,
+    pub monetary_value_holdout: Option<Vec<f64>>,
+    pub duration_holdout: f64,
+}
+
+/// `lifetimes.utils.summary_data_from_transaction_data`.
+///
+/// `observation_end` is wall-clock microseconds; `None` means the last
+/// transaction.  Transactions in periods after the end's period are ignored.
+pub fn rfm_summary(
+    log: Log<'_>,
+    observation_end: Option<i64>,
+    opts: SummaryOptions,
+) -> Result<Summary> {
+    log.validate()?;
+    opts.validate()?;
+    let periods = periods(log.times, opts.freq);
+    let (first_time, last_time) = time_range(log.times);
+    let end = observation_end.unwrap_or(last_time);
+    check_end_after_start("observation_period_end", end, first_time)?;
+    let end_period = opts.freq.period(end);
+    let groups = group_by_customer(log, &periods, |row| periods[row] <= end_period);
+    Ok(summarise(&groups, end_period, opts, log.amounts.is_some()))
+}
+
+/// `lifetimes.utils.calibration_and_holdout_data`.
+///
+/// Customers are those with a purchase up to `calibration_end`; holdout
+/// columns count the distinct periods with purchases in
+/// (`calibration_end`, `observation_end`] and the mean holdout amount per
+/// transaction (as lifetimes computes it).
+pub fn rfm_calibration_holdout(
+    log: Log<'_>,
+    calibration_end: i64,
+    observation_end: Option<i64>,
+    opts: SummaryOptions,
+) -> Result<CalibrationHoldout> {
+    log.validate()?;
+    opts.validate()?;
+    let periods = periods(log.times, opts.freq);
+    let (first_time, last_time) = time_range(log.times);
+    let end = observation_end.unwrap_or(last_time);
+    check_end_after_start("calibration_period_end", calibration_end, first_time)?;
+    if end <= calibration_end {
+        return Err(Error::argument(
+            "observation_period_end",
+            format!(
+                "({}) must be after calibration_period_end ({})",
+                format_micros(end),
+                format_micros(calibration_end)
+            ),
+        ));
+    }
+    let times = log.times;
+    let calibration = group_by_customer(log, &periods, |row| times[row] <= calibration_end);
+    let holdout = group_by_customer(log, &periods, |row| {
+        times[row] > calibration_end && times[row] <= end
+    });
+    if holdout.periods.is_empty() {
+        return Err(Error::Invalid(format!(
+            "there are no transactions between calibration_period_end ({}) and \
+             observation_period_end ({})",
+            format_micros(calibration_end),
+            format_micros(end)
+        )));
+    }
+    let cal_period = opts.freq.period(calibration_end);
+    let summary = summarise(&calibration, cal_period, opts, log.amounts.is_some());
+
+    let stats: Vec<(f64, f64)> = summary
+        .customers
+        .par_iter()
+        .map(|&c| {
+            let rows = holdout.rows(c as usize);
+            let mut periods: Vec<i64> = rows.iter().map(|r| r.0).collect();
+            periods.sort_unstable();
+            periods.dedup();
+            let mean_amount = if rows.is_empty() {
+                0.0
+            } else {
+                rows.iter().map(|r| r.1).sum::<f64>() / rows.len() as f64
+            };
+            (periods.len() as f64, mean_amount)
+        })
+        .collect();
+    Ok(CalibrationHoldout {
+        frequency_holdout: stats.iter().map(|s| s.0).collect(),
+        monetary_value_holdout: log.amounts.map(|_| stats.iter().map(|s| s.1).collect()),
+        duration_holdout: (opts.freq.period(end) - cal_period) as f64 / opts.freq_multiplier,
+        calibration: summary,
+    })
+}
+
+fn periods(times: &[i64], freq: Freq) -> Vec<i64> {
+    times.par_iter().map(|&t| freq.period(t)).collect()
+}
+
+fn time_range(times: &[i64]) -> (i64, i64) {
+    times
+        .par_iter()
+        .fold(
+            || (i64::MAX, i64::MIN),
+            |(lo, hi), &t| (lo.min(t), hi.max(t)),
+        )
+        .reduce(|| (i64::MAX, i64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)))
+}
+
+fn check_end_after_start(name: &str, end: i64, first_time: i64) -> Result<()> {
+    if end < first_time {
+        return Err(Error::argument(
+            name,
+            format!(
+                "({}) is before the first transaction ({})",
+                format_micros(end),
+                format_micros(first_time)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Rows of each customer, contiguous: `(period, amount)` pairs in
+/// `offsets[c]..offsets[c + 1]`.
+struct Groups {
+    offsets: Vec<usize>,
+    periods: Vec<(i64, f64)>,
+}
+
+impl Groups {
+    fn rows(&self, customer: usize) -> &[(i64, f64)] {
+        &self.periods[self.offsets[customer]..self.offsets[customer + 1]]
+    }
+}
+
+/// Counting sort of the kept rows by customer code; row order is preserved
+/// within a customer.
+fn group_by_customer(log: Log<'_>, periods: &[i64], keep: impl Fn(usize) -> bool + Sync) -> Groups {
+    let kept: Vec<bool> = (0..log.customers.len())
+        .into_par_iter()
+        .map(&keep)
+        .collect();
+    let mut offsets = vec![0usize; log.n_customers + 1];
+    for (&c, _) in log.customers.iter().zip(&kept).filter(|(_, &k)| k) {
+        offsets[c as usize + 1] += 1;
+    }
+    for i in 1..offsets.len() {
+        offsets[i] += offsets[i - 1];
+    }
+    let mut cursor = offsets.clone();
+    let mut rows = vec![(0i64, 0f64); offsets[log.n_customers]];
+    for (row, &c) in log.customers.iter().enumerate() {
+        if kept[row] {
+            let slot = &mut cursor[c as usize];
+            rows[*slot] = (periods[row], log.amounts.map_or(0.0, |a| a[row]));
+            *slot += 1;
+        }
+    }
+    Groups {
+        offsets,
+        periods: rows,
+    }
+}
+
+/// Per customer: first and last period, number of distinct periods, spend in
+/// the first period and in the repeat periods.
+struct PeriodStats {
+    first: i64,
+    last: i64,
+    n_periods: usize,
+    first_amount: f64,
+    repeat_amount: f64,
+}
+
+fn period_stats(rows: &[(i64, f64)]) -> PeriodStats {
+    let mut sorted = rows.to_vec();
+    sorted.sort_unstable_by_key(|r| r.0);
+    let first = sorted[0].0;
+    let mut n_periods = 1;
+    for w in sorted.windows(2) {
+        n_periods += (w[1].0 != w[0].0) as usize;
+    }
+    PeriodStats {
+        first,
+        last: sorted[sorted.len() - 1].0,
+        n_periods,
+        first_amount: sorted
+            .iter()
+            .take_while(|r| r.0 == first)
+            .map(|r| r.1)
+            .sum(),
+        repeat_amount: sorted
+            .iter()
+            .skip_while(|r| r.0 == first)
+            .map(|r| r.1)
+            .sum(),
+    }
+}
+
+fn summarise(
+    groups: &Groups,
+    end_period: i64,
+    opts: SummaryOptions,
+    with_amounts: bool,
+) -> Summary {
+    let n = groups.offsets.len() - 1;
+    let stats: Vec<(u32, PeriodStats)> = (0..n)
+        .into_par_iter()
+        .filter_map(|c| {
+            let rows = groups.rows(c);
+            (!rows.is_empty()).then(|| (c as u32, period_stats(rows)))
+        })
+        .collect();
+    let m = opts.freq_multiplier;
+    let include_first = opts.include_first_transaction;
+    Summary {
+        customers: stats.iter().map(|s| s.0).collect(),
+        frequency: stats
+            .iter()
+            .map(|(_, s)| (s.n_periods - (!include_first) as usize) as f64)
+            .collect(),
+        recency: stats
+            .iter()
+            .map(|(_, s)| (s.last - s.first) as f64 / m)
+            .collect(),
+        t: stats
+            .iter()
+            .map(|(_, s)| (end_period - s.first) as f64 / m)
+            .collect(),
+        monetary_value: with_amounts.then(|| {
+            stats
+                .iter()
+                .map(|(_, s)| {
+                    if include_first {
+                        (s.first_amount + s.repeat_amount) / s.n_periods as f64
+                    } else if s.n_periods > 1 {
+                        s.repeat_amount / (s.n_periods - 1) as f64
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = MICROS_PER_DAY;
+
+    #[test]
+    fn weeks_start_on_monday() {
+        let monday = 4 * DAY; // 1970-01-05
+        assert_eq!(Freq::Week.period(monday - 1), 0);
+        assert_eq!(Freq::Week.period(monday), 1);
+        assert_eq!(Freq::Week.period(-3 * DAY), 0);
+        assert_eq!(Freq::Week.period(-3 * DAY - 1), -1);
+    }
+
+    #[test]
+    fn same_period_purchases_merge_and_first_is_excluded_from_spend() {
+        // customer 0: day 0 (twice), day 45; customer 1: day 4, day 90; customer 2: day 60
+        let customers = [0, 0, 0, 1, 1, 2];
+        let times = [0, DAY / 2, 45 * DAY, 4 * DAY, 90 * DAY, 60 * DAY];
+        let amounts = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let log = Log {
+            customers: &customers,
+            n_customers: 3,
+            times: &times,
+            amounts: Some(&amounts),
+        };
+        let s = rfm_summary(log, None, SummaryOptions::default()).unwrap();
+        assert_eq!(s.frequency, vec![1.0, 1.0, 0.0]);
+        assert_eq!(s.recency, vec![45.0, 86.0, 0.0]);
+        assert_eq!(s.t, vec![90.0, 86.0, 30.0]);
+        assert_eq!(s.monetary_value.unwrap(), vec![3.0, 5.0, 0.0]);
+    }
+
+    #[test]
+    fn end_before_data_and_empty_logs_are_errors() {
+        let log = Log {
+            customers: &[0],
+            n_customers: 1,
+            times: &[10 * DAY],
+            amounts: None,
+        };
+        let err = rfm_summary(log, Some(0), SummaryOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("observation_period_end"), "{err}");
+        let empty = Log {
+            customers: &[],
+            n_customers: 0,
+            times: &[],
+            amounts: None,
+        };
+        assert!(rfm_summary(empty, None, SummaryOptions::default()).is_err());
+        assert!(Freq::parse("M").is_err());
+    }
+
+    #[test]
+    fn holdout_counts_distinct_periods_after_calibration() {
+        let customers = [0, 0, 0, 0, 1];
+        let times = [0, 10 * DAY, 31 * DAY, 31 * DAY + 5, 40 * DAY];
+        let amounts = [1.0, 2.0, 3.0, 5.0, 7.0];
+        let log = Log {
+            customers: &customers,
+            n_customers: 2,
+            times: &times,
+            amounts: Some(&amounts),
+        };
+        let r = rfm_calibration_holdout(log, 30 * DAY, Some(60 * DAY), SummaryOptions::default())
+            .unwrap();
+        assert_eq!(r.calibration.customers, vec![0]);
+        assert_eq!(r.frequency_holdout, vec![1.0]);
+        assert_eq!(r.monetary_value_holdout.unwrap(), vec![4.0]);
+        assert_eq!(r.duration_holdout, 30.0);
+    }
+}

@@ -11,9 +11,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::timezone::Tz;
 use arrow_array::types::{
     Date32Type, Date64Type, Decimal128Type, Decimal256Type, Float16Type, Float32Type, Float64Type,
-    Int16Type, Int32Type, Int64Type, Int8Type, TimestampMicrosecondType,
-    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type,
-    UInt32Type, UInt64Type, UInt8Type,
+    Int16Type, Int32Type, Int64Type, Int8Type, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, SchemaRef, TimeUnit};
@@ -40,7 +39,11 @@ impl Table {
     }
 
     pub fn column_names(&self) -> Vec<String> {
-        self.schema.fields().iter().map(|f| f.name().clone()).collect()
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
     }
 
     /// The named column, or an error listing the columns the table has.
@@ -131,7 +134,13 @@ pub fn values_f64(column: &Column) -> Result<Cow<'_, [f64]>> {
 fn extend_f64(column: &Column, chunk: &ArrayRef, out: &mut Vec<f64>) -> Result<()> {
     macro_rules! prim {
         ($t:ty) => {
-            out.extend(chunk.as_primitive::<$t>().values().iter().map(|&v| v as f64))
+            out.extend(
+                chunk
+                    .as_primitive::<$t>()
+                    .values()
+                    .iter()
+                    .map(|&v| v as f64),
+            )
         };
     }
     match chunk.data_type() {
@@ -215,7 +224,10 @@ impl WallTimes<'_> {
 fn offset_micros(tz: &Tz, utc_micros: i64) -> i64 {
     match DateTime::from_timestamp_micros(utc_micros) {
         Some(dt) => {
-            tz.offset_from_utc_datetime(&dt.naive_utc()).fix().local_minus_utc() as i64 * 1_000_000
+            tz.offset_from_utc_datetime(&dt.naive_utc())
+                .fix()
+                .local_minus_utc() as i64
+                * 1_000_000
         }
         None => 0,
     }
@@ -225,10 +237,9 @@ fn offset_micros(tz: &Tz, utc_micros: i64) -> i64 {
 pub fn wall_times(column: &Column) -> Result<WallTimes<'_>> {
     column.require_no_nulls()?;
     let zone = match &column.data_type {
-        DataType::Timestamp(_, Some(tz)) if !is_utc(tz) => Some(
-            tz.parse::<Tz>()
-                .map_err(|e| Error::column_value(&column.name, format!("has an unknown time zone: {e}")))?,
-        ),
+        DataType::Timestamp(_, Some(tz)) if !is_utc(tz) => Some(tz.parse::<Tz>().map_err(|e| {
+            Error::column_value(&column.name, format!("has an unknown time zone: {e}"))
+        })?),
         DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => None,
         _ => return Err(column.type_error("a date or datetime (timestamp) column")),
     };
@@ -247,21 +258,42 @@ pub fn wall_times(column: &Column) -> Result<WallTimes<'_>> {
         let start = micros.len();
         match chunk.data_type() {
             DataType::Timestamp(TimeUnit::Second, _) => micros.extend(
-                chunk.as_primitive::<TimestampSecondType>().values().iter().map(|&v| v.saturating_mul(1_000_000)),
+                chunk
+                    .as_primitive::<TimestampSecondType>()
+                    .values()
+                    .iter()
+                    .map(|&v| v.saturating_mul(1_000_000)),
             ),
             DataType::Timestamp(TimeUnit::Millisecond, _) => micros.extend(
-                chunk.as_primitive::<TimestampMillisecondType>().values().iter().map(|&v| v.saturating_mul(1_000)),
+                chunk
+                    .as_primitive::<TimestampMillisecondType>()
+                    .values()
+                    .iter()
+                    .map(|&v| v.saturating_mul(1_000)),
             ),
-            DataType::Timestamp(TimeUnit::Microsecond, _) => micros
-                .extend_from_slice(chunk.as_primitive::<TimestampMicrosecondType>().values()),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                micros.extend_from_slice(chunk.as_primitive::<TimestampMicrosecondType>().values())
+            }
             DataType::Timestamp(TimeUnit::Nanosecond, _) => micros.extend(
-                chunk.as_primitive::<TimestampNanosecondType>().values().iter().map(|&v| v.div_euclid(1_000)),
+                chunk
+                    .as_primitive::<TimestampNanosecondType>()
+                    .values()
+                    .iter()
+                    .map(|&v| v.div_euclid(1_000)),
             ),
             DataType::Date32 => micros.extend(
-                chunk.as_primitive::<Date32Type>().values().iter().map(|&d| d as i64 * MICROS_PER_DAY),
+                chunk
+                    .as_primitive::<Date32Type>()
+                    .values()
+                    .iter()
+                    .map(|&d| d as i64 * MICROS_PER_DAY),
             ),
             DataType::Date64 => micros.extend(
-                chunk.as_primitive::<Date64Type>().values().iter().map(|&v| v.saturating_mul(1_000)),
+                chunk
+                    .as_primitive::<Date64Type>()
+                    .values()
+                    .iter()
+                    .map(|&v| v.saturating_mul(1_000)),
             ),
             _ => return Err(column.type_error("a date or datetime (timestamp) column")),
         }
@@ -346,7 +378,12 @@ fn value_kind(dt: &DataType) -> Option<IdKind> {
 fn int_values(column: &Column, array: &dyn Array) -> Result<Vec<i64>> {
     macro_rules! prim {
         ($t:ty) => {
-            array.as_primitive::<$t>().values().iter().map(|&v| v as i64).collect()
+            array
+                .as_primitive::<$t>()
+                .values()
+                .iter()
+                .map(|&v| v as i64)
+                .collect()
         };
     }
     Ok(match array.data_type() {
@@ -367,7 +404,10 @@ fn int_values(column: &Column, array: &dyn Array) -> Result<Vec<i64>> {
         DataType::Dictionary(_, _) => {
             let dict = array.as_any_dictionary();
             let values = int_values(column, dict.values().as_ref())?;
-            dict.normalized_keys().into_iter().map(|k| values[k]).collect()
+            dict.normalized_keys()
+                .into_iter()
+                .map(|k| values[k])
+                .collect()
         }
         _ => return Err(column.type_error("integer, string or categorical ids")),
     })
@@ -409,7 +449,10 @@ fn push_strs<'a>(array: &'a dyn Array, out: &mut Vec<&'a str>) {
 /// are hashed.
 fn encode_ints(column: &Column, values: &[i64]) -> Result<EncodedIds> {
     let (Some(&min), Some(&max)) = (values.par_iter().min(), values.par_iter().max()) else {
-        return Ok(EncodedIds { codes: Vec::new(), first_rows: Vec::new() });
+        return Ok(EncodedIds {
+            codes: Vec::new(),
+            first_rows: Vec::new(),
+        });
     };
     let range = (max as i128 - min as i128 + 1) as u128;
     if range > (4 * values.len() as u128).max(1 << 16) {
@@ -425,7 +468,10 @@ fn encode_ints(column: &Column, values: &[i64]) -> Result<EncodedIds> {
         *slot = next;
         next += 1;
     }
-    let codes: Vec<u32> = values.par_iter().map(|&v| code_of[(v - min) as usize]).collect();
+    let codes: Vec<u32> = values
+        .par_iter()
+        .map(|&v| code_of[(v - min) as usize])
+        .collect();
     Ok(EncodedIds {
         first_rows: first_rows(&codes, next as usize),
         codes,
@@ -512,7 +558,10 @@ mod tests {
 
     #[test]
     fn dense_and_sparse_ints_encode_in_sorted_order() {
-        for values in [vec![5i64, 3, 5, 9, 3], vec![5_000_000_000, 3, 5_000_000_000, -9, 3]] {
+        for values in [
+            vec![5i64, 3, 5, 9, 3],
+            vec![5_000_000_000, 3, 5_000_000_000, -9, 3],
+        ] {
             let col = column(Arc::new(Int64Array::from(values.clone())));
             let enc = encode_ids(&col).unwrap();
             let mut sorted = values.clone();

@@ -19,7 +19,8 @@ pub fn read_table(data: AnyRecordBatch) -> PyResult<Table> {
 
 /// Serialise a model's state for pickle and `save`.
 pub fn to_bytes<T: serde::Serialize>(value: &T) -> PyResult<Vec<u8>> {
-    postcard::to_stdvec(value).map_err(|e| Error::Invalid(format!("could not serialise: {e}")).into())
+    postcard::to_stdvec(value)
+        .map_err(|e| Error::Invalid(format!("could not serialise: {e}")).into())
 }
 
 /// Restore a model's state written by [`to_bytes`].

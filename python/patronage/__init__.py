@@ -1,0 +1,20 @@
+"""patronage: customer analytics for notebooks, with a Rust core over Arrow.
+
+* :func:`rfm_summary`, :func:`rfm_calibration_holdout` — customer summaries
+  from a transaction log (the input of every lifetime-value model).
+* :mod:`patronage.clv` — buy-till-you-die models, CLV and segmentation.
+* :mod:`patronage.recommend` — implicit-feedback recommenders and ranking metrics.
+* :mod:`patronage.anomaly` — unsupervised detectors and per-customer transaction risk.
+* :mod:`patronage.datasets` — CDNOW data and a transaction simulator.
+
+Every function that takes a table accepts pandas, polars, pyarrow or any Arrow
+PyCapsule object, and returns the same kind.
+"""
+
+from . import _core
+from ._base import NotFittedError
+from .summary import rfm_calibration_holdout, rfm_summary
+
+__version__: str = _core.__version__
+
+__all__ = ["NotFittedError", "__version__", "rfm_calibration_holdout", "rfm_summary"]
