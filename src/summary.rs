@@ -145,13 +145,19 @@ pub fn rfm_summary(
 ) -> Result<Summary> {
     log.validate()?;
     opts.validate()?;
-    let periods = periods(log.times, opts.freq);
     let (first_time, last_time) = time_range(log.times);
     let end = observation_end.unwrap_or(last_time);
     check_end_after_start("observation_period_end", end, first_time)?;
-    let end_period = opts.freq.period(end);
-    let groups = group_by_customer(log, &periods, |row| periods[row] <= end_period);
-    Ok(summarise(&groups, end_period, opts, log.amounts.is_some()))
+    let freq = opts.freq;
+    let end_period = freq.period(end);
+    let times = log.times;
+    let stats = per_customer(
+        log,
+        freq,
+        |row| freq.period(times[row]) <= end_period,
+        period_stats,
+    );
+    Ok(summarise(stats, end_period, opts, log.amounts.is_some()))
 }
 
 /// `lifetimes.utils.calibration_and_holdout_data`.
@@ -168,7 +174,6 @@ pub fn rfm_calibration_holdout(
 ) -> Result<CalibrationHoldout> {
     log.validate()?;
     opts.validate()?;
-    let periods = periods(log.times, opts.freq);
     let (first_time, last_time) = time_range(log.times);
     let end = observation_end.unwrap_or(last_time);
     check_end_after_start("calibration_period_end", calibration_end, first_time)?;
@@ -182,12 +187,22 @@ pub fn rfm_calibration_holdout(
             ),
         ));
     }
-    let times = log.times;
-    let calibration = group_by_customer(log, &periods, |row| times[row] <= calibration_end);
-    let holdout = group_by_customer(log, &periods, |row| {
-        times[row] > calibration_end && times[row] <= end
-    });
-    if holdout.periods.is_empty() {
+    let (freq, times) = (opts.freq, log.times);
+    let calibration = per_customer(log, freq, |row| times[row] <= calibration_end, period_stats);
+    let holdout = per_customer(
+        log,
+        freq,
+        |row| times[row] > calibration_end && times[row] <= end,
+        |rows| {
+            let mut periods = 1;
+            for w in rows.windows(2) {
+                periods += (w[1].0 != w[0].0) as usize;
+            }
+            let mean_amount = rows.iter().map(|r| r.1).sum::<f64>() / rows.len() as f64;
+            (periods as f64, mean_amount)
+        },
+    );
+    if holdout.iter().all(Option::is_none) {
         return Err(Error::Invalid(format!(
             "there are no transactions between calibration_period_end ({}) and \
              observation_period_end ({})",
@@ -195,35 +210,19 @@ pub fn rfm_calibration_holdout(
             format_micros(end)
         )));
     }
-    let cal_period = opts.freq.period(calibration_end);
-    let summary = summarise(&calibration, cal_period, opts, log.amounts.is_some());
-
-    let stats: Vec<(f64, f64)> = summary
+    let cal_period = freq.period(calibration_end);
+    let summary = summarise(calibration, cal_period, opts, log.amounts.is_some());
+    let held: Vec<(f64, f64)> = summary
         .customers
-        .par_iter()
-        .map(|&c| {
-            let rows = holdout.rows(c as usize);
-            let mut periods: Vec<i64> = rows.iter().map(|r| r.0).collect();
-            periods.sort_unstable();
-            periods.dedup();
-            let mean_amount = if rows.is_empty() {
-                0.0
-            } else {
-                rows.iter().map(|r| r.1).sum::<f64>() / rows.len() as f64
-            };
-            (periods.len() as f64, mean_amount)
-        })
+        .iter()
+        .map(|&c| holdout[c as usize].unwrap_or((0.0, 0.0)))
         .collect();
     Ok(CalibrationHoldout {
-        frequency_holdout: stats.iter().map(|s| s.0).collect(),
-        monetary_value_holdout: log.amounts.map(|_| stats.iter().map(|s| s.1).collect()),
-        duration_holdout: (opts.freq.period(end) - cal_period) as f64 / opts.freq_multiplier,
+        frequency_holdout: held.iter().map(|h| h.0).collect(),
+        monetary_value_holdout: log.amounts.map(|_| held.iter().map(|h| h.1).collect()),
+        duration_holdout: (freq.period(end) - cal_period) as f64 / opts.freq_multiplier,
         calibration: summary,
     })
-}
-
-fn periods(times: &[i64], freq: Freq) -> Vec<i64> {
-    times.par_iter().map(|&t| freq.period(t)).collect()
 }
 
 fn time_range(times: &[i64]) -> (i64, i64) {
@@ -250,46 +249,84 @@ fn check_end_after_start(name: &str, end: i64, first_time: i64) -> Result<()> {
     Ok(())
 }
 
-/// Rows of each customer, contiguous: `(period, amount)` pairs in
-/// `offsets[c]..offsets[c + 1]`.
-struct Groups {
-    offsets: Vec<usize>,
-    periods: Vec<(i64, f64)>,
-}
+/// Gather each customer's kept rows as `(period, amount)` sorted by period
+/// and reduce them with `reduce`; `None` for customers without kept rows.
+///
+/// A counting sort by customer code, in parallel: the code space is cut into
+/// ranges, and each task counts, places and reduces the rows of its own
+/// customers (every task scans the codes, which is cheap next to the random
+/// writes it shares out).
+fn per_customer<T: Send>(
+    log: Log<'_>,
+    freq: Freq,
+    keep: impl Fn(usize) -> bool + Sync,
+    reduce: impl Fn(&[(i64, f64)]) -> T + Sync,
+) -> Vec<Option<T>> {
+    let n = log.n_customers;
+    let parts = (rayon::current_num_threads() * 2).clamp(1, n.max(1));
+    let bounds: Vec<usize> = (0..=parts).map(|i| i * n / parts).collect();
+    let keep = &keep;
+    let rows_of_part = |part: usize| {
+        let (lo, hi) = (bounds[part] as u32, bounds[part + 1] as u32);
+        log.customers
+            .iter()
+            .enumerate()
+            .filter(move |&(row, &c)| c >= lo && c < hi && keep(row))
+    };
 
-impl Groups {
-    fn rows(&self, customer: usize) -> &[(i64, f64)] {
-        &self.periods[self.offsets[customer]..self.offsets[customer + 1]]
-    }
-}
-
-/// Counting sort of the kept rows by customer code; row order is preserved
-/// within a customer.
-fn group_by_customer(log: Log<'_>, periods: &[i64], keep: impl Fn(usize) -> bool + Sync) -> Groups {
-    let kept: Vec<bool> = (0..log.customers.len())
+    let mut counts = vec![0usize; n];
+    split_at_cuts(&mut counts, &bounds)
         .into_par_iter()
-        .map(&keep)
-        .collect();
-    let mut offsets = vec![0usize; log.n_customers + 1];
-    for (&c, _) in log.customers.iter().zip(&kept).filter(|(_, &k)| k) {
-        offsets[c as usize + 1] += 1;
+        .enumerate()
+        .for_each(|(part, counts)| {
+            for (_, &c) in rows_of_part(part) {
+                counts[c as usize - bounds[part]] += 1;
+            }
+        });
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(0usize);
+    for count in counts {
+        offsets.push(offsets[offsets.len() - 1] + count);
     }
-    for i in 1..offsets.len() {
-        offsets[i] += offsets[i - 1];
+
+    let mut rows = vec![(0i64, 0f64); offsets[n]];
+    let row_cuts: Vec<usize> = bounds.iter().map(|&b| offsets[b]).collect();
+    let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    split_at_cuts(&mut rows, &row_cuts)
+        .into_par_iter()
+        .zip(split_at_cuts(&mut out, &bounds))
+        .enumerate()
+        .for_each(|(part, (rows, out))| {
+            let (lo, hi) = (bounds[part], bounds[part + 1]);
+            let base = offsets[lo];
+            let mut cursor: Vec<usize> = offsets[lo..hi].iter().map(|&o| o - base).collect();
+            for (row, &c) in rows_of_part(part) {
+                let slot = &mut cursor[c as usize - lo];
+                let amount = log.amounts.map_or(0.0, |a| a[row]);
+                rows[*slot] = (freq.period(log.times[row]), amount);
+                *slot += 1;
+            }
+            for (customer, result) in (lo..hi).zip(out.iter_mut()) {
+                let mine = &mut rows[offsets[customer] - base..offsets[customer + 1] - base];
+                if !mine.is_empty() {
+                    mine.sort_unstable_by_key(|r| r.0);
+                    *result = Some(reduce(mine));
+                }
+            }
+        });
+    out
+}
+
+/// Cut `slice` into consecutive pieces at the (increasing) positions `cuts`,
+/// which start at 0 and end at `slice.len()`.
+fn split_at_cuts<'a, T>(mut slice: &'a mut [T], cuts: &[usize]) -> Vec<&'a mut [T]> {
+    let mut pieces = Vec::with_capacity(cuts.len().saturating_sub(1));
+    for w in cuts.windows(2) {
+        let (piece, rest) = std::mem::take(&mut slice).split_at_mut(w[1] - w[0]);
+        pieces.push(piece);
+        slice = rest;
     }
-    let mut cursor = offsets.clone();
-    let mut rows = vec![(0i64, 0f64); offsets[log.n_customers]];
-    for (row, &c) in log.customers.iter().enumerate() {
-        if kept[row] {
-            let slot = &mut cursor[c as usize];
-            rows[*slot] = (periods[row], log.amounts.map_or(0.0, |a| a[row]));
-            *slot += 1;
-        }
-    }
-    Groups {
-        offsets,
-        periods: rows,
-    }
+    pieces
 }
 
 /// Per customer: first and last period, number of distinct periods, spend in
@@ -302,9 +339,8 @@ struct PeriodStats {
     repeat_amount: f64,
 }
 
-fn period_stats(rows: &[(i64, f64)]) -> PeriodStats {
-    let mut sorted = rows.to_vec();
-    sorted.sort_unstable_by_key(|r| r.0);
+/// Stats of one customer's rows, sorted by period.
+fn period_stats(sorted: &[(i64, f64)]) -> PeriodStats {
     let first = sorted[0].0;
     let mut n_periods = 1;
     for w in sorted.windows(2) {
@@ -328,18 +364,15 @@ fn period_stats(rows: &[(i64, f64)]) -> PeriodStats {
 }
 
 fn summarise(
-    groups: &Groups,
+    stats: Vec<Option<PeriodStats>>,
     end_period: i64,
     opts: SummaryOptions,
     with_amounts: bool,
 ) -> Summary {
-    let n = groups.offsets.len() - 1;
-    let stats: Vec<(u32, PeriodStats)> = (0..n)
-        .into_par_iter()
-        .filter_map(|c| {
-            let rows = groups.rows(c);
-            (!rows.is_empty()).then(|| (c as u32, period_stats(rows)))
-        })
+    let stats: Vec<(u32, PeriodStats)> = stats
+        .into_iter()
+        .enumerate()
+        .filter_map(|(c, s)| s.map(|s| (c as u32, s)))
         .collect();
     let m = opts.freq_multiplier;
     let include_first = opts.include_first_transaction;

@@ -413,12 +413,17 @@ fn int_values(column: &Column, array: &dyn Array) -> Result<Vec<i64>> {
     })
 }
 
-fn int_ids(column: &Column) -> Result<Vec<i64>> {
+fn int_ids(column: &Column) -> Result<Cow<'_, [i64]>> {
+    if let [chunk] = column.chunks.as_slice() {
+        if let Some(array) = chunk.as_primitive_opt::<Int64Type>() {
+            return Ok(Cow::Borrowed(array.values()));
+        }
+    }
     let mut out = Vec::with_capacity(column.len());
     for chunk in &column.chunks {
         out.extend(int_values(column, chunk.as_ref())?);
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// String ids as slices borrowed from the Arrow buffers.
