@@ -15,6 +15,17 @@ from . import _core
 from ._base import NotFittedError
 from .summary import rfm_calibration_holdout, rfm_summary
 
+from . import anomaly, clv, datasets, recommend  # noqa: E402  (subpackages use the above)
+
 __version__: str = _core.__version__
 
-__all__ = ["NotFittedError", "__version__", "rfm_calibration_holdout", "rfm_summary"]
+__all__ = [
+    "NotFittedError",
+    "__version__",
+    "anomaly",
+    "clv",
+    "datasets",
+    "recommend",
+    "rfm_calibration_holdout",
+    "rfm_summary",
+]
