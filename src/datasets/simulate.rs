@@ -395,43 +395,54 @@ fn push_fraud_episode(
     txs.retain(|t| t.day < c.horizon_days);
 }
 
+/// One log row before it is split into columns.
+struct Row {
+    micros: i64,
+    customer: u32,
+    seq: u32,
+    amount: f64,
+    item: u32,
+    place: u32,
+    fraud: bool,
+}
+
 fn assemble(c: &SimulationConfig, catalogue: &Catalogue, customers: Vec<Customer>) -> Simulation {
-    // Sort (day, customer, position) keys once; the customer's own order
-    // breaks ties so the result does not depend on the sort algorithm.
-    let mut keys: Vec<(f64, u32, u32)> = customers
-        .iter()
+    // Flatten, then sort by (time, customer, position): the customer's own
+    // order breaks ties, so the result does not depend on the sort algorithm.
+    // Sorting whole rows keeps the column passes below sequential in memory.
+    let mut rows: Vec<Row> = customers
+        .par_iter()
         .enumerate()
-        .flat_map(|(ci, cu)| {
-            cu.txs
-                .iter()
-                .enumerate()
-                .map(move |(k, t)| (t.day, ci as u32, k as u32))
+        .flat_map_iter(|(ci, cu)| {
+            cu.txs.iter().enumerate().map(move |(k, t)| Row {
+                micros: c.start_micros + (t.day * MICROS_PER_DAY) as i64,
+                customer: ci as u32,
+                seq: k as u32,
+                amount: (t.amount * 100.0).round() / 100.0,
+                item: t.item,
+                place: t.place,
+                fraud: t.fraud,
+            })
         })
         .collect();
-    keys.par_sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    rows.par_sort_unstable_by_key(|r| (r.micros, r.customer, r.seq));
 
-    let tx = |&(_, ci, k): &(f64, u32, u32)| &customers[ci as usize].txs[k as usize];
-    let n = keys.len();
+    let n = rows.len();
     let mut sim = Simulation {
-        customer_id: keys.par_iter().map(|k| k.1 as i64 + 1).collect(),
-        timestamp_micros: keys
+        customer_id: rows.par_iter().map(|r| r.customer as i64 + 1).collect(),
+        timestamp_micros: rows.par_iter().map(|r| r.micros).collect(),
+        amount: rows.par_iter().map(|r| r.amount).collect(),
+        item_id: rows.par_iter().map(|r| r.item as i64).collect(),
+        category: rows
             .par_iter()
-            .map(|k| c.start_micros + (k.0 * MICROS_PER_DAY) as i64)
+            .map(|r| catalogue.cluster_of[r.item as usize] as i64)
             .collect(),
-        amount: keys
-            .par_iter()
-            .map(|k| (tx(k).amount * 100.0).round() / 100.0)
-            .collect(),
-        item_id: keys.par_iter().map(|k| tx(k).item as i64).collect(),
-        category: keys
-            .par_iter()
-            .map(|k| catalogue.cluster_of[tx(k).item as usize] as i64)
-            .collect(),
-        place: keys.par_iter().map(|k| tx(k).place as i64).collect(),
-        is_fraud: keys.par_iter().map(|k| tx(k).fraud).collect(),
+        place: rows.par_iter().map(|r| r.place as i64).collect(),
+        is_fraud: rows.par_iter().map(|r| r.fraud).collect(),
         customers: CustomerTruth::default(),
         item_cluster: catalogue.cluster_of.iter().map(|&c| c as i64).collect(),
     };
+    drop(rows);
     debug_assert_eq!(sim.customer_id.len(), n);
     let truth = &mut sim.customers;
     for cu in &customers {
