@@ -14,6 +14,11 @@ import json
 import os
 from typing import Any, ClassVar, TypeVar
 
+try:  # scikit-learn is optional; with it, estimators get its tags, clone and HTML repr
+    from sklearn.base import BaseEstimator as _SklearnBase
+except ImportError:  # pragma: no cover - exercised only without scikit-learn
+    _SklearnBase = object  # type: ignore[assignment,misc]
+
 _MAGIC = b"PATRONAGE\n"
 _FORMAT_VERSION = 1
 
@@ -24,7 +29,7 @@ class NotFittedError(ValueError, AttributeError):
     """Raised when a model is used before ``fit`` (like scikit-learn's)."""
 
 
-class Estimator:
+class Estimator(_SklearnBase):  # type: ignore[misc,valid-type]
     """Base class of patronage's estimators.
 
     Subclasses set ``_native_type`` to their ``_core`` class and store only
