@@ -151,12 +151,7 @@ pub fn rfm_summary(
     let freq = opts.freq;
     let end_period = freq.period(end);
     let times = log.times;
-    let stats = per_customer(
-        log,
-        freq,
-        |row| freq.period(times[row]) <= end_period,
-        period_stats,
-    );
+    let stats = per_customer(log, freq, |row| freq.period(times[row]) <= end_period);
     Ok(summarise(stats, end_period, opts, log.amounts.is_some()))
 }
 
@@ -188,20 +183,10 @@ pub fn rfm_calibration_holdout(
         ));
     }
     let (freq, times) = (opts.freq, log.times);
-    let calibration = per_customer(log, freq, |row| times[row] <= calibration_end, period_stats);
-    let holdout = per_customer(
-        log,
-        freq,
-        |row| times[row] > calibration_end && times[row] <= end,
-        |rows| {
-            let mut periods = 1;
-            for w in rows.windows(2) {
-                periods += (w[1].0 != w[0].0) as usize;
-            }
-            let mean_amount = rows.iter().map(|r| r.1).sum::<f64>() / rows.len() as f64;
-            (periods as f64, mean_amount)
-        },
-    );
+    let calibration = per_customer(log, freq, |row| times[row] <= calibration_end);
+    let holdout: Vec<Option<HoldoutStats>> = per_customer(log, freq, |row| {
+        times[row] > calibration_end && times[row] <= end
+    });
     if holdout.iter().all(Option::is_none) {
         return Err(Error::Invalid(format!(
             "there are no transactions between calibration_period_end ({}) and \
@@ -215,7 +200,10 @@ pub fn rfm_calibration_holdout(
     let held: Vec<(f64, f64)> = summary
         .customers
         .iter()
-        .map(|&c| holdout[c as usize].unwrap_or((0.0, 0.0)))
+        .map(|&c| match &holdout[c as usize] {
+            Some(h) => (h.n_periods as f64, h.total_amount / h.n_rows as f64),
+            None => (0.0, 0.0),
+        })
         .collect();
     Ok(CalibrationHoldout {
         frequency_holdout: held.iter().map(|h| h.0).collect(),
@@ -249,21 +237,95 @@ fn check_end_after_start(name: &str, end: i64, first_time: i64) -> Result<()> {
     Ok(())
 }
 
-/// Gather each customer's kept rows as `(period, amount)` sorted by period
-/// and reduce them with `reduce`; `None` for customers without kept rows.
+/// What is kept of one customer's purchases, fed in period order.
+trait Accumulate: Send + Sized {
+    fn start(period: i64, amount: f64) -> Self;
+    /// The next purchase; `period` is never before the last one pushed.
+    fn push(&mut self, period: i64, amount: f64);
+    fn last_period(&self) -> i64;
+}
+
+/// Per customer: first and last period, number of distinct periods, spend in
+/// the first period and in the repeat periods.
+struct PeriodStats {
+    first: i64,
+    last: i64,
+    n_periods: usize,
+    first_amount: f64,
+    repeat_amount: f64,
+}
+
+impl Accumulate for PeriodStats {
+    fn start(period: i64, amount: f64) -> Self {
+        PeriodStats {
+            first: period,
+            last: period,
+            n_periods: 1,
+            first_amount: amount,
+            repeat_amount: 0.0,
+        }
+    }
+
+    fn push(&mut self, period: i64, amount: f64) {
+        if period == self.first {
+            self.first_amount += amount;
+        } else {
+            self.n_periods += (period != self.last) as usize;
+            self.last = period;
+            self.repeat_amount += amount;
+        }
+    }
+
+    fn last_period(&self) -> i64 {
+        self.last
+    }
+}
+
+/// Holdout purchases: distinct periods, and amounts per transaction.
+struct HoldoutStats {
+    last: i64,
+    n_periods: usize,
+    total_amount: f64,
+    n_rows: usize,
+}
+
+impl Accumulate for HoldoutStats {
+    fn start(period: i64, amount: f64) -> Self {
+        HoldoutStats {
+            last: period,
+            n_periods: 1,
+            total_amount: amount,
+            n_rows: 1,
+        }
+    }
+
+    fn push(&mut self, period: i64, amount: f64) {
+        self.n_periods += (period != self.last) as usize;
+        self.last = period;
+        self.total_amount += amount;
+        self.n_rows += 1;
+    }
+
+    fn last_period(&self) -> i64 {
+        self.last
+    }
+}
+
+/// Accumulate each customer's kept rows in period order; `None` for
+/// customers without kept rows.
 ///
-/// A counting sort by customer code, in parallel: the code space is cut into
-/// ranges, and each task counts, places and reduces the rows of its own
-/// customers (every task scans the codes, which is cheap next to the random
-/// writes it shares out).
-fn per_customer<T: Send>(
+/// The code space is cut into ranges and each task handles its own customers
+/// (every task scans the codes, which is cheap next to random memory access).
+/// Logs whose purchases are in time order per customer (the usual case) are
+/// accumulated in one streaming pass; otherwise rows are grouped by a counting
+/// sort and each customer's rows sorted by period.
+fn per_customer<A: Accumulate>(
     log: Log<'_>,
     freq: Freq,
     keep: impl Fn(usize) -> bool + Sync,
-    reduce: impl Fn(&[(i64, f64)]) -> T + Sync,
-) -> Vec<Option<T>> {
+) -> Vec<Option<A>> {
     let n = log.n_customers;
-    let parts = (rayon::current_num_threads() * 2).clamp(1, n.max(1));
+    let parts = rayon::current_num_threads().clamp(1, n.max(1));
     let bounds: Vec<usize> = (0..=parts).map(|i| i * n / parts).collect();
     let keep = &keep;
     let rows_of_part = |part: usize| {
@@ -272,15 +334,37 @@ fn per_customer<T: Send>(
             .iter()
             .enumerate()
             .filter(move |&(row, &c)| c >= lo && c < hi && keep(row))
+            .map(move |(row, &c)| (row, c as usize - lo as usize))
     };
+    let amount = |row: usize| log.amounts.map_or(0.0, |a| a[row]);
+    let period = |row: usize| freq.period(log.times[row]);
+
+    let mut out: Vec<Option<A>> = (0..n).map(|_| None).collect();
+    let in_order = split_at_cuts(&mut out, &bounds)
+        .into_par_iter()
+        .enumerate()
+        .all(|(part, out)| {
+            for (row, k) in rows_of_part(part) {
+                let p = period(row);
+                match &mut out[k] {
+                    Some(acc) if p < acc.last_period() => return false,
+                    Some(acc) => acc.push(p, amount(row)),
+                    slot => *slot = Some(A::start(p, amount(row))),
+                }
+            }
+            true
+        });
+    if in_order {
+        return out;
+    }
 
     let mut counts = vec![0usize; n];
     split_at_cuts(&mut counts, &bounds)
         .into_par_iter()
         .enumerate()
         .for_each(|(part, counts)| {
-            for (_, &c) in rows_of_part(part) {
-                counts[c as usize - bounds[part]] += 1;
+            for (_, k) in rows_of_part(part) {
+                counts[k] += 1;
             }
         });
     let mut offsets = Vec::with_capacity(n + 1);
@@ -288,10 +372,8 @@ fn per_customer<T: Send>(
     for count in counts {
         offsets.push(offsets[offsets.len() - 1] + count);
     }
-
     let mut rows = vec![(0i64, 0f64); offsets[n]];
     let row_cuts: Vec<usize> = bounds.iter().map(|&b| offsets[b]).collect();
-    let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
     split_at_cuts(&mut rows, &row_cuts)
         .into_par_iter()
         .zip(split_at_cuts(&mut out, &bounds))
@@ -300,18 +382,18 @@ fn per_customer<T: Send>(
             let (lo, hi) = (bounds[part], bounds[part + 1]);
             let base = offsets[lo];
             let mut cursor: Vec<usize> = offsets[lo..hi].iter().map(|&o| o - base).collect();
-            for (row, &c) in rows_of_part(part) {
-                let slot = &mut cursor[c as usize - lo];
-                let amount = log.amounts.map_or(0.0, |a| a[row]);
-                rows[*slot] = (freq.period(log.times[row]), amount);
-                *slot += 1;
+            for (row, k) in rows_of_part(part) {
+                rows[cursor[k]] = (period(row), amount(row));
+                cursor[k] += 1;
             }
             for (customer, result) in (lo..hi).zip(out.iter_mut()) {
                 let mine = &mut rows[offsets[customer] - base..offsets[customer + 1] - base];
-                if !mine.is_empty() {
-                    mine.sort_unstable_by_key(|r| r.0);
-                    *result = Some(reduce(mine));
-                }
+                mine.sort_unstable_by_key(|r| r.0);
+                *result = mine.split_first().map(|(&(p, a), rest)| {
+                    let mut acc = A::start(p, a);
+                    rest.iter().for_each(|&(p, a)| acc.push(p, a));
+                    acc
+                });
             }
         });
     out
@@ -329,40 +411,6 @@ fn split_at_cuts<'a, T>(mut slice: &'a mut [T], cuts: &[usize]) -> Vec<&'a mut [
     pieces
 }
 
-/// Per customer: first and last period, number of distinct periods, spend in
-/// the first period and in the repeat periods.
-struct PeriodStats {
-    first: i64,
-    last: i64,
-    n_periods: usize,
-    first_amount: f64,
-    repeat_amount: f64,
-}
-
-/// Stats of one customer's rows, sorted by period.
-fn period_stats(sorted: &[(i64, f64)]) -> PeriodStats {
-    let first = sorted[0].0;
-    let mut n_periods = 1;
-    for w in sorted.windows(2) {
-        n_periods += (w[1].0 != w[0].0) as usize;
-    }
-    PeriodStats {
-        first,
-        last: sorted[sorted.len() - 1].0,
-        n_periods,
-        first_amount: sorted
-            .iter()
-            .take_while(|r| r.0 == first)
-            .map(|r| r.1)
-            .sum(),
-        repeat_amount: sorted
-            .iter()
-            .skip_while(|r| r.0 == first)
-            .map(|r| r.1)
-            .sum(),
-    }
-}
-
 fn summarise(
     stats: Vec<Option<PeriodStats>>,
     end_period: i64,
@@ -370,7 +418,7 @@ fn summarise(
     with_amounts: bool,
 ) -> Summary {
     let stats: Vec<(u32, PeriodStats)> = stats
-        .into_iter()
+        .into_par_iter()
         .enumerate()
         .filter_map(|(c, s)| s.map(|s| (c as u32, s)))
         .collect();
