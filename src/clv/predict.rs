@@ -1,0 +1,337 @@
+//! Predictions of the fitted models, one customer at a time; the callers
+//! map them over customers in parallel with [`map_rows`].
+//!
+//! Formulas follow the papers and give lifetimes' numbers: BG/NBD (Fader,
+//! Hardie & Lee 2005), MBG/NBD (Batislam et al. 2007), Pareto/NBD (Fader &
+//! Hardie's 2005 note), BG/BB (Fader, Hardie & Shang 2010), shifted-beta-
+//! geometric (Fader & Hardie 2007), Gamma-Gamma (Fader, Hardie & Lee 2005).
+
+use rayon::prelude::*;
+
+use super::models::{pareto_ln_a0, ModelKind, Row};
+use super::real::{ln_beta, ln_gamma};
+use super::special::ln_hyp2f1;
+use crate::error::{Error, Result};
+
+/// Apply `f` to every row in parallel, preserving order.
+pub fn map_rows<F: Fn(Row) -> f64 + Sync>(rows: &[Row], f: F) -> Vec<f64> {
+    rows.par_iter().with_min_len(1024).map(|r| f(*r)).collect()
+}
+
+fn check_kind(kind: ModelKind, allowed: &[ModelKind], what: &str) -> Result<()> {
+    if allowed.contains(&kind) {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "{what} is not defined for the {} model",
+            kind.name()
+        )))
+    }
+}
+
+/// `E[X(T, T + t) | x, t_x, T]`: purchases in the next `t` periods of a
+/// customer with this history (for BG/BB, `t` whole future opportunities).
+pub fn conditional_expected_purchases(kind: ModelKind, p: &[f64], row: Row, t: f64) -> f64 {
+    let [x, tx, big_t] = row;
+    match kind {
+        ModelKind::BetaGeo | ModelKind::ModifiedBetaGeo => {
+            let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
+            // MBG/NBD shifts b by one (drop-out also possible at the first purchase).
+            let shift = if kind == ModelKind::ModifiedBetaGeo {
+                1.0
+            } else {
+                0.0
+            };
+            let c = a + b + x - 1.0 + shift;
+            let z = t / (alpha + big_t + t);
+            let (ln_h, sign) = ln_hyp2f1(r + x, b + x + shift, c, z);
+            let second =
+                1.0 - sign * (ln_h + (r + x) * ((alpha + big_t) / (alpha + t + big_t)).ln()).exp();
+            let numerator = c / (a - 1.0) * second;
+            let denominator = if x > 0.0 || shift > 0.0 {
+                1.0 + (a / (b + x - 1.0 + shift)) * ((alpha + big_t) / (alpha + tx)).powf(r + x)
+            } else {
+                1.0
+            };
+            numerator / denominator
+        }
+        ModelKind::ParetoNbd => {
+            let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+            let ll = kind.log_likelihood(p, row);
+            let first = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln()
+                - (r + x) * (alpha + big_t).ln()
+                - s * (beta + big_t).ln();
+            let second = (r + x).ln() + (beta + big_t).ln() - (alpha + big_t).ln();
+            // (1 - ((β+T)/(β+T+t))^(s-1)) / (s-1), continuous at s = 1.
+            let ln_ratio = ((beta + big_t) / (beta + big_t + t)).ln();
+            let third = if (s - 1.0).abs() < 1e-12 {
+                -ln_ratio
+            } else {
+                -((s - 1.0) * ln_ratio).exp_m1() / (s - 1.0)
+            };
+            (first + second + third.ln() - ll).exp()
+        }
+        ModelKind::BetaGeoBetaBinom => {
+            let (alpha, beta, gamma, delta) = (p[0], p[1], p[2], p[3]);
+            let n = big_t;
+            let ll = kind.log_likelihood(p, row);
+            let _ = tx; // enters through the likelihood
+            let p2 = ln_beta(alpha + x + 1.0, beta + n - x) - ln_beta(alpha, beta);
+            // δ/(γ-1) and p4 - p5 change sign together at γ = 1.
+            let p3 = delta / (gamma - 1.0);
+            let p4 = (ln_gamma(1.0 + delta + n) - ln_gamma(gamma + delta + n)).exp();
+            let p5 = (ln_gamma(1.0 + delta + n + t) - ln_gamma(gamma + delta + n + t)).exp();
+            (p2 + ln_gamma(gamma + delta) - ln_gamma(1.0 + delta) - ll).exp() * p3 * (p4 - p5)
+        }
+        _ => f64::NAN,
+    }
+}
+
+/// Probability that a customer with this history is still alive (BG/BB: still
+/// alive `t` opportunities from now; other models ignore `t`).
+pub fn probability_alive(kind: ModelKind, p: &[f64], row: Row, t: f64) -> f64 {
+    let [x, tx, big_t] = row;
+    match kind {
+        ModelKind::BetaGeo => {
+            if x == 0.0 {
+                return 1.0;
+            }
+            let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
+            let log_div =
+                (r + x) * ((alpha + big_t) / (alpha + tx)).ln() + (a / (b + x - 1.0)).ln();
+            1.0 / (1.0 + log_div.exp())
+        }
+        ModelKind::ModifiedBetaGeo => {
+            let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
+            1.0 / (1.0 + (a / (b + x)) * ((alpha + big_t) / (alpha + tx)).powf(r + x))
+        }
+        ModelKind::ParetoNbd => {
+            let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+            if tx >= big_t {
+                return 1.0;
+            }
+            let ln_a0 = pareto_ln_a0(p, x, tx, big_t);
+            let z = s.ln() - (r + s + x).ln()
+                + (r + x) * (alpha + big_t).ln()
+                + s * (beta + big_t).ln()
+                + ln_a0;
+            1.0 / (1.0 + z.exp())
+        }
+        ModelKind::BetaGeoBetaBinom => {
+            let (alpha, beta, gamma, delta) = (p[0], p[1], p[2], p[3]);
+            let n = big_t;
+            let p1 = ln_beta(alpha + x, beta + n - x) - ln_beta(alpha, beta);
+            let p2 = ln_beta(gamma, delta + n + t) - ln_beta(gamma, delta);
+            (p1 + p2 - kind.log_likelihood(p, row)).exp()
+        }
+        _ => f64::NAN,
+    }
+}
+
+/// `E[X(t)]` for a customer just acquired (BG/BB: in the first `t` opportunities).
+pub fn expected_purchases_new(kind: ModelKind, p: &[f64], t: f64) -> f64 {
+    match kind {
+        ModelKind::BetaGeo | ModelKind::ModifiedBetaGeo => {
+            let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
+            let shift = if kind == ModelKind::ModifiedBetaGeo {
+                1.0
+            } else {
+                0.0
+            };
+            let (ln_h, sign) = ln_hyp2f1(r, b + shift, a + b - 1.0 + shift, t / (alpha + t));
+            let lead = if shift > 0.0 {
+                b / (a - 1.0)
+            } else {
+                (a + b - 1.0) / (a - 1.0)
+            };
+            lead * (1.0 - sign * (ln_h + r * (alpha / (alpha + t)).ln()).exp())
+        }
+        ModelKind::ParetoNbd => {
+            let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+            let ln_ratio = (beta / (beta + t)).ln();
+            let tail = if (s - 1.0).abs() < 1e-12 {
+                -ln_ratio
+            } else {
+                -((s - 1.0) * ln_ratio).exp_m1() / (s - 1.0)
+            };
+            r * beta / alpha * tail
+        }
+        ModelKind::BetaGeoBetaBinom => {
+            let (alpha, beta, gamma, delta) = (p[0], p[1], p[2], p[3]);
+            let ratio = (ln_gamma(gamma + delta) - ln_gamma(1.0 + delta)
+                + ln_gamma(1.0 + delta + t)
+                - ln_gamma(gamma + delta + t))
+            .exp();
+            alpha / (alpha + beta) * delta / (gamma - 1.0) * (1.0 - ratio)
+        }
+        _ => f64::NAN,
+    }
+}
+
+/// `P(X(t) = n)` for a new customer of a BG/NBD or MBG/NBD model.
+pub fn probability_of_n_purchases(kind: ModelKind, p: &[f64], t: f64, n: u32) -> Result<f64> {
+    check_kind(
+        kind,
+        &[ModelKind::BetaGeo, ModelKind::ModifiedBetaGeo],
+        "the probability of n purchases",
+    )?;
+    let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
+    let shift = if kind == ModelKind::ModifiedBetaGeo {
+        1.0
+    } else {
+        0.0
+    };
+    let nf = n as f64;
+    let ln_q = (alpha / (alpha + t)).ln();
+    let ln_u = (t / (alpha + t)).ln();
+    // ln[Γ(r+j) / (Γ(r) j!)] + j ln u: the negative-binomial terms.
+    let nb = |j: f64| {
+        ln_gamma(r + j) - ln_gamma(r) - ln_gamma(j + 1.0) + if j > 0.0 { j * ln_u } else { 0.0 }
+    };
+    let first = (ln_beta(a, b + nf + shift) - ln_beta(a, b) + nb(nf) + r * ln_q).exp();
+    if n == 0 && shift == 0.0 {
+        return Ok(first);
+    }
+    let partial: f64 = (0..n).map(|j| nb(j as f64).exp()).sum();
+    let second = (ln_beta(a + 1.0, b + nf - 1.0 + shift) - ln_beta(a, b)).exp()
+        * (1.0 - (r * ln_q).exp() * partial);
+    Ok(first + second)
+}
+
+/// Gamma-Gamma `E[Z | x, m̄]`: the expected mean spend of a customer with `x`
+/// repeat purchases of mean value `m̄` (the population mean when `x = 0`).
+pub fn expected_average_spend(p: &[f64], x: f64, m: f64) -> f64 {
+    let (pp, q, v) = (p[0], p[1], p[2]);
+    let weight = pp * x / (pp * x + q - 1.0);
+    let population = v * pp / (q - 1.0);
+    (1.0 - weight) * population + if x > 0.0 { weight * m } else { 0.0 }
+}
+
+/// Shifted-beta-geometric survival `S(t)`: the share of a cohort still active
+/// after `t` periods.
+pub fn sbg_survival(p: &[f64], t: f64) -> f64 {
+    (ln_beta(p[0], p[1] + t) - ln_beta(p[0], p[1])).exp()
+}
+
+/// Shifted-beta-geometric retention rate `r(t) = S(t) / S(t - 1)`.
+pub fn sbg_retention(p: &[f64], t: f64) -> f64 {
+    (p[1] + t - 1.0) / (p[0] + p[1] + t - 1.0)
+}
+
+/// How future cash flows are discounted in [`lifetime_value`].
+#[derive(Debug, Clone, Copy)]
+pub enum Discounting {
+    /// lifetimes' convention: purchases of month `i` (of `periods_per_month`
+    /// model periods) discounted by `(1 + rate)^-i`.
+    Monthly { rate: f64, periods_per_month: f64 },
+    /// Continuous discounting `e^(-rate τ)`, `τ` in months, integrated on
+    /// `steps_per_month` sub-intervals per month (midpoint rule).
+    Continuous {
+        rate: f64,
+        periods_per_month: f64,
+        steps_per_month: usize,
+    },
+}
+
+/// Discounted value of the purchases over the next `months` of a customer
+/// with history `row`, each worth `spend`.
+pub fn lifetime_value(
+    kind: ModelKind,
+    p: &[f64],
+    row: Row,
+    spend: f64,
+    months: usize,
+    discounting: Discounting,
+) -> f64 {
+    let expected = |t: f64| conditional_expected_purchases(kind, p, row, t);
+    let (rate, per_month, steps) = match discounting {
+        Discounting::Monthly {
+            rate,
+            periods_per_month,
+        } => (rate, periods_per_month, 1),
+        Discounting::Continuous {
+            rate,
+            periods_per_month,
+            steps_per_month,
+        } => (rate, periods_per_month, steps_per_month),
+    };
+    let dt = per_month / steps as f64;
+    let mut total = 0.0;
+    let mut previous = 0.0;
+    for k in 1..=months * steps {
+        let now = expected(k as f64 * dt);
+        let factor = match discounting {
+            Discounting::Monthly { .. } => (1.0 + rate).powf(-(k as f64)),
+            Discounting::Continuous { .. } => (-rate * (k as f64 - 0.5) / steps as f64).exp(),
+        };
+        total += (now - previous) * factor;
+        previous = now;
+    }
+    spend * total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BG: [f64; 4] = [0.243, 4.414, 0.793, 2.426];
+
+    #[test]
+    fn new_customer_purchases_integrate_the_distribution() {
+        for kind in [ModelKind::BetaGeo, ModelKind::ModifiedBetaGeo] {
+            let t = 39.0;
+            let mut mean = 0.0;
+            let mut mass = 0.0;
+            for n in 0..400 {
+                let pn = probability_of_n_purchases(kind, &BG, t, n).unwrap();
+                mean += n as f64 * pn;
+                mass += pn;
+            }
+            assert!((mass - 1.0).abs() < 1e-9, "{kind:?} {mass}");
+            let expected = expected_purchases_new(kind, &BG, t);
+            assert!(
+                (mean - expected).abs() < 1e-7 * expected,
+                "{kind:?} {mean} vs {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn conditional_expectation_of_a_new_customer_is_the_unconditional_one() {
+        // A customer observed for no time carries no information.
+        for (kind, p) in [
+            (ModelKind::BetaGeo, &BG[..]),
+            (ModelKind::ParetoNbd, &[0.553, 10.578, 0.606, 11.669][..]),
+        ] {
+            let c = conditional_expected_purchases(kind, p, [0.0, 0.0, 1e-9], 10.0);
+            let u = expected_purchases_new(kind, p, 10.0);
+            assert!((c - u).abs() < 1e-6 * u, "{kind:?} {c} {u}");
+        }
+    }
+
+    #[test]
+    fn extreme_customers_get_finite_predictions() {
+        let pareto = [0.553, 10.578, 0.606, 11.669];
+        for row in [[5000.0, 2999.0, 3000.0], [0.0, 0.0, 1e6], [300.0, 1.0, 1e5]] {
+            for (kind, p) in [
+                (ModelKind::BetaGeo, &BG[..]),
+                (ModelKind::ParetoNbd, &pareto[..]),
+            ] {
+                let e = conditional_expected_purchases(kind, p, row, 52.0);
+                let alive = probability_alive(kind, p, row, 0.0);
+                assert!(e.is_finite() && e >= 0.0, "{kind:?} {row:?} {e}");
+                assert!((0.0..=1.0).contains(&alive), "{kind:?} {row:?} {alive}");
+            }
+        }
+    }
+
+    #[test]
+    fn shifted_beta_geometric_survival_and_retention_agree() {
+        let p = [0.704, 1.182];
+        for t in 1..10 {
+            let t = t as f64;
+            let ratio = sbg_survival(&p, t) / sbg_survival(&p, t - 1.0);
+            assert!((ratio - sbg_retention(&p, t)).abs() < 1e-12);
+        }
+    }
+}
