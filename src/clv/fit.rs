@@ -133,6 +133,8 @@ pub struct Fitted {
     /// Total weight of the rows fitted on (customers when unweighted).
     pub n_samples: f64,
     pub n_distinct_rows: usize,
+    /// Rows left out of the fit (Gamma-Gamma: customers without repeat purchases).
+    pub n_excluded: usize,
     pub iterations: usize,
     pub converged: bool,
     pub penalizer: f64,
@@ -160,6 +162,22 @@ pub fn fit(
     }
     if !(options.penalizer.is_finite() && options.penalizer >= 0.0) {
         return Err(Error::argument("penalizer", "must be finite and >= 0"));
+    }
+    // Gamma-Gamma describes repeat spend: customers without repeat purchases
+    // carry no information about it and are left out (and counted).
+    let spenders: Option<(Vec<Row>, Option<Vec<f64>>)> = (kind == ModelKind::GammaGamma
+        && rows.iter().any(|r| r[0] == 0.0))
+    .then(|| {
+        let keep: Vec<usize> = (0..rows.len()).filter(|&i| rows[i][0] != 0.0).collect();
+        (keep.iter().map(|&i| rows[i]).collect(), weights.map(|w| keep.iter().map(|&i| w[i]).collect()))
+    });
+    let n_excluded = spenders.as_ref().map_or(0, |(kept, _)| rows.len() - kept.len());
+    let (rows, weights) = match &spenders {
+        Some((kept, w)) => (kept.as_slice(), w.as_deref()),
+        None => (rows, weights),
+    };
+    if rows.is_empty() {
+        return Err(Error::column_value("frequency", "is 0 for every customer: Gamma-Gamma needs repeat purchases"));
     }
     kind.validate(rows)?;
     let data = Collapsed::new(rows, weights)?;
@@ -224,6 +242,7 @@ pub fn fit(
         log_likelihood,
         n_samples: total_weight,
         n_distinct_rows: data.rows.len(),
+        n_excluded,
         iterations: minimum.iterations,
         converged: minimum.converged,
         penalizer,

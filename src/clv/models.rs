@@ -54,7 +54,7 @@ impl ModelKind {
             ModelKind::BetaGeo | ModelKind::ModifiedBetaGeo | ModelKind::ParetoNbd => {
                 ["frequency", "recency", "T"]
             }
-            ModelKind::BetaGeoBetaBinom => ["frequency", "recency", "n_periods"],
+            ModelKind::BetaGeoBetaBinom => ["frequency", "recency", "periods"],
             ModelKind::ShiftedBetaGeo => ["duration", "churned", ""],
             ModelKind::GammaGamma => ["frequency", "monetary_value", ""],
         }
@@ -136,7 +136,7 @@ impl ModelKind {
                         return bad(c0, i, "must hold non-negative whole numbers of periods");
                     }
                     if a > b || b > c {
-                        return bad(c1, i, "must satisfy frequency <= recency <= n_periods");
+                        return bad(c1, i, "must satisfy frequency <= recency <= periods");
                     }
                     if a > 0.0 && b == 0.0 {
                         return bad(c1, i, "is 0 for a customer with repeat transactions");

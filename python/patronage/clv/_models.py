@@ -1,0 +1,398 @@
+"""The buy-till-you-die estimators, with lifetimes' method names.
+
+Every method that takes customers accepts either a summary table (pandas,
+polars, pyarrow or any Arrow object, with the columns named in ``fit``'s
+defaults) or, as lifetimes does, one array per column.  Per-customer results
+come back as a pandas Series (with the input's index) for pandas input, a
+polars Series for polars input, and a numpy array otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ._base import ClvEstimator, _broadcast, _Columns
+
+__all__ = ["BetaGeo", "ModifiedBetaGeo", "ParetoNBD", "BetaGeoBetaBinom", "ShiftedBetaGeo", "GammaGamma"]
+
+# Model periods per month in lifetimes' CLV convention.
+_PERIODS_PER_MONTH = {"W": 4.345, "M": 1.0, "D": 30.0, "H": 720.0, "h": 720.0}
+
+
+class _PurchaseModel(ClvEstimator):
+    """Continuous-time purchase models on (frequency, recency, T)."""
+
+    _names = ("frequency", "recency", "T")
+
+    def _columns(self, data: Any, recency: Any, T: Any) -> _Columns:
+        return _Columns(self._names, data, (recency, T), argument="data")
+
+    def fit(
+        self,
+        data: Any,
+        recency: Any = None,
+        T: Any = None,
+        *,
+        weights: Any = None,
+        initial_params: Any = None,
+    ) -> Any:
+        """Fit by maximum likelihood; returns self.
+
+        Args:
+            data: the customer summary (``frequency``, ``recency``, ``T``
+                columns, e.g. from :func:`patronage.rfm_summary`), or the
+                frequency values with ``recency`` and ``T`` given as arrays.
+            weights: a column name or one number per customer (e.g. counts of
+                identical customers). Identical rows are collapsed internally
+                anyway, so weights are only needed for pre-aggregated data.
+            initial_params: starting values (a dict or sequence), rarely needed.
+
+        Raises:
+            ValueError: negative or missing values, recency > T, recency 0 with
+                repeat purchases, or no repeat purchases at all.
+        """
+        return self._fit(self._columns(data, recency, T), weights, initial_params)
+
+    def conditional_expected_number_of_purchases_up_to_time(
+        self, t: Any, data: Any, recency: Any = None, T: Any = None
+    ) -> Any:
+        """Expected purchases in the next ``t`` periods, given each customer's history.
+
+        ``t`` is a number or one value per customer.
+
+        Example:
+            >>> from patronage.clv import BetaGeo
+            >>> m = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+            >>> round(float(m.conditional_expected_number_of_purchases_up_to_time(39, [2], [30.43], [38.86])[0]), 4)
+            1.2259
+        """
+        columns = self._columns(data, recency, T)
+        values = self._check_fitted().conditional_expected_purchases(
+            columns.stream, columns.padded(), _broadcast(t, columns.n)
+        )
+        return columns.wrap(values, "expected_purchases")
+
+    predict = conditional_expected_number_of_purchases_up_to_time
+
+    def conditional_probability_alive(self, data: Any, recency: Any = None, T: Any = None) -> Any:
+        """Probability that each customer is still active at the end of observation.
+
+        Example:
+            >>> from patronage.clv import BetaGeo
+            >>> m = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+            >>> m.conditional_probability_alive([0, 3], [0, 10], [30, 30]).round(3)
+            array([1.   , 0.285])
+        """
+        columns = self._columns(data, recency, T)
+        values = self._check_fitted().probability_alive(columns.stream, columns.padded(), np.zeros(columns.n))
+        return columns.wrap(values, "probability_alive")
+
+    def expected_number_of_purchases_up_to_time(self, t: Any) -> Any:
+        """Expected purchases of a newly acquired customer by time ``t`` (number or array).
+
+        Example:
+            >>> from patronage.clv import ParetoNBD
+            >>> m = ParetoNBD.from_params({"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669})
+            >>> round(float(m.expected_number_of_purchases_up_to_time(52)), 4)
+            1.5553
+        """
+        t_array = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        values = self._check_fitted().expected_purchases_new(np.ascontiguousarray(t_array))
+        return values[0] if np.ndim(t) == 0 else values
+
+    def log_likelihood(self, data: Any, recency: Any = None, T: Any = None) -> Any:
+        """Log-likelihood of each customer's history under the fitted model."""
+        columns = self._columns(data, recency, T)
+        return columns.wrap(self._check_fitted().row_log_likelihood(columns.stream, columns.padded()), "log_likelihood")
+
+
+class _NegativeBinomialCounts(_PurchaseModel):
+    """BG/NBD and MBG/NBD also give the distribution of purchase counts."""
+
+    def probability_of_n_purchases_up_to_time(self, t: Any, n: int) -> Any:
+        """``P(X(t) = n)``: probability that a new customer makes ``n`` purchases by ``t``.
+
+        Example:
+            >>> from patronage.clv import BetaGeo
+            >>> m = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+            >>> round(float(m.probability_of_n_purchases_up_to_time(39, 0)), 4)
+            0.5932
+        """
+        if int(n) != n or n < 0:
+            raise ValueError(f"n must be a whole number >= 0, got {n!r}")
+        t_array = np.ascontiguousarray(np.atleast_1d(np.asarray(t, dtype=np.float64)))
+        values = self._check_fitted().probability_of_n_purchases(t_array, int(n))
+        return values[0] if np.ndim(t) == 0 else values
+
+
+class BetaGeo(_NegativeBinomialCounts):
+    """BG/NBD: Poisson purchases while alive, drop-out after each purchase
+    with a beta-distributed probability (Fader, Hardie & Lee 2005).
+
+    Parameters ``r, alpha`` (gamma heterogeneity of purchase rates) and
+    ``a, b`` (beta heterogeneity of drop-out). ``penalizer_coef`` adds
+    ``penalizer_coef * Σ param²`` to the mean negative log-likelihood, as in
+    lifetimes.
+
+    Example:
+        >>> from patronage.clv import BetaGeo
+        >>> from patronage.datasets import load_cdnow_summary
+        >>> model = BetaGeo().fit(load_cdnow_summary())
+        >>> {k: round(v, 3) for k, v in model.params_.items()}
+        {'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}
+        >>> round(model.log_likelihood_, 1)
+        -9582.4
+    """
+
+    _model_name = "BetaGeo"
+    _param_names = ("r", "alpha", "a", "b")
+
+
+class ModifiedBetaGeo(_NegativeBinomialCounts):
+    """MBG/NBD: BG/NBD where customers may also drop out at time zero
+    (Batislam, Denizel & Filiztekin 2007), so zero-repeat customers can be dead.
+
+    Example:
+        >>> from patronage.clv import ModifiedBetaGeo
+        >>> from patronage.datasets import load_cdnow_summary
+        >>> model = ModifiedBetaGeo().fit(load_cdnow_summary())
+        >>> round(model.log_likelihood_, 1)
+        -9582.1
+    """
+
+    _model_name = "ModifiedBetaGeo"
+    _param_names = ("r", "alpha", "a", "b")
+
+
+class ParetoNBD(_PurchaseModel):
+    """Pareto/NBD: Poisson purchases, exponential lifetimes, gamma heterogeneity
+    of both (Schmittlein, Morrison & Colombo 1987).  The likelihood's
+    hypergeometric term is evaluated in log space, so heavy buyers and long
+    histories never overflow.
+
+    Example:
+        >>> from patronage.clv import ParetoNBD
+        >>> from patronage.datasets import load_cdnow_summary
+        >>> model = ParetoNBD().fit(load_cdnow_summary())
+        >>> {k: round(v, 2) for k, v in model.params_.items()}
+        {'r': 0.55, 'alpha': 10.58, 's': 0.61, 'beta': 11.67}
+    """
+
+    _model_name = "ParetoNBD"
+    _param_names = ("r", "alpha", "s", "beta")
+
+
+class BetaGeoBetaBinom(ClvEstimator):
+    """BG/BB: discrete purchase opportunities (Fader, Hardie & Shang 2010).
+
+    Customers are summarised by ``frequency`` (repeat transactions),
+    ``recency`` (opportunity of the last one) and ``periods`` (opportunities).
+
+    Example:
+        >>> from patronage.clv import BetaGeoBetaBinom
+        >>> from patronage.datasets import load_donations
+        >>> d = load_donations()
+        >>> model = BetaGeoBetaBinom().fit(d, weights="weights")
+        >>> {k: round(v, 3) for k, v in model.params_.items()}
+        {'alpha': 1.204, 'beta': 0.75, 'gamma': 0.657, 'delta': 2.783}
+    """
+
+    _model_name = "BetaGeoBetaBinom"
+    _param_names = ("alpha", "beta", "gamma", "delta")
+    _names = ("frequency", "recency", "periods")
+
+    def _columns(self, data: Any, recency: Any, n_periods: Any) -> _Columns:
+        return _Columns(self._names, data, (recency, n_periods))
+
+    def fit(
+        self, data: Any, recency: Any = None, n_periods: Any = None, *, weights: Any = None, initial_params: Any = None
+    ) -> BetaGeoBetaBinom:
+        """Fit on (frequency, recency, n_periods); ``weights`` a column name or counts."""
+        return self._fit(self._columns(data, recency, n_periods), weights, initial_params)
+
+    def conditional_expected_number_of_purchases_up_to_time(
+        self, m_periods_in_future: Any, data: Any, recency: Any = None, n_periods: Any = None
+    ) -> Any:
+        """Expected transactions in the next ``m_periods_in_future`` opportunities."""
+        columns = self._columns(data, recency, n_periods)
+        values = self._check_fitted().conditional_expected_purchases(
+            columns.stream, columns.padded(), _broadcast(m_periods_in_future, columns.n, "m_periods_in_future")
+        )
+        return columns.wrap(values, "expected_purchases")
+
+    def conditional_probability_alive(
+        self, m_periods_in_future: Any, data: Any, recency: Any = None, n_periods: Any = None
+    ) -> Any:
+        """Probability of being alive ``m_periods_in_future`` opportunities after the last."""
+        columns = self._columns(data, recency, n_periods)
+        values = self._check_fitted().probability_alive(
+            columns.stream, columns.padded(), _broadcast(m_periods_in_future, columns.n, "m_periods_in_future")
+        )
+        return columns.wrap(values, "probability_alive")
+
+    def expected_number_of_purchases_up_to_time(self, n: Any) -> Any:
+        """Expected transactions of a new customer in its first ``n`` opportunities."""
+        n_array = np.ascontiguousarray(np.atleast_1d(np.asarray(n, dtype=np.float64)))
+        values = self._check_fitted().expected_purchases_new(n_array)
+        return values[0] if np.ndim(n) == 0 else values
+
+
+class ShiftedBetaGeo(ClvEstimator):
+    """Shifted-beta-geometric contractual churn (Fader & Hardie 2007).
+
+    Fit on customers' ``duration`` (periods observed, ≥ 1) and ``churned``
+    (True if they left in their last period), or on a cohort's survivor counts
+    with :meth:`fit_cohort`.
+
+    Example:
+        >>> from patronage.clv import ShiftedBetaGeo
+        >>> m = ShiftedBetaGeo().fit_cohort([1000, 631, 468, 382, 326, 289, 262, 241])
+        >>> {k: round(v, 3) for k, v in m.params_.items()}
+        {'alpha': 0.704, 'beta': 1.182}
+        >>> m.survival_function([1, 2, 12]).round(3)
+        array([0.627, 0.477, 0.188])
+    """
+
+    _model_name = "ShiftedBetaGeo"
+    _param_names = ("alpha", "beta")
+    _names = ("duration", "churned")
+
+    def fit(self, data: Any, churned: Any = None, *, weights: Any = None, initial_params: Any = None) -> ShiftedBetaGeo:
+        """Fit on ``duration`` and ``churned`` columns (or arrays)."""
+        return self._fit(_Columns(self._names, data, (churned,)), weights, initial_params)
+
+    def fit_cohort(self, survivors: Sequence[float]) -> ShiftedBetaGeo:
+        """Fit on survivor counts of one cohort: ``survivors[0]`` at the start,
+        ``survivors[t]`` still active after ``t`` periods."""
+        counts = np.asarray(survivors, dtype=np.float64)
+        if counts.ndim != 1 or len(counts) < 2:
+            raise ValueError("survivors must list at least two counts (the cohort size first)")
+        if np.any(~np.isfinite(counts)) or np.any(np.diff(counts) > 0) or counts[-1] < 0:
+            raise ValueError("survivors must be finite, non-negative and non-increasing")
+        periods = np.arange(1, len(counts), dtype=np.float64)
+        duration = np.concatenate([periods, [periods[-1]]])
+        churned = np.concatenate([np.ones(len(periods)), [0.0]])
+        weights = np.concatenate([-np.diff(counts), [counts[-1]]])
+        return self.fit(pa.table({"duration": duration, "churned": churned}), weights=weights)
+
+    def survival_function(self, t: Any) -> Any:
+        """Share of a cohort still active after ``t`` periods."""
+        t_array = np.ascontiguousarray(np.atleast_1d(np.asarray(t, dtype=np.float64)))
+        values = self._check_fitted().survival(t_array)
+        return values[0] if np.ndim(t) == 0 else values
+
+    def retention_rate(self, t: Any) -> Any:
+        """Probability that a customer active in period ``t - 1`` renews in ``t``."""
+        t_array = np.ascontiguousarray(np.atleast_1d(np.asarray(t, dtype=np.float64)))
+        values = self._check_fitted().retention_rate(t_array)
+        return values[0] if np.ndim(t) == 0 else values
+
+
+class GammaGamma(ClvEstimator):
+    """Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and CLV").
+
+    Fit on customers with repeat purchases: ``frequency`` and
+    ``monetary_value`` (mean spend of repeat purchases).  Customers with
+    ``frequency == 0`` are excluded from the fit (``n_excluded_`` counts them);
+    predictions for them are the population mean.
+
+    Example:
+        >>> from patronage.clv import GammaGamma
+        >>> from patronage.datasets import load_cdnow_summary
+        >>> s = load_cdnow_summary(with_monetary_value=True)
+        >>> gg = GammaGamma().fit(s)
+        >>> {k: round(v, 2) for k, v in gg.params_.items()}
+        {'p': 6.25, 'q': 3.74, 'v': 15.45}
+    """
+
+    _model_name = "GammaGamma"
+    _param_names = ("p", "q", "v")
+    _names = ("frequency", "monetary_value")
+
+    def fit(
+        self, data: Any, monetary_value: Any = None, *, weights: Any = None, initial_params: Any = None
+    ) -> GammaGamma:
+        """Fit on ``frequency`` and ``monetary_value`` (a table or two arrays)."""
+        return self._fit(_Columns(self._names, data, (monetary_value,)), weights, initial_params)
+
+    @property
+    def n_excluded_(self) -> int:
+        """Customers left out of the fit because they have no repeat purchases."""
+        return self._check_fitted().n_excluded
+
+    def conditional_expected_average_profit(self, data: Any, monetary_value: Any = None) -> Any:
+        """Expected mean spend per purchase of each customer.
+
+        Example:
+            >>> from patronage.clv import GammaGamma
+            >>> gg = GammaGamma.from_params({"p": 6.25, "q": 3.74, "v": 15.44})
+            >>> gg.conditional_expected_average_profit([0, 2], [0.0, 50.0]).round(2)
+            array([35.22, 45.4 ])
+        """
+        columns = _Columns(self._names, data, (monetary_value,))
+        values = self._check_fitted().expected_average_spend(columns.stream, columns.padded())
+        return columns.wrap(values, "expected_average_profit")
+
+    def customer_lifetime_value(
+        self,
+        transaction_model: _PurchaseModel,
+        data: Any,
+        recency: Any = None,
+        T: Any = None,
+        monetary_value: Any = None,
+        time: int = 12,
+        discount_rate: float = 0.01,
+        freq: str = "D",
+        continuous: bool = False,
+        steps_per_month: int = 4,
+    ) -> Any:
+        """Discounted value of each customer's purchases over the next ``time`` months.
+
+        Expected purchases come from ``transaction_model`` (BetaGeo,
+        ModifiedBetaGeo or ParetoNBD, fitted in periods of ``freq``: ``'D'``,
+        ``'W'``, ``'M'`` or ``'H'``), each worth this model's expected average
+        spend.  By default lifetimes' convention: purchases of month ``i``
+        discounted by ``(1 + discount_rate) ** -i``.  With ``continuous=True``,
+        cash flows are discounted by ``exp(-discount_rate * τ)`` (τ in months),
+        integrated over ``steps_per_month`` steps per month.
+
+        ``data`` is a summary table with frequency, recency, T and
+        monetary_value, or the frequency values with the other three as arrays.
+
+        Example:
+            >>> from patronage.clv import BetaGeo, GammaGamma
+            >>> bg = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+            >>> gg = GammaGamma.from_params({"p": 6.25, "q": 3.74, "v": 15.44})
+            >>> gg.customer_lifetime_value(bg, [2], [30.4], [38.9], [46.0], freq="W").round(2)
+            array([61.67])
+        """
+        if not isinstance(transaction_model, _PurchaseModel):
+            raise TypeError(
+                "transaction_model must be a fitted BetaGeo, ModifiedBetaGeo or ParetoNBD, "
+                f"got {type(transaction_model).__name__}"
+            )
+        if freq not in _PERIODS_PER_MONTH:
+            raise ValueError(f"freq must be one of {sorted(_PERIODS_PER_MONTH)}, got {freq!r}")
+        if int(time) != time or time < 0:
+            raise ValueError(f"time must be a whole number of months >= 0, got {time!r}")
+        names = ("frequency", "recency", "T", "monetary_value")
+        columns = _Columns(names, data, (recency, T, monetary_value))
+        table = pa.table(columns.stream)
+        spend_columns = _Columns(self._names, table.select(["frequency", "monetary_value"]), ())
+        spend = np.ascontiguousarray(self._check_fitted().expected_average_spend(spend_columns.stream, spend_columns.padded()))
+        purchase_columns = table.select(["frequency", "recency", "T"])
+        values = transaction_model._check_fitted().lifetime_value(
+            purchase_columns,
+            ["frequency", "recency", "T"],
+            spend,
+            int(time),
+            float(discount_rate),
+            _PERIODS_PER_MONTH[freq],
+            continuous=bool(continuous),
+            steps_per_month=int(steps_per_month),
+        )
+        return columns.wrap(values, "clv")
