@@ -233,7 +233,10 @@ pub fn fit(
     }
     let (log_likelihood, _) = data.log_likelihood(kind, &params);
     let covariance = covariance(kind, &data, &params);
-    let std_errors = (0..n).map(|i| covariance[i * n + i].sqrt()).collect();
+    let std_errors: Vec<f64> = (0..n).map(|i| covariance[i * n + i].sqrt()).collect();
+    // A stationary point whose information matrix is not positive definite
+    // is a ridge or a boundary (e.g. a → 0 when nobody is seen to drop out).
+    let proper_maximum = std_errors.iter().all(|s| s.is_finite());
     Ok(Fitted {
         kind,
         params,
@@ -244,7 +247,7 @@ pub fn fit(
         n_distinct_rows: data.rows.len(),
         n_excluded,
         iterations: minimum.iterations,
-        converged: minimum.converged,
+        converged: minimum.converged && proper_maximum,
         penalizer,
     })
 }

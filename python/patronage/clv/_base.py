@@ -100,7 +100,7 @@ class ClvEstimator(Estimator):
 
     _native_type: ClassVar[Any] = _core.ClvModel
     _model_name: ClassVar[str]
-    _param_names: ClassVar[tuple[str, ...]]
+    _model_params: ClassVar[tuple[str, ...]]
 
     def __init__(self, penalizer_coef: float = 0.0, max_iter: int = 500, tol: float = 1e-8):
         self.penalizer_coef = penalizer_coef
@@ -114,7 +114,7 @@ class ClvEstimator(Estimator):
             weights = np.ascontiguousarray(_values(weights, "weights"))
         if initial_params is not None:
             if isinstance(initial_params, Mapping):
-                initial_params = [initial_params[n] for n in self._param_names]
+                initial_params = [initial_params[n] for n in self._model_params]
             initial_params = [float(v) for v in initial_params]
         self._model = _core.ClvModel.fit(
             self._model_name,
@@ -128,8 +128,9 @@ class ClvEstimator(Estimator):
         )
         if not self._model.converged:
             warnings.warn(
-                f"{type(self).__name__} did not converge in {self._model.iterations} iterations "
-                f"(parameters {self.params_}); the maximum may lie at infinity. Try penalizer_coef > 0.",
+                f"{type(self).__name__} did not converge to a proper maximum after {self._model.iterations} "
+                f"iterations (parameters {self.params_}): the likelihood may be maximal at the edge of the "
+                "parameter space, so standard errors are undefined. Try penalizer_coef > 0.",
                 ConvergenceWarning,
                 stacklevel=3,
             )
@@ -143,10 +144,10 @@ class ClvEstimator(Estimator):
             >>> from patronage.clv import BetaGeo
             >>> m = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
             >>> round(float(m.expected_number_of_purchases_up_to_time(39)), 3)
-            1.447
+            1.197
         """
         obj = cls(**kwargs)
-        names = list(cls._param_names)
+        names = list(cls._model_params)
         unknown = set(params) - set(names)
         if unknown or len(params) != len(names):
             raise ValueError(f"{cls.__name__} needs parameters {names}, got {sorted(params)}")

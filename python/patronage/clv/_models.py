@@ -67,8 +67,9 @@ class _PurchaseModel(ClvEstimator):
         Example:
             >>> from patronage.clv import BetaGeo
             >>> m = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+            >>> # Fader, Hardie & Lee (2005): 1.226 purchases in the next 39 weeks
             >>> round(float(m.conditional_expected_number_of_purchases_up_to_time(39, [2], [30.43], [38.86])[0]), 4)
-            1.2259
+            1.226
         """
         columns = self._columns(data, recency, T)
         values = self._check_fitted().conditional_expected_purchases(
@@ -85,7 +86,7 @@ class _PurchaseModel(ClvEstimator):
             >>> from patronage.clv import BetaGeo
             >>> m = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
             >>> m.conditional_probability_alive([0, 3], [0, 10], [30, 30]).round(3)
-            array([1.   , 0.285])
+            array([1.   , 0.249])
         """
         columns = self._columns(data, recency, T)
         values = self._check_fitted().probability_alive(columns.stream, columns.padded(), np.zeros(columns.n))
@@ -98,7 +99,7 @@ class _PurchaseModel(ClvEstimator):
             >>> from patronage.clv import ParetoNBD
             >>> m = ParetoNBD.from_params({"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669})
             >>> round(float(m.expected_number_of_purchases_up_to_time(52)), 4)
-            1.5553
+            1.473
         """
         t_array = np.atleast_1d(np.asarray(t, dtype=np.float64))
         values = self._check_fitted().expected_purchases_new(np.ascontiguousarray(t_array))
@@ -120,7 +121,7 @@ class _NegativeBinomialCounts(_PurchaseModel):
             >>> from patronage.clv import BetaGeo
             >>> m = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
             >>> round(float(m.probability_of_n_purchases_up_to_time(39, 0)), 4)
-            0.5932
+            0.5738
         """
         if int(n) != n or n < 0:
             raise ValueError(f"n must be a whole number >= 0, got {n!r}")
@@ -149,7 +150,7 @@ class BetaGeo(_NegativeBinomialCounts):
     """
 
     _model_name = "BetaGeo"
-    _param_names = ("r", "alpha", "a", "b")
+    _model_params = ("r", "alpha", "a", "b")
 
 
 class ModifiedBetaGeo(_NegativeBinomialCounts):
@@ -165,7 +166,7 @@ class ModifiedBetaGeo(_NegativeBinomialCounts):
     """
 
     _model_name = "ModifiedBetaGeo"
-    _param_names = ("r", "alpha", "a", "b")
+    _model_params = ("r", "alpha", "a", "b")
 
 
 class ParetoNBD(_PurchaseModel):
@@ -183,7 +184,7 @@ class ParetoNBD(_PurchaseModel):
     """
 
     _model_name = "ParetoNBD"
-    _param_names = ("r", "alpha", "s", "beta")
+    _model_params = ("r", "alpha", "s", "beta")
 
 
 class BetaGeoBetaBinom(ClvEstimator):
@@ -202,7 +203,7 @@ class BetaGeoBetaBinom(ClvEstimator):
     """
 
     _model_name = "BetaGeoBetaBinom"
-    _param_names = ("alpha", "beta", "gamma", "delta")
+    _model_params = ("alpha", "beta", "gamma", "delta")
     _names = ("frequency", "recency", "periods")
 
     def _columns(self, data: Any, recency: Any, n_periods: Any) -> _Columns:
@@ -254,11 +255,11 @@ class ShiftedBetaGeo(ClvEstimator):
         >>> {k: round(v, 3) for k, v in m.params_.items()}
         {'alpha': 0.704, 'beta': 1.182}
         >>> m.survival_function([1, 2, 12]).round(3)
-        array([0.627, 0.477, 0.188])
+        array([0.627, 0.474, 0.17 ])
     """
 
     _model_name = "ShiftedBetaGeo"
-    _param_names = ("alpha", "beta")
+    _model_params = ("alpha", "beta")
     _names = ("duration", "churned")
 
     def fit(self, data: Any, churned: Any = None, *, weights: Any = None, initial_params: Any = None) -> ShiftedBetaGeo:
@@ -310,7 +311,7 @@ class GammaGamma(ClvEstimator):
     """
 
     _model_name = "GammaGamma"
-    _param_names = ("p", "q", "v")
+    _model_params = ("p", "q", "v")
     _names = ("frequency", "monetary_value")
 
     def fit(
@@ -331,7 +332,7 @@ class GammaGamma(ClvEstimator):
             >>> from patronage.clv import GammaGamma
             >>> gg = GammaGamma.from_params({"p": 6.25, "q": 3.74, "v": 15.44})
             >>> gg.conditional_expected_average_profit([0, 2], [0.0, 50.0]).round(2)
-            array([35.22, 45.4 ])
+            array([35.22, 47.34])
         """
         columns = _Columns(self._names, data, (monetary_value,))
         values = self._check_fitted().expected_average_spend(columns.stream, columns.padded())
@@ -368,7 +369,7 @@ class GammaGamma(ClvEstimator):
             >>> bg = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
             >>> gg = GammaGamma.from_params({"p": 6.25, "q": 3.74, "v": 15.44})
             >>> gg.customer_lifetime_value(bg, [2], [30.4], [38.9], [46.0], freq="W").round(2)
-            array([61.67])
+            array([64.71])
         """
         if not isinstance(transaction_model, _PurchaseModel):
             raise TypeError(

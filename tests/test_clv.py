@@ -1,0 +1,349 @@
+"""Lifetime-value models: published estimates, lifetimes side by side,
+simulated truth, serialisation and bad input."""
+
+from __future__ import annotations
+
+import pickle
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import patronage
+from patronage.clv import (
+    BetaGeo,
+    BetaGeoBetaBinom,
+    ConvergenceWarning,
+    GammaGamma,
+    ModifiedBetaGeo,
+    ParetoNBD,
+    ShiftedBetaGeo,
+)
+from patronage.datasets import load_cdnow_summary, load_donations, simulate_transactions
+
+lifetimes = pytest.importorskip("lifetimes")
+
+
+def rel_diff(ours, theirs) -> float:
+    a, b = np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
+
+
+@pytest.fixture(scope="module")
+def cdnow() -> pd.DataFrame:
+    return load_cdnow_summary(with_monetary_value=True)
+
+
+def _published(shared_cdnow) -> str:
+    return (shared_cdnow / "README.md").read_text()
+
+
+# -- published estimates (Fader, Hardie & Lee; Fader & Hardie) ---------------
+
+PUBLISHED = {
+    BetaGeo: ({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, -9582.4),
+    ParetoNBD: ({"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}, -9595.0),
+    ModifiedBetaGeo: ({"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}, -9582.1),
+}
+
+
+@pytest.mark.parametrize("model", list(PUBLISHED))
+def test_cdnow_fits_reproduce_published_estimates(model, cdnow, shared_cdnow):
+    params, log_likelihood = PUBLISHED[model]
+    text = _published(shared_cdnow)
+    for value in params.values():  # the figures are the shared README's
+        assert str(value) in text
+    fitted = model().fit(cdnow)
+    assert fitted.converged_
+    for name, value in params.items():
+        # Published to three decimals; Pareto/NBD's beta is flat (se ≈ 6), so
+        # allow one unit in the third decimal there.
+        assert fitted.params_[name] == pytest.approx(value, abs=2e-3), name
+    assert fitted.log_likelihood_ == pytest.approx(log_likelihood, abs=0.05)
+
+
+def test_gamma_gamma_reproduces_published_estimates(cdnow):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gg = GammaGamma().fit(cdnow)
+    assert gg.n_excluded_ == int((cdnow["frequency"] == 0).sum())
+    assert gg.n_samples_ == 946
+    assert gg.params_["p"] == pytest.approx(6.25, abs=5e-3)
+    assert gg.params_["q"] == pytest.approx(3.74, abs=5e-3)
+    assert gg.params_["v"] == pytest.approx(15.44, abs=1e-2)
+
+
+def test_bg_bb_reproduces_published_donation_estimates():
+    d = load_donations()
+    model = BetaGeoBetaBinom().fit(d, weights="weights")
+    expected = {"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783}
+    for name, value in expected.items():
+        assert model.params_[name] == pytest.approx(value, abs=1e-3)
+    assert model.log_likelihood_ == pytest.approx(-33225.6, abs=0.05)
+    assert model.n_samples_ == 11104
+
+
+@pytest.mark.parametrize(
+    "survivors, alpha, beta",
+    [
+        ([1000, 631, 468, 382, 326, 289, 262, 241], 0.704, 1.182),
+        ([1000, 869, 743, 653, 593, 551, 517, 491], 0.668, 3.806),
+    ],
+)
+def test_shifted_beta_geometric_reproduces_fader_hardie_2007(survivors, alpha, beta):
+    model = ShiftedBetaGeo().fit_cohort(survivors)
+    assert model.params_["alpha"] == pytest.approx(alpha, abs=1e-3)
+    assert model.params_["beta"] == pytest.approx(beta, abs=1e-3)
+    surv = model.survival_function(np.arange(8))
+    assert surv[0] == 1.0 and np.all(np.diff(surv) < 0)
+    assert np.allclose(surv[1:] / surv[:-1], model.retention_rate(np.arange(1, 8)))
+
+
+# -- side by side with lifetimes -------------------------------------------
+
+LIFETIMES = {
+    BetaGeo: lifetimes.BetaGeoFitter,
+    ModifiedBetaGeo: lifetimes.ModifiedBetaGeoFitter,
+    ParetoNBD: lifetimes.ParetoNBDFitter,
+}
+
+
+def _lifetimes_with_our_params(model, cdnow):
+    theirs = LIFETIMES[type(model)]().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    theirs.params_ = pd.Series(model.params_)
+    return theirs
+
+
+@pytest.mark.parametrize("model_type", list(LIFETIMES))
+def test_fit_is_at_least_as_good_as_lifetimes(model_type, cdnow):
+    ours = model_type().fit(cdnow)
+    theirs = LIFETIMES[model_type]().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    their_ll = float(model_type.from_params(dict(theirs.params_)).log_likelihood(cdnow).sum())
+    assert ours.log_likelihood_ >= their_ll - 1e-6
+    for name, value in theirs.params_.items():
+        assert ours.params_[name] == pytest.approx(value, rel=2e-3)
+
+
+@pytest.mark.parametrize("model_type", list(LIFETIMES))
+def test_predictions_equal_lifetimes(model_type, cdnow):
+    ours = model_type().fit(cdnow)
+    theirs = _lifetimes_with_our_params(ours, cdnow)
+    f, r, T = cdnow["frequency"], cdnow["recency"], cdnow["T"]
+    for t in (1.0, 10.0, 52.0):
+        assert rel_diff(
+            ours.conditional_expected_number_of_purchases_up_to_time(t, cdnow),
+            theirs.conditional_expected_number_of_purchases_up_to_time(t, f, r, T),
+        ) < 1e-6
+    assert rel_diff(ours.conditional_probability_alive(cdnow), theirs.conditional_probability_alive(f, r, T)) < 1e-6
+    times = np.array([0.5, 10.0, 39.0, 78.0])
+    assert rel_diff(ours.expected_number_of_purchases_up_to_time(times), theirs.expected_number_of_purchases_up_to_time(times)) < 1e-6
+    if hasattr(ours, "probability_of_n_purchases_up_to_time"):
+        for n in range(6):
+            assert rel_diff(
+                ours.probability_of_n_purchases_up_to_time(39.0, n),
+                theirs.probability_of_n_purchases_up_to_time(39.0, n),
+            ) < 1e-6
+
+
+@pytest.mark.parametrize("model_type", [BetaGeo, ParetoNBD])
+@pytest.mark.parametrize("freq", ["W", "D"])
+def test_customer_lifetime_value_equals_lifetimes(model_type, freq, cdnow):
+    gg = GammaGamma().fit(cdnow)
+    their_gg = lifetimes.GammaGammaFitter()
+    their_gg.params_ = pd.Series(gg.params_)
+    ours = model_type().fit(cdnow)
+    theirs = _lifetimes_with_our_params(ours, cdnow)
+    assert rel_diff(
+        gg.conditional_expected_average_profit(cdnow),
+        their_gg.conditional_expected_average_profit(cdnow["frequency"], cdnow["monetary_value"]),
+    ) < 1e-12
+    clv = gg.customer_lifetime_value(ours, cdnow, time=12, discount_rate=0.01, freq=freq)
+    expected = their_gg.customer_lifetime_value(
+        theirs, cdnow["frequency"], cdnow["recency"], cdnow["T"], cdnow["monetary_value"],
+        time=12, discount_rate=0.01, freq=freq,
+    )
+    assert rel_diff(clv, expected) < 1e-6
+    assert clv.index.equals(cdnow.index)
+    # Continuous discounting at the equivalent rate is close to monthly.
+    continuous = gg.customer_lifetime_value(ours, cdnow, discount_rate=np.log(1.01), freq=freq, continuous=True)
+    assert np.allclose(continuous, clv, rtol=0.02)
+
+
+def test_bg_bb_predictions_equal_lifetimes():
+    d = load_donations()
+    ours = BetaGeoBetaBinom().fit(d, weights="weights")
+    theirs = lifetimes.BetaGeoBetaBinomFitter().fit(d["frequency"], d["recency"], d["periods"], d["weights"])
+    theirs.params_ = pd.Series(ours.params_)
+    args = (d["frequency"], d["recency"], d["periods"])
+    for m in (1, 5):
+        assert rel_diff(
+            ours.conditional_expected_number_of_purchases_up_to_time(m, d),
+            theirs.conditional_expected_number_of_purchases_up_to_time(m, *args),
+        ) < 1e-6
+        assert rel_diff(ours.conditional_probability_alive(m, d), theirs.conditional_probability_alive(m, *args)) < 1e-6
+    # E[X(n)] from the count distribution lifetimes tabulates.
+    table = theirs.expected_number_of_transactions_in_first_n_periods(6)["model"]
+    mean = float((table.index * table).sum() / table.sum())
+    assert ours.expected_number_of_purchases_up_to_time(6) == pytest.approx(mean, rel=1e-9)
+
+
+# -- simulated truth -----------------------------------------------------------
+
+
+def test_bg_nbd_recovers_simulated_parameters():
+    truth_params = {"r": 0.75, "alpha": 20.0, "a": 0.8, "b": 2.5}
+    log, truth = simulate_transactions(30_000, seed=7, fraud_rate=0.0, **truth_params)
+    # Hourly resolution in units of days: daily periods would merge same-day
+    # purchases and bias the rates, which the model does not describe.
+    summary = patronage.rfm_summary(log, "customer_id", "timestamp", freq="h", freq_multiplier=24)
+    model = BetaGeo().fit(summary)
+    assert model.converged_
+    for name, value in truth_params.items():
+        lo, hi = model.confidence_intervals_[name]
+        # 95% intervals; widened to 3 standard errors so the test is not a coin flip.
+        se = model.standard_errors_[name]
+        assert lo - se <= value <= hi + se, (name, value, model.params_[name], se)
+
+
+def test_extreme_customers_give_finite_predictions():
+    data = {"frequency": [5000.0, 0.0, 300.0, 1e5], "recency": [2999.0, 0.0, 1.0, 1e6], "T": [3000.0, 1e6, 1e5, 1e6 + 1]}
+    for model in (
+        BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}),
+        ModifiedBetaGeo.from_params({"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}),
+        ParetoNBD.from_params({"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}),
+    ):
+        expected = model.predict(52, data)
+        alive = model.conditional_probability_alive(data)
+        assert np.all(np.isfinite(expected)) and np.all(expected >= 0)
+        assert np.all((alive >= 0) & (alive <= 1))
+        assert np.all(np.isfinite(model.log_likelihood(data)))
+
+
+# -- API, input kinds, serialisation ------------------------------------------
+
+
+def test_estimator_conventions(cdnow):
+    from sklearn.base import clone
+
+    model = BetaGeo(penalizer_coef=0.01)
+    assert model.fit(cdnow) is model
+    assert clone(model).get_params() == {"penalizer_coef": 0.01, "max_iter": 500, "tol": 1e-8}
+    assert "fitted with 2357 customers" in repr(model)
+    summary = model.summary()
+    assert list(summary.index) == ["r", "alpha", "a", "b"]
+    assert model.aic_ == pytest.approx(8 - 2 * model.log_likelihood_)
+    assert model.bic_ == pytest.approx(4 * np.log(2357) - 2 * model.log_likelihood_)
+    with pytest.raises(patronage.NotFittedError):
+        _ = BetaGeo().params_
+
+
+def test_all_input_kinds_agree(cdnow):
+    model = BetaGeo().fit(cdnow)
+    columns = cdnow[["frequency", "recency", "T"]]
+    expected = model.predict(10, columns).to_numpy()
+    polars_out = model.predict(10, pl.from_pandas(columns))
+    assert isinstance(polars_out, pl.Series)
+    assert np.array_equal(polars_out.to_numpy(), expected)
+    assert np.array_equal(model.predict(10, pa.Table.from_pandas(columns)), expected)
+    arrays = [columns[c].to_numpy() for c in columns]
+    assert np.array_equal(model.predict(10, *arrays), expected)
+    assert np.array_equal(model.predict(10, columns.to_dict("list")), expected)
+    assert BetaGeo().fit(pl.from_pandas(columns)).params_ == model.params_
+    integers = {"frequency": [0, 2, 1], "recency": [0, 5, 3], "T": [9, 9, 9]}
+    floats = {k: [float(v) for v in vs] for k, vs in integers.items()}
+    assert np.array_equal(model.predict(10, integers), model.predict(10, floats))
+    per_customer_t = model.predict(np.full(len(columns), 10.0), columns)
+    assert np.array_equal(per_customer_t, expected)
+
+
+def test_identical_rows_collapse_to_the_same_fit(cdnow):
+    columns = cdnow[["frequency", "recency", "T"]]
+    grouped = columns.groupby(["frequency", "recency", "T"], as_index=False).size()
+    weighted = BetaGeo().fit(grouped, weights="size")
+    plain = BetaGeo().fit(columns)
+    for name in plain.params_:
+        assert weighted.params_[name] == pytest.approx(plain.params_[name], rel=1e-7)
+    assert weighted.n_samples_ == 2357
+
+
+@pytest.mark.parametrize("model_type", [BetaGeo, ParetoNBD, GammaGamma])
+def test_pickle_and_save_round_trip_exactly(model_type, cdnow, tmp_path):
+    model = model_type(penalizer_coef=0.001).fit(cdnow)
+    for copy in (pickle.loads(pickle.dumps(model)), model_type.load(_saved(model, tmp_path))):
+        assert copy.params_ == model.params_
+        assert copy.standard_errors_ == model.standard_errors_
+        assert copy.get_params() == model.get_params()
+        assert copy.log_likelihood_ == model.log_likelihood_
+
+
+def _saved(model, tmp_path):
+    path = tmp_path / "model.patronage"
+    model.save(path)
+    return path
+
+
+def test_fits_are_deterministic(cdnow):
+    assert ParetoNBD().fit(cdnow).params_ == ParetoNBD().fit(cdnow).params_
+
+
+# -- bad input -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data, column, message",
+    [
+        ({"frequency": [1.0, 2.0], "recency": [5.0, 12.0], "T": [10.0, 11.0]}, "recency", "greater than T"),
+        ({"frequency": [1.0, -2.0], "recency": [5.0, 6.0], "T": [10.0, 11.0]}, "frequency", "negative"),
+        ({"frequency": [1.0, 2.0], "recency": [5.0, float("nan")], "T": [10.0, 11.0]}, "recency", "NaN"),
+        ({"frequency": [1.0, 2.0], "recency": [5.0, 0.0], "T": [10.0, 11.0]}, "recency", "frequency > 0"),
+        ({"frequency": [0.0, 0.0], "recency": [0.0, 0.0], "T": [10.0, 11.0]}, "frequency", "every customer"),
+    ],
+)
+def test_bad_summaries_raise_value_errors_naming_the_column(data, column, message):
+    with pytest.raises(ValueError, match=re.escape(column)) as info:
+        BetaGeo().fit(data)
+    assert message in str(info.value)
+
+
+def test_other_bad_input():
+    good = {"frequency": [1.0, 2.0, 0.0], "recency": [5.0, 6.0, 0.0], "T": [10.0, 11.0, 12.0]}
+    with pytest.raises(ValueError, match="'T' not found"):
+        BetaGeo().fit({"frequency": [1.0], "recency": [1.0]})
+    with pytest.raises(ValueError, match="weights"):
+        BetaGeo().fit(good, weights=[1.0, -1.0, 1.0])
+    with pytest.raises(ValueError, match="weights"):
+        BetaGeo().fit(good, weights=[1.0])
+    with pytest.raises(ValueError, match="penalizer"):
+        BetaGeo(penalizer_coef=-1).fit(good)
+    with pytest.raises(TypeError, match="recency"):
+        BetaGeo().fit(np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="empty"):
+        BetaGeo().fit({"frequency": [], "recency": [], "T": []})
+    with pytest.raises(ValueError, match="same length"):
+        BetaGeo().fit([1.0, 2.0], [1.0], [3.0, 4.0])
+    with pytest.raises(ValueError, match="monetary_value"):
+        GammaGamma().fit({"frequency": [1.0, 2.0], "monetary_value": [5.0, -1.0]})
+    with pytest.raises(ValueError, match="every customer"):
+        GammaGamma().fit({"frequency": [0.0, 0.0], "monetary_value": [0.0, 0.0]})
+    with pytest.raises(ValueError, match="t must"):
+        BetaGeo.from_params({"r": 1, "alpha": 1, "a": 1, "b": 1}).predict([1.0, 2.0], good)
+    with pytest.raises(ValueError, match="needs parameters"):
+        BetaGeo.from_params({"r": 1, "alpha": 1})
+    with pytest.raises(TypeError, match="transaction_model"):
+        GammaGamma.from_params({"p": 6, "q": 3, "v": 15}).customer_lifetime_value(
+            GammaGamma(), {"frequency": [1.0], "recency": [1.0], "T": [2.0], "monetary_value": [3.0]}
+        )
+
+
+def test_non_convergence_warns():
+    # Every customer keeps buying until the end: drop-out is never observed,
+    # so the BG/NBD maximum lies at a, b → ∞.
+    rng = np.random.default_rng(0)
+    T = rng.uniform(20, 40, 5000)
+    x = rng.integers(1, 8, 5000).astype(float)
+    with pytest.warns(ConvergenceWarning, match="penalizer"):
+        BetaGeo(max_iter=50).fit(x, T, T)
