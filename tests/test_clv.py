@@ -347,3 +347,102 @@ def test_non_convergence_warns():
     x = rng.integers(1, 8, 5000).astype(float)
     with pytest.warns(ConvergenceWarning, match="penalizer"):
         BetaGeo(max_iter=50).fit(x, T, T)
+
+
+# -- model checks and segmentation ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cdnow_holdout() -> pd.DataFrame:
+    from patronage.datasets import load_cdnow
+
+    return patronage.rfm_calibration_holdout(
+        load_cdnow(), "customer_id", "date", calibration_period_end="1997-09-30", freq="W"
+    )
+
+
+def test_calibration_holdout_comparison_groups_like_pandas(cdnow_holdout):
+    from patronage.clv import calibration_holdout_comparison
+
+    cal = cdnow_holdout.rename(columns={"frequency_cal": "frequency", "recency_cal": "recency", "T_cal": "T"})
+    model = BetaGeo().fit(cal)
+    check = calibration_holdout_comparison(model, cdnow_holdout, max_frequency=5)
+    predicted = model.predict(cdnow_holdout["duration_holdout"].to_numpy(), cal)
+    assert np.allclose(check.predicted, predicted)
+    groups = cdnow_holdout.assign(pred=predicted.to_numpy(), g=cdnow_holdout["frequency_cal"].clip(upper=5)).groupby("g")
+    assert np.allclose(check.by_frequency["actual"], groups["frequency_holdout"].mean())
+    assert np.allclose(check.by_frequency["predicted"], groups["pred"].mean())
+    assert check.mae == pytest.approx(np.mean(np.abs(predicted - cdnow_holdout["frequency_holdout"])))
+    assert check.mae_by_frequency < 0.3
+
+
+@pytest.mark.parametrize("model_type", [BetaGeo, ModifiedBetaGeo, ParetoNBD])
+def test_period_transactions_account_for_every_customer(model_type, cdnow):
+    from patronage.clv import period_transactions
+
+    table = period_transactions(model_type().fit(cdnow), cdnow)
+    assert table["model"].sum() == pytest.approx(len(cdnow), rel=1e-9)
+    assert table["actual"].sum() == len(cdnow)
+    # A good model: every bar within 15% of the actual count.
+    assert np.all(np.abs(table["model"] - table["actual"]) <= 0.15 * table["actual"] + 10)
+
+
+def test_matrices_and_plots(cdnow, cdnow_holdout):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from patronage import clv
+
+    model = BetaGeo().fit(cdnow)
+    grid = clv.frequency_recency_matrix(model, T=39, max_frequency=10)
+    assert grid.shape == (11, 40) and np.isnan(grid[0, 5]) and np.isnan(grid[3, 0])
+    alive = clv.frequency_recency_matrix(model, T=39, what="probability_alive")
+    assert np.nanmax(alive) <= 1 and alive[0, 0] == 1
+    assert np.all(np.diff(alive[5, 1:]) > 0)  # more recent buyers are more likely alive
+    for ax in (
+        clv.plot_frequency_recency_matrix(model, T=39),
+        clv.plot_probability_alive_matrix(model, T=39),
+        clv.plot_period_transactions(clv.period_transactions(model, cdnow)),
+    ):
+        assert ax.get_title()
+    with pytest.raises(ValueError, match="what"):
+        clv.frequency_recency_matrix(model, T=39, what="clv")
+
+
+def test_segmentation(cdnow):
+    from patronage.clv import lifecycle_stages, rfm_scores, value_tiers
+
+    scores = rfm_scores(cdnow, customer_col="customer_id")
+    assert scores.index.name == "customer_id" and len(scores) == len(cdnow)
+    assert set(scores["frequency_score"]) <= set(range(1, 6))
+    best = cdnow["frequency"].idxmax()
+    assert scores["frequency_score"].iloc[best] == 5
+    # Ties share a score: every customer without repeats scores the same.
+    assert scores.loc[cdnow["frequency"].to_numpy() == 0, "frequency_score"].nunique() == 1
+    polars_scores = rfm_scores(pl.from_pandas(cdnow))
+    assert isinstance(polars_scores, pl.DataFrame)
+    assert polars_scores["rfm_segment"].to_list() == scores["rfm_segment"].tolist()
+
+    gg = GammaGamma().fit(cdnow)
+    clv = gg.customer_lifetime_value(BetaGeo().fit(cdnow), cdnow, freq="W")
+    tiers = value_tiers(clv)
+    assert list(tiers.cat.categories) == ["low", "medium", "high", "top"]
+    assert tiers.value_counts()["top"] == pytest.approx(0.05 * len(cdnow), abs=2)
+    assert clv[tiers == "top"].min() >= clv[tiers == "high"].max()
+
+    alive = BetaGeo().fit(cdnow).conditional_probability_alive(cdnow)
+    stages = lifecycle_stages(cdnow, alive, at_risk_below=0.5, lapsed_below=0.2)
+    assert set(stages.unique()) <= {"new", "active", "at risk", "lapsed"}
+    assert (stages[alive < 0.2] == "lapsed").all()
+    assert (stages[(alive >= 0.5) & (cdnow["frequency"] > 0)] == "active").all()
+
+    with pytest.raises(ValueError, match="thresholds"):
+        lifecycle_stages(cdnow, alive, at_risk_below=0.1, lapsed_below=0.2)
+    with pytest.raises(ValueError, match="probability_alive"):
+        lifecycle_stages(cdnow, alive[:5])
+    with pytest.raises(ValueError, match="labels"):
+        value_tiers(clv, quantiles=(0.5,), labels=("a", "b", "c"))
+    with pytest.raises(ValueError, match="n_bins"):
+        rfm_scores(cdnow, n_bins=1)
+    with pytest.raises(ValueError, match="'recency' not found"):
+        rfm_scores({"frequency": [1], "T": [2]})
