@@ -86,9 +86,15 @@ impl Collapsed {
             .par_chunks(CHUNK)
             .zip(self.weights.par_chunks(CHUNK))
             .map(|(rows, weights)| {
+                // Rows are sorted by frequency, so the frequency terms are
+                // computed once per run of equal frequencies.
                 let mut sum = Dual::<4>::cst(0.0);
+                let mut run = (f64::NAN, Dual::<4>::cst(0.0));
                 for (row, &w) in rows.iter().zip(weights) {
-                    sum = sum + kind.log_likelihood(&duals, *row) * Dual::cst(w);
+                    if row[0] != run.0 {
+                        run = (row[0], kind.ln_frequency_terms(&duals, row[0]));
+                    }
+                    sum = sum + (run.1 + kind.ln_history_terms(&duals, *row)) * Dual::cst(w);
                 }
                 sum
             })
@@ -165,19 +171,26 @@ pub fn fit(
     }
     // Gamma-Gamma describes repeat spend: customers without repeat purchases
     // carry no information about it and are left out (and counted).
-    let spenders: Option<(Vec<Row>, Option<Vec<f64>>)> = (kind == ModelKind::GammaGamma
-        && rows.iter().any(|r| r[0] == 0.0))
-    .then(|| {
-        let keep: Vec<usize> = (0..rows.len()).filter(|&i| rows[i][0] != 0.0).collect();
-        (keep.iter().map(|&i| rows[i]).collect(), weights.map(|w| keep.iter().map(|&i| w[i]).collect()))
-    });
-    let n_excluded = spenders.as_ref().map_or(0, |(kept, _)| rows.len() - kept.len());
+    let spenders: Option<(Vec<Row>, Option<Vec<f64>>)> =
+        (kind == ModelKind::GammaGamma && rows.iter().any(|r| r[0] == 0.0)).then(|| {
+            let keep: Vec<usize> = (0..rows.len()).filter(|&i| rows[i][0] != 0.0).collect();
+            (
+                keep.iter().map(|&i| rows[i]).collect(),
+                weights.map(|w| keep.iter().map(|&i| w[i]).collect()),
+            )
+        });
+    let n_excluded = spenders
+        .as_ref()
+        .map_or(0, |(kept, _)| rows.len() - kept.len());
     let (rows, weights) = match &spenders {
         Some((kept, w)) => (kept.as_slice(), w.as_deref()),
         None => (rows, weights),
     };
     if rows.is_empty() {
-        return Err(Error::column_value("frequency", "is 0 for every customer: Gamma-Gamma needs repeat purchases"));
+        return Err(Error::column_value(
+            "frequency",
+            "is 0 for every customer: Gamma-Gamma needs repeat purchases",
+        ));
     }
     kind.validate(rows)?;
     let data = Collapsed::new(rows, weights)?;

@@ -74,6 +74,40 @@ impl ModelKind {
 
     /// Log-likelihood of one row.
     pub fn log_likelihood<T: Real>(self, p: &[T], row: Row) -> T {
+        self.ln_frequency_terms(p, row[0]) + self.ln_history_terms(p, row)
+    }
+
+    /// The terms of the log-likelihood that depend on the frequency alone
+    /// (the log-gamma functions): a fit computes them once per distinct
+    /// frequency instead of once per row.
+    pub fn ln_frequency_terms<T: Real>(self, p: &[T], x: f64) -> T {
+        let x_ = c::<T>(x);
+        match self {
+            ModelKind::BetaGeo | ModelKind::ModifiedBetaGeo => {
+                let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
+                // MBG/NBD's beta terms are shifted by one purchase.
+                let shift = c::<T>(if self == ModelKind::ModifiedBetaGeo {
+                    1.0
+                } else {
+                    0.0
+                });
+                (r + x_).ln_gamma() - r.ln_gamma()
+                    + r * alpha.ln()
+                    + (a + b).ln_gamma()
+                    + (b + x_ + shift).ln_gamma()
+                    - b.ln_gamma()
+                    - (a + b + x_ + shift).ln_gamma()
+            }
+            ModelKind::ParetoNbd => {
+                let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+                (r + x_).ln_gamma() - r.ln_gamma() + r * alpha.ln() + s * beta.ln()
+            }
+            _ => c(0.0),
+        }
+    }
+
+    /// The rest of the log-likelihood (see [`ModelKind::ln_frequency_terms`]).
+    pub fn ln_history_terms<T: Real>(self, p: &[T], row: Row) -> T {
         match self {
             ModelKind::BetaGeo => bg_nbd(p, row),
             ModelKind::ModifiedBetaGeo => mbg_nbd(p, row),
@@ -172,34 +206,26 @@ fn c<T: Real>(v: f64) -> T {
     T::cst(v)
 }
 
-/// Fader, Hardie & Lee (2005), equation (6).
+/// Fader, Hardie & Lee (2005), equation (6), without the frequency terms.
 fn bg_nbd<T: Real>(p: &[T], [x, tx, big_t]: Row) -> T {
     let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
-    let x_ = c::<T>(x);
-    let a1 = (r + x_).ln_gamma() - r.ln_gamma() + r * alpha.ln();
-    let a2 = (a + b).ln_gamma() + (b + x_).ln_gamma() - b.ln_gamma() - (a + b + x_).ln_gamma();
-    let a3 = -(r + x_) * (alpha + c(big_t)).ln();
+    let rx = r + c(x);
+    let a3 = -rx * (alpha + c(big_t)).ln();
     if x > 0.0 {
-        let a4 = a.ln() - (b + c(x - 1.0)).ln() - (r + x_) * (alpha + c(tx)).ln();
-        a1 + a2 + log_add_exp(a3, a4)
+        let a4 = a.ln() - (b + c(x - 1.0)).ln() - rx * (alpha + c(tx)).ln();
+        log_add_exp(a3, a4)
     } else {
-        a1 + a2 + a3
+        a3
     }
 }
 
 /// Batislam, Denizel & Filiztekin (2007): drop-out possible at time zero.
 fn mbg_nbd<T: Real>(p: &[T], [x, tx, big_t]: Row) -> T {
     let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
-    let x_ = c::<T>(x);
-    let one = c::<T>(1.0);
-    let a1 = (r + x_).ln_gamma() - r.ln_gamma() + r * alpha.ln();
-    let a2 = (a + b).ln_gamma() + (b + x_ + one).ln_gamma()
-        - b.ln_gamma()
-        - (a + b + x_ + one).ln_gamma();
+    let rx = r + c(x);
     let ln_at = (alpha + c(big_t)).ln();
-    let a3 = -(r + x_) * ln_at;
-    let a4 = a.ln() - (b + x_).ln() + (r + x_) * (ln_at - (alpha + c(tx)).ln());
-    a1 + a2 + a3 + log_add_exp(a4, c(0.0))
+    let a4 = a.ln() - (b + c(x)).ln() + rx * (ln_at - (alpha + c(tx)).ln());
+    -rx * ln_at + log_add_exp(a4, c(0.0))
 }
 
 /// `ln A₀` of Fader & Hardie's Pareto/NBD note (2005), equations (19)-(20).
@@ -220,18 +246,18 @@ pub(crate) fn pareto_ln_a0<T: Real>(p: &[T], x: f64, tx: f64, big_t: f64) -> T {
     log_sub_exp(l1, l2)
 }
 
-/// Schmittlein, Morrison & Colombo (1987), in the form of Fader & Hardie's note.
+/// Schmittlein, Morrison & Colombo (1987), in the form of Fader & Hardie's
+/// note, without the frequency terms.
 fn pareto_nbd<T: Real>(p: &[T], [x, tx, big_t]: Row) -> T {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
-    let x_ = c::<T>(x);
-    let a1 = (r + x_).ln_gamma() - r.ln_gamma() + r * alpha.ln() + s * beta.ln();
-    let alive_to_t = -(r + x_) * (alpha + c(big_t)).ln() - s * (beta + c(big_t)).ln();
+    let rx = r + c(x);
+    let alive_to_t = -rx * (alpha + c(big_t)).ln() - s * (beta + c(big_t)).ln();
     if tx >= big_t {
         // A₀ = 0: the customer bought at the end of observation.
-        return a1 + alive_to_t;
+        return alive_to_t;
     }
-    let died = s.ln() + pareto_ln_a0(p, x, tx, big_t) - (r + s + x_).ln();
-    a1 + log_add_exp(alive_to_t, died)
+    let died = s.ln() + pareto_ln_a0(p, x, tx, big_t) - (rx + s).ln();
+    log_add_exp(alive_to_t, died)
 }
 
 /// Fader, Hardie & Shang (2010), equation (5), in log space.

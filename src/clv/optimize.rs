@@ -82,8 +82,9 @@ pub fn minimize(f: impl Fn(&[f64]) -> (f64, Vec<f64>), x0: &[f64], settings: Set
     }
     // Stopping because no step decreases the objective any more is success
     // when the gradient is small: what remains of it is rounding noise.
-    let stalled_at_minimum =
-        iterations < settings.max_iter && g.iter().all(|v| v.abs() <= 0.1 * settings.gradient_tol.sqrt());
+    let stalled_at_minimum = iterations < settings.max_iter
+        && g.iter()
+            .all(|v| v.abs() <= 0.1 * settings.gradient_tol.sqrt());
     Minimum {
         converged: fx.is_finite() && (converged(&g) || stalled_at_minimum),
         x,

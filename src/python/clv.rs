@@ -51,7 +51,10 @@ fn read_rows(data: AnyRecordBatch, columns: [String; 3]) -> PyResult<Vec<Row>> {
 fn per_row(values: &PyReadonlyArray1<f64>, n: usize, name: &str) -> Result<Vec<f64>> {
     let values = values.as_array();
     if values.len() != n {
-        return Err(Error::argument(name, format!("has {} values for {n} customers", values.len())));
+        return Err(Error::argument(
+            name,
+            format!("has {} values for {n} customers", values.len()),
+        ));
     }
     if values.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
         return Err(Error::argument(name, "must be finite and >= 0"));
@@ -85,7 +88,12 @@ impl ClvModel {
         let kind = parse_kind(model)?;
         let rows = read_rows(data, columns)?;
         let weights = weights.map(|w| w.as_array().to_vec());
-        let options = FitOptions { penalizer, initial: initial_params, max_iter, gradient_tol: tol };
+        let options = FitOptions {
+            penalizer,
+            initial: initial_params,
+            max_iter,
+            gradient_tol: tol,
+        };
         let fitted = py.detach(|| fit(kind, &rows, weights.as_deref(), &options))?;
         Ok(ClvModel { fitted })
     }
@@ -95,7 +103,11 @@ impl ClvModel {
     fn from_params(model: &str, params: Vec<f64>) -> PyResult<Self> {
         let kind = parse_kind(model)?;
         if params.len() != kind.n_params() || params.iter().any(|p| !(p.is_finite() && *p > 0.0)) {
-            return Err(Error::argument("params", format!("needs {} finite values > 0", kind.n_params())).into());
+            return Err(Error::argument(
+                "params",
+                format!("needs {} finite values > 0", kind.n_params()),
+            )
+            .into());
         }
         let n = params.len();
         Ok(ClvModel {
@@ -134,7 +146,12 @@ impl ClvModel {
     #[getter]
     fn covariance<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let n = self.fitted.params.len();
-        let rows: Vec<Vec<f64>> = self.fitted.covariance.chunks(n).map(|r| r.to_vec()).collect();
+        let rows: Vec<Vec<f64>> = self
+            .fitted
+            .covariance
+            .chunks(n)
+            .map(|r| r.to_vec())
+            .collect();
         Ok(PyArray2::from_vec2(py, &rows)?)
     }
     #[getter]
@@ -192,7 +209,13 @@ impl ClvModel {
         columns: [String; 3],
         t: PyReadonlyArray1<f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        self.per_customer(py, data, columns, t, predict::conditional_expected_purchases)
+        self.per_customer(
+            py,
+            data,
+            columns,
+            t,
+            predict::conditional_expected_purchases,
+        )
     }
 
     /// Probability alive (BG/BB: alive `t` opportunities from now).
@@ -207,9 +230,17 @@ impl ClvModel {
     }
 
     /// Expected purchases of a new customer over each of `t`.
-    fn expected_purchases_new<'py>(&self, py: Python<'py>, t: PyReadonlyArray1<f64>) -> Bound<'py, PyArray1<f64>> {
+    fn expected_purchases_new<'py>(
+        &self,
+        py: Python<'py>,
+        t: PyReadonlyArray1<f64>,
+    ) -> Bound<'py, PyArray1<f64>> {
         let (kind, p) = (self.fitted.kind, &self.fitted.params);
-        let out: Vec<f64> = t.as_array().iter().map(|&t| predict::expected_purchases_new(kind, p, t)).collect();
+        let out: Vec<f64> = t
+            .as_array()
+            .iter()
+            .map(|&t| predict::expected_purchases_new(kind, p, t))
+            .collect();
         out.into_pyarray(py)
     }
 
@@ -221,8 +252,11 @@ impl ClvModel {
         n: u32,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let (kind, p) = (self.fitted.kind, &self.fitted.params);
-        let out =
-            t.as_array().iter().map(|&t| predict::probability_of_n_purchases(kind, p, t, n)).collect::<Result<Vec<_>>>()?;
+        let out = t
+            .as_array()
+            .iter()
+            .map(|&t| predict::probability_of_n_purchases(kind, p, t, n))
+            .collect::<Result<Vec<_>>>()?;
         Ok(out.into_pyarray(py))
     }
 
@@ -237,21 +271,39 @@ impl ClvModel {
         let rows = read_rows(data, columns)?;
         check_spend_rows(&rows)?;
         let p = &self.fitted.params;
-        let out = py.detach(|| predict::map_rows(&rows, |[x, m, _]| predict::expected_average_spend(p, x, m)));
+        let out = py.detach(|| {
+            predict::map_rows(&rows, |[x, m, _]| predict::expected_average_spend(p, x, m))
+        });
         Ok(out.into_pyarray(py))
     }
 
     /// Shifted-beta-geometric survival and retention at each `t`.
-    fn survival<'py>(&self, py: Python<'py>, t: PyReadonlyArray1<f64>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    fn survival<'py>(
+        &self,
+        py: Python<'py>,
+        t: PyReadonlyArray1<f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         self.require(ModelKind::ShiftedBetaGeo)?;
         let p = &self.fitted.params;
-        Ok(t.as_array().iter().map(|&t| predict::sbg_survival(p, t)).collect::<Vec<_>>().into_pyarray(py))
+        Ok(t.as_array()
+            .iter()
+            .map(|&t| predict::sbg_survival(p, t))
+            .collect::<Vec<_>>()
+            .into_pyarray(py))
     }
 
-    fn retention_rate<'py>(&self, py: Python<'py>, t: PyReadonlyArray1<f64>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    fn retention_rate<'py>(
+        &self,
+        py: Python<'py>,
+        t: PyReadonlyArray1<f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         self.require(ModelKind::ShiftedBetaGeo)?;
         let p = &self.fitted.params;
-        Ok(t.as_array().iter().map(|&t| predict::sbg_retention(p, t)).collect::<Vec<_>>().into_pyarray(py))
+        Ok(t.as_array()
+            .iter()
+            .map(|&t| predict::sbg_retention(p, t))
+            .collect::<Vec<_>>()
+            .into_pyarray(py))
     }
 
     /// Discounted value of each customer's purchases over `months`, each
@@ -272,24 +324,43 @@ impl ClvModel {
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let (kind, p) = (self.fitted.kind, &self.fitted.params);
         if !kind.is_continuous() {
-            return Err(Error::Invalid(format!("lifetime value needs a BetaGeo, ModifiedBetaGeo or ParetoNBD model, not {}", kind.name())).into());
+            return Err(Error::Invalid(format!(
+                "lifetime value needs a BetaGeo, ModifiedBetaGeo or ParetoNBD model, not {}",
+                kind.name()
+            ))
+            .into());
         }
         if !(discount_rate.is_finite() && discount_rate > -1.0) {
             return Err(Error::argument("discount_rate", "must be finite and > -1").into());
         }
         if !(periods_per_month.is_finite() && periods_per_month > 0.0) || steps_per_month == 0 {
-            return Err(Error::argument("freq", "must give a positive number of periods per month").into());
+            return Err(Error::argument(
+                "freq",
+                "must give a positive number of periods per month",
+            )
+            .into());
         }
         let rows = read_rows(data, columns)?;
         kind.validate(&rows)?;
         let spend = spend.as_array().to_vec();
         if spend.len() != rows.len() {
-            return Err(Error::argument("monetary_value", format!("has {} values for {} customers", spend.len(), rows.len())).into());
+            return Err(Error::argument(
+                "monetary_value",
+                format!("has {} values for {} customers", spend.len(), rows.len()),
+            )
+            .into());
         }
         let discounting = if continuous {
-            Discounting::Continuous { rate: discount_rate, periods_per_month, steps_per_month }
+            Discounting::Continuous {
+                rate: discount_rate,
+                periods_per_month,
+                steps_per_month,
+            }
         } else {
-            Discounting::Monthly { rate: discount_rate, periods_per_month }
+            Discounting::Monthly {
+                rate: discount_rate,
+                periods_per_month,
+            }
         };
         let out = py.detach(|| {
             rows.par_iter()
@@ -307,7 +378,9 @@ impl ClvModel {
 
     #[staticmethod]
     fn from_bytes(data: &[u8]) -> PyResult<Self> {
-        Ok(ClvModel { fitted: from_bytes(data)? })
+        Ok(ClvModel {
+            fitted: from_bytes(data)?,
+        })
     }
 }
 
@@ -316,7 +389,11 @@ impl ClvModel {
         if self.fitted.kind == kind {
             Ok(())
         } else {
-            Err(Error::Invalid(format!("this needs a {} model, not {}", kind.name(), self.fitted.kind.name())))
+            Err(Error::Invalid(format!(
+                "this needs a {} model, not {}",
+                kind.name(),
+                self.fitted.kind.name()
+            )))
         }
     }
 
@@ -330,13 +407,21 @@ impl ClvModel {
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let (kind, p) = (self.fitted.kind, &self.fitted.params);
         if !(kind.is_continuous() || kind == ModelKind::BetaGeoBetaBinom) {
-            return Err(Error::Invalid(format!("this prediction is not defined for the {} model", kind.name())).into());
+            return Err(Error::Invalid(format!(
+                "this prediction is not defined for the {} model",
+                kind.name()
+            ))
+            .into());
         }
         let rows = read_rows(data, columns)?;
         kind.validate(&rows)?;
         let t = per_row(&t, rows.len(), "t")?;
         let out = py.detach(|| {
-            rows.par_iter().zip(t.par_iter()).with_min_len(1024).map(|(r, &t)| f(kind, p, *r, t)).collect::<Vec<f64>>()
+            rows.par_iter()
+                .zip(t.par_iter())
+                .with_min_len(1024)
+                .map(|(r, &t)| f(kind, p, *r, t))
+                .collect::<Vec<f64>>()
         });
         Ok(out.into_pyarray(py))
     }
@@ -347,10 +432,16 @@ impl ClvModel {
 fn check_spend_rows(rows: &[Row]) -> Result<()> {
     for (i, &[x, m, _]) in rows.iter().enumerate() {
         if !(x.is_finite() && x >= 0.0) {
-            return Err(Error::column_value("frequency", format!("must be finite and >= 0 (row {i})")));
+            return Err(Error::column_value(
+                "frequency",
+                format!("must be finite and >= 0 (row {i})"),
+            ));
         }
         if !(m.is_finite() && m >= 0.0) {
-            return Err(Error::column_value("monetary_value", format!("must be finite and >= 0 (row {i})")));
+            return Err(Error::column_value(
+                "monetary_value",
+                format!("must be finite and >= 0 (row {i})"),
+            ));
         }
     }
     Ok(())

@@ -1,0 +1,152 @@
+"""BG/NBD and Pareto/NBD fit + predictions: patronage vs lifetimes on the same data.
+
+Data: the CDNOW master summary (23,570 customers, weeks) and BG/NBD customer
+summaries simulated in whole days (100k and 1M customers by default). Each
+library runs in its own subprocess on the same Parquet file, so peak memory is
+its own. Timed work per model: fit, then expected purchases in the next 30
+periods and probability alive for every customer. Prints seconds, the ratio,
+log-likelihoods (ours and lifetimes', evaluated by patronage on the same data)
+and peak RSS.
+
+    python benchmarks/clv.py                                  # CDNOW, 100k, 1M
+    python benchmarks/clv.py --customers 1e7 --no-reference   # patronage alone
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+MODELS = {"BetaGeo": "BetaGeoFitter", "ParetoNBD": "ParetoNBDFitter"}
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def simulate_summary(n: int, seed: int = 0, horizon: int = 730) -> dict[str, np.ndarray]:
+    """BG/NBD customers (rates per day) observed for 1..horizon whole days."""
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(0.75, 1 / 20.0, n)
+    dropout = rng.beta(0.8, 2.5, n)
+    T = rng.integers(1, horizon + 1, n).astype(np.float64)
+    x = np.zeros(n)
+    last = np.zeros(n)
+    now = np.zeros(n)
+    active = np.arange(n)
+    while active.size:
+        now[active] += rng.exponential(1.0 / rate[active])
+        bought = now[active] <= T[active]
+        buyers = active[bought]
+        x[buyers] += 1
+        last[buyers] = now[buyers]
+        alive = rng.random(buyers.size) >= dropout[buyers]
+        active = buyers[alive]
+    recency = np.where(x > 0, np.minimum(np.ceil(last), T), 0.0)
+    return {"frequency": x, "recency": recency, "T": T}
+
+
+def worker(library: str, model: str, path: str) -> None:
+    import pandas as pd
+
+    data = pd.read_parquet(path)
+    base = rss_mb()
+    start = time.perf_counter()
+    if library == "patronage":
+        from patronage import clv
+
+        fitted = getattr(clv, model)().fit(data)
+        fitted.predict(30.0, data)
+        fitted.conditional_probability_alive(data)
+        params = fitted.params_
+    else:
+        warnings.simplefilter("ignore")
+        import lifetimes
+
+        f, r, T = data["frequency"], data["recency"], data["T"]
+        fitted = getattr(lifetimes, MODELS[model])().fit(f, r, T)
+        fitted.conditional_expected_number_of_purchases_up_to_time(30.0, f, r, T)
+        fitted.conditional_probability_alive(f, r, T)
+        params = {k: float(v) for k, v in fitted.params_.items()}
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mb": peak, "base_mb": base, "params": params}))
+
+
+def run(library: str, model: str, path: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", library, model, path], check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def log_likelihood(model: str, params: dict, data) -> float:
+    from patronage import clv
+
+    return float(getattr(clv, model).from_params(params).log_likelihood(data).sum())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=float, nargs="+", default=[1e5, 1e6])
+    parser.add_argument("--no-cdnow", action="store_true")
+    parser.add_argument("--no-reference", action="store_true", help="run patronage only")
+    parser.add_argument(
+        "--pareto-reference-max", type=float, default=1e5,
+        help="skip lifetimes' Pareto/NBD above this many customers (it takes minutes)",
+    )
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(*args.worker)
+        return
+
+    import pandas as pd
+
+    import patronage
+    from patronage.datasets import load_cdnow
+
+    datasets = []
+    if not args.no_cdnow:
+        master = patronage.rfm_summary(load_cdnow("master"), "customer_id", "date", freq="W")
+        datasets.append(("CDNOW master", master[["frequency", "recency", "T"]].reset_index(drop=True)))
+    for n in args.customers:
+        datasets.append((f"simulated {int(n):,}", pd.DataFrame(simulate_summary(int(n)))))
+
+    print(f"fit + predict (expected purchases, P(alive)) vs lifetimes; {os.cpu_count()} cores")
+    header = f"{'data':>18} {'model':>10} {'patronage s':>12} {'lifetimes s':>12} {'ratio':>7} {'LL ours':>14} {'LL lifetimes':>14} {'peak MB ours':>13} {'peak MB lifetimes':>18}"
+    print(header)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data in datasets:
+            path = os.path.join(tmp, "summary.parquet")
+            data.to_parquet(path)
+            for model in MODELS:
+                ours = run("patronage", model, path)
+                skip = args.no_reference or (model == "ParetoNBD" and len(data) > args.pareto_reference_max)
+                theirs = None if skip else run("lifetimes", model, path)
+                ll_ours = log_likelihood(model, ours["params"], data)
+                ll_theirs = log_likelihood(model, theirs["params"], data) if theirs else float("nan")
+                print(
+                    f"{name:>18} {model:>10} {ours['seconds']:>12.3f} "
+                    + (f"{theirs['seconds']:>12.2f} {theirs['seconds'] / ours['seconds']:>6.1f}x " if theirs else f"{'-':>12} {'-':>7} ")
+                    + f"{ll_ours:>14.1f} {ll_theirs:>14.1f} {ours['peak_mb']:>13.0f} "
+                    + (f"{theirs['peak_mb']:>18.0f}" if theirs else f"{'-':>18}"),
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
