@@ -327,6 +327,9 @@ def test_other_bad_input():
         BetaGeo().fit([1.0, 2.0], [1.0], [3.0, 4.0])
     with pytest.raises(ValueError, match="monetary_value"):
         GammaGamma().fit({"frequency": [1.0, 2.0], "monetary_value": [5.0, -1.0]})
+    with pytest.warns(UserWarning, match="1 customers with repeat purchases but monetary_value 0"):
+        gg = GammaGamma().fit({"frequency": [1.0, 2.0, 3.0, 0.0], "monetary_value": [5.0, 0.0, 7.0, 0.0]})
+    assert gg.n_excluded_ == 2 and gg.n_samples_ == 2
     with pytest.raises(ValueError, match="every customer"):
         GammaGamma().fit({"frequency": [0.0, 0.0], "monetary_value": [0.0, 0.0]})
     with pytest.raises(ValueError, match="t must"):

@@ -169,11 +169,13 @@ pub fn fit(
     if !(options.penalizer.is_finite() && options.penalizer >= 0.0) {
         return Err(Error::argument("penalizer", "must be finite and >= 0"));
     }
-    // Gamma-Gamma describes repeat spend: customers without repeat purchases
-    // carry no information about it and are left out (and counted).
+    // Gamma-Gamma describes positive repeat spend: customers without repeat
+    // purchases (or whose repeats cost nothing) carry no information about it
+    // and are left out (and counted).
+    let no_spend = |r: &Row| r[0] == 0.0 || r[1] == 0.0;
     let spenders: Option<(Vec<Row>, Option<Vec<f64>>)> =
-        (kind == ModelKind::GammaGamma && rows.iter().any(|r| r[0] == 0.0)).then(|| {
-            let keep: Vec<usize> = (0..rows.len()).filter(|&i| rows[i][0] != 0.0).collect();
+        (kind == ModelKind::GammaGamma && rows.iter().any(no_spend)).then(|| {
+            let keep: Vec<usize> = (0..rows.len()).filter(|&i| !no_spend(&rows[i])).collect();
             (
                 keep.iter().map(|&i| rows[i]).collect(),
                 weights.map(|w| keep.iter().map(|&i| w[i]).collect()),

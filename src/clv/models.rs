@@ -192,8 +192,8 @@ impl ModelKind {
                             "must be > 0: Gamma-Gamma uses customers with repeat purchases only",
                         );
                     }
-                    if b <= 0.0 {
-                        return bad(c1, i, "must be > 0 (mean spend of repeat purchases)");
+                    if b < 0.0 {
+                        return bad(c1, i, "must be >= 0 (mean spend of repeat purchases)");
                     }
                 }
             }

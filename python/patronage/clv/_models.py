@@ -10,6 +10,7 @@ polars Series for polars input, and a numpy array otherwise.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import warnings
 from typing import Any
 
 import numpy as np
@@ -317,8 +318,25 @@ class GammaGamma(ClvEstimator):
     def fit(
         self, data: Any, monetary_value: Any = None, *, weights: Any = None, initial_params: Any = None
     ) -> GammaGamma:
-        """Fit on ``frequency`` and ``monetary_value`` (a table or two arrays)."""
-        return self._fit(_Columns(self._names, data, (monetary_value,)), weights, initial_params)
+        """Fit on ``frequency`` and ``monetary_value`` (a table or two arrays).
+
+        Customers without repeat purchases are left out, as the model
+        requires; so are repeat buyers whose mean spend is 0 (a warning says
+        how many), since a gamma spend cannot be 0.
+        """
+        columns = _Columns(self._names, data, (monetary_value,))
+        self._fit(columns, weights, initial_params)
+        table = pa.table(columns.stream)
+        frequency = table.column("frequency").to_numpy().astype(np.float64)
+        zero_spend = int(np.sum((frequency > 0) & (table.column("monetary_value").to_numpy() == 0)))
+        if zero_spend:
+            warnings.warn(
+                f"{zero_spend} customers with repeat purchases but monetary_value 0 were left out of the "
+                "Gamma-Gamma fit (n_excluded_ counts them with the customers without repeat purchases)",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self
 
     @property
     def n_excluded_(self) -> int:

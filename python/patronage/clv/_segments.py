@@ -46,6 +46,8 @@ def rfm_scores(summary: Any, n_bins: int = 5, *, customer_col: str | None = None
     if int(n_bins) != n_bins or n_bins < 2:
         raise ValueError(f"n_bins must be a whole number >= 2, got {n_bins!r}")
     names = ["frequency", "recency", "T"]
+    if customer_col is not None and getattr(getattr(summary, "index", None), "name", None) == customer_col:
+        summary = summary.reset_index()  # pandas summaries keep the customer id as their index
     table = pa.table(arrow_stream(summary, None, argument="summary"))
     has_money = "monetary_value" in table.column_names
     wanted = names + (["monetary_value"] if has_money else []) + ([customer_col] if customer_col else [])
