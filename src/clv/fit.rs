@@ -404,3 +404,4 @@ mod tests {
         assert_eq!(format!("{one:?}"), format!("{two:?}"));
     }
 }
+

@@ -41,6 +41,21 @@ def _values(values: Any, name: str) -> np.ndarray:
     return array
 
 
+def _numeric_columns(data: Any, names: list[str], argument: str = "data") -> dict[str, np.ndarray]:
+    """Named columns of a table as float arrays (nulls and non-numbers rejected)."""
+    table = pa.table(arrow_stream(data, names, argument=argument))
+    out = {}
+    for name in names:
+        column = table.column(name)
+        if column.null_count:
+            raise ValueError(f"column {name!r} of {argument} contains nulls")
+        try:
+            out[name] = column.to_numpy().astype(np.float64)
+        except (TypeError, ValueError, pa.ArrowInvalid):
+            raise TypeError(f"column {name!r} of {argument} must be numeric, got {column.type}") from None
+    return out
+
+
 class _Columns:
     """Customer columns taken either from a table (by name) or from arrays.
 

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
-from .._frames import arrow_stream, build_frame, resolve_kind
-from ._base import ClvEstimator
+from .._frames import build_frame, resolve_kind
+from ._base import ClvEstimator, _numeric_columns
 from ._models import BetaGeo, ModifiedBetaGeo, ParetoNBD, _PurchaseModel
 
 __all__ = [
@@ -19,20 +18,6 @@ __all__ = [
     "period_transactions",
     "frequency_recency_matrix",
 ]
-
-
-def _numeric_columns(data: Any, names: list[str], argument: str = "data") -> dict[str, np.ndarray]:
-    table = pa.table(arrow_stream(data, names, argument=argument))
-    out = {}
-    for name in names:
-        column = table.column(name)
-        if column.null_count:
-            raise ValueError(f"column {name!r} of {argument} contains nulls")
-        try:
-            out[name] = column.to_numpy().astype(np.float64)
-        except (TypeError, ValueError, pa.ArrowInvalid):
-            raise TypeError(f"column {name!r} of {argument} must be numeric, got {column.type}") from None
-    return out
 
 
 def _require_purchase_model(model: Any) -> _PurchaseModel:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from .._frames import arrow_stream, build_frame, resolve_kind
-from ._base import _Columns, _values
+from ._base import _numeric_columns, _values
 
 __all__ = ["rfm_scores", "value_tiers", "lifecycle_stages"]
 
@@ -25,6 +25,16 @@ def _quantile_scores(values: np.ndarray, n_bins: int) -> np.ndarray:
     mean_rank = (starts + ends + 1) / 2.0  # average of ranks starts+1 .. ends
     ranks[order] = np.repeat(mean_rank, ends - starts)
     return np.clip(np.ceil(ranks / len(values) * n_bins), 1, n_bins).astype(np.int64)
+
+
+def _column_names(table: Any) -> list[str]:
+    if isinstance(table, Mapping):
+        return list(table)
+    if isinstance(table, (pa.Table, pa.RecordBatch)):
+        return table.schema.names
+    if hasattr(table, "columns"):  # pandas, polars
+        return [str(c) for c in table.columns]
+    return pa.table(arrow_stream(table, None, argument="summary")).column_names
 
 
 def rfm_scores(summary: Any, n_bins: int = 5, *, customer_col: str | None = None, output: str | None = None) -> Any:
@@ -48,19 +58,17 @@ def rfm_scores(summary: Any, n_bins: int = 5, *, customer_col: str | None = None
     names = ["frequency", "recency", "T"]
     if customer_col is not None and getattr(getattr(summary, "index", None), "name", None) == customer_col:
         summary = summary.reset_index()  # pandas summaries keep the customer id as their index
-    table = pa.table(arrow_stream(summary, None, argument="summary"))
-    has_money = "monetary_value" in table.column_names
-    wanted = names + (["monetary_value"] if has_money else []) + ([customer_col] if customer_col else [])
-    table = pa.table(arrow_stream(summary, wanted, argument="summary"))
-    if table.num_rows == 0:
+    has_money = "monetary_value" in _column_names(summary)
+    cols = _numeric_columns(summary, names + (["monetary_value"] if has_money else []), "summary")
+    if len(cols["frequency"]) == 0:
         raise ValueError("summary is empty")
-    cols = {n: _values(table.column(n).to_numpy(), n) for n in wanted if n != customer_col}
     for name, values in cols.items():
         if not np.all(np.isfinite(values)):
             raise ValueError(f"column {name!r} contains NaN or infinite values")
     out: dict[str, Any] = {}
     if customer_col:
-        out[customer_col] = table.column(customer_col).combine_chunks()
+        ids = pa.table(arrow_stream(summary, [customer_col], argument="summary")).column(customer_col)
+        out[customer_col] = ids.combine_chunks()
     scores = {
         "recency_score": _quantile_scores(-(cols["T"] - cols["recency"]), int(n_bins)),
         "frequency_score": _quantile_scores(cols["frequency"], int(n_bins)),
@@ -151,9 +159,8 @@ def lifecycle_stages(
     """
     if not (0 <= lapsed_below <= at_risk_below <= 1):
         raise ValueError("thresholds must satisfy 0 <= lapsed_below <= at_risk_below <= 1")
-    columns = _Columns(("frequency", "recency", "T"), summary, (None, None), argument="summary")
-    table = pa.table(columns.stream)
-    f, r, T = (_values(table.column(n).to_numpy(), n) for n in ("frequency", "recency", "T"))
+    cols = _numeric_columns(summary, ["frequency", "recency", "T"], "summary")
+    f, r, T = cols["frequency"], cols["recency"], cols["T"]
     alive = _values(probability_alive, "probability_alive")
     if len(alive) != len(f):
         raise ValueError(f"probability_alive has {len(alive)} values for {len(f)} customers")
