@@ -573,11 +573,14 @@ fn ranking_metrics<'py>(
         let rec_user_codes = users.lookup(&rec_users)?;
         let (rec_item_codes, items) = IdMap::encode(&rec_items)?;
         let n_rec_items = items.len() as u32;
+        // Test items never recommended get codes of their own past the
+        // recommended ones (the same code for the same item).
+        let (test_codes, _) = IdMap::encode(&test_items)?;
         let test_item_codes: Vec<u32> = items
             .lookup(&test_items)?
             .into_iter()
-            .enumerate()
-            .map(|(row, c)| c.unwrap_or(n_rec_items + row as u32))
+            .zip(&test_codes)
+            .map(|(c, &t)| c.unwrap_or(n_rec_items + t))
             .collect();
         let mut relevant: Vec<Vec<u32>> = vec![Vec::new(); users.len()];
         for (&u, &i) in test_user_codes.iter().zip(&test_item_codes) {
