@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::sparse::{Csr, SparseAccumulator};
-use super::topn::top_n_pairs;
+use super::topn::TopCollector;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -169,15 +169,19 @@ fn neighbours(
             acc.add(j, a * b);
         }
     }
-    let candidates = acc.drain(|_, sum, shared| {
-        if shrinkage > 0.0 {
-            let n = shared as f32;
-            sum * n / (n + shrinkage)
-        } else {
-            sum
-        }
-    });
-    top_n_pairs(candidates, k)
+    let mut top = TopCollector::new(k);
+    acc.drain_into(
+        |_, sum, shared| {
+            if shrinkage > 0.0 {
+                let n = shared as f32;
+                sum * n / (n + shrinkage)
+            } else {
+                sum
+            }
+        },
+        |j, s| top.push(j, s),
+    );
+    top.finish()
 }
 
 fn rows_to_csr(rows: Vec<Vec<(u32, f32)>>, n_items: usize) -> Csr {
@@ -201,5 +205,45 @@ fn rows_to_csr(rows: Vec<Vec<(u32, f32)>>, n_items: usize) -> Csr {
         indptr,
         indices,
         data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datasets::simulate::{simulate, SimulationConfig};
+    use std::time::Instant;
+
+    /// Phase timings on a benchmark-sized log: `cargo test --release
+    /// knn_phase_timings -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn knn_phase_timings() {
+        let sim = simulate(&SimulationConfig {
+            n_customers: 150_000,
+            n_items: 10_000,
+            ..Default::default()
+        })
+        .unwrap();
+        let users: Vec<u32> = sim.customer_id.iter().map(|&c| c as u32 - 1).collect();
+        let items: Vec<u32> = sim.item_id.iter().map(|&i| i as u32).collect();
+        let ones = vec![1f32; users.len()];
+        let t = Instant::now();
+        let m = Csr::from_coo(150_000, 10_000, &users, &items, &ones);
+        println!("from_coo {:?} nnz {}", t.elapsed(), m.nnz());
+        let t = Instant::now();
+        let it = m.transpose();
+        println!("transpose {:?}", t.elapsed());
+        let t = Instant::now();
+        let w = weight(&it, Weighting::Cosine);
+        println!("weight {:?}", t.elapsed());
+        let t = Instant::now();
+        let _wt = w.transpose();
+        println!("transpose back {:?}", t.elapsed());
+        for _ in 0..3 {
+            let t = Instant::now();
+            let knn = ItemKnn::fit(&m, Weighting::Cosine, 50, 0.0, &mut |_, _| {}).unwrap();
+            println!("fit {:?} nnz {}", t.elapsed(), knn.similarity.nnz());
+        }
     }
 }

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ease::Ease;
-use super::factors::Factors;
+use super::factors::{Factors, Panels, BLOCK_USERS};
 use super::interactions::Interactions;
 use super::knn::ItemKnn;
 use super::sparse::{Csr, SparseAccumulator};
@@ -174,6 +174,15 @@ impl Recommender {
                 ));
             }
         }
+        if let Some(f) = self.model.factors() {
+            return Ok(TopN::from_lists(self.recommend_factors(
+                f,
+                users,
+                n,
+                exclude_seen,
+                allowed,
+            )));
+        }
         let lists = users
             .par_iter()
             .with_min_len(16)
@@ -193,6 +202,53 @@ impl Recommender {
             )
             .collect();
         Ok(TopN::from_lists(lists))
+    }
+
+    /// Factor models score four users at a time against packed item panels.
+    fn recommend_factors(
+        &self,
+        f: &Factors,
+        users: &[Option<u32>],
+        n: usize,
+        exclude_seen: bool,
+        allowed: Option<&[bool]>,
+    ) -> Vec<Vec<(u32, f32)>> {
+        let m = &self.data.matrix;
+        let panels = Panels::new(&f.item, f.n_factors);
+        let n_items = panels.n_items();
+        let zero = vec![0f32; f.n_factors];
+        let scorable = |user: &Option<u32>| user.filter(|&u| m.row_len(u as usize) > 0);
+        users
+            .par_chunks(BLOCK_USERS)
+            .map_init(
+                || vec![0f32; BLOCK_USERS * n_items],
+                |scores, chunk| {
+                    let xs: [&[f32]; BLOCK_USERS] =
+                        std::array::from_fn(|r| match chunk.get(r).and_then(scorable) {
+                            Some(u) => f.user_row(u as usize),
+                            None => &zero,
+                        });
+                    panels.score_block(xs, scores);
+                    chunk
+                        .iter()
+                        .enumerate()
+                        .map(|(r, user)| match scorable(user) {
+                            Some(u) => {
+                                let seen = if exclude_seen {
+                                    m.row(u as usize).0
+                                } else {
+                                    &[]
+                                };
+                                let s = &mut scores[r * n_items..(r + 1) * n_items];
+                                self.best_dense(n, seen, allowed, s)
+                            }
+                            None => self.popular(n, &[], allowed),
+                        })
+                        .collect::<Vec<_>>()
+                },
+            )
+            .flat_map_iter(|lists| lists)
+            .collect()
     }
 
     /// Top `n` for users not in training, from their items (rows of `histories`,

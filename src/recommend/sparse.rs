@@ -252,47 +252,49 @@ fn split_rows_mut<'a>(
 }
 
 /// Scratch for accumulating one sparse row (a row of a sparse product):
-/// sums and contribution counts per column, and the columns touched, so that
-/// resetting costs only what was used.
+/// the sum and number of contributions per column (side by side, so one
+/// cache line serves both), and the columns touched, so that resetting costs
+/// only what was used.
 pub struct SparseAccumulator {
-    sums: Vec<f32>,
-    counts: Vec<u32>,
+    slots: Vec<(f32, u32)>,
     touched: Vec<u32>,
 }
 
 impl SparseAccumulator {
     pub fn new(n: usize) -> Self {
         SparseAccumulator {
-            sums: vec![0.0; n],
-            counts: vec![0; n],
+            slots: vec![(0.0, 0); n],
             touched: Vec::new(),
         }
     }
 
     #[inline(always)]
     pub fn add(&mut self, column: u32, value: f32) {
-        let c = column as usize;
-        if self.counts[c] == 0 {
+        let slot = &mut self.slots[column as usize];
+        if slot.1 == 0 {
             self.touched.push(column);
         }
-        self.counts[c] += 1;
-        self.sums[c] += value;
+        slot.1 += 1;
+        slot.0 += value;
     }
 
     /// The touched columns with `f(column, sum, count)`, in the order they were
     /// first touched; leaves the accumulator empty.
     pub fn drain(&mut self, f: impl Fn(u32, f32, u32) -> f32) -> Vec<(u32, f32)> {
-        let out = self
-            .touched
-            .iter()
-            .map(|&c| (c, f(c, self.sums[c as usize], self.counts[c as usize])))
-            .collect();
+        let mut out = Vec::with_capacity(self.touched.len());
+        self.drain_into(f, |c, v| out.push((c, v)));
+        out
+    }
+
+    /// Like [`drain`](Self::drain), handing each column to `sink`.
+    #[inline]
+    pub fn drain_into(&mut self, f: impl Fn(u32, f32, u32) -> f32, mut sink: impl FnMut(u32, f32)) {
         for &c in &self.touched {
-            self.sums[c as usize] = 0.0;
-            self.counts[c as usize] = 0;
+            let slot = &mut self.slots[c as usize];
+            sink(c, f(c, slot.0, slot.1));
+            *slot = (0.0, 0);
         }
         self.touched.clear();
-        out
     }
 }
 

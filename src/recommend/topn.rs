@@ -36,26 +36,54 @@ pub fn top_n_pairs(mut candidates: Vec<(u32, f32)>, n: usize) -> Vec<(u32, f32)>
     candidates
 }
 
+/// Collects the best `n` of a stream of candidates with a running threshold,
+/// so that only a few times `n` candidates are ever held.
+pub struct TopCollector {
+    n: usize,
+    buffer: Vec<(u32, f32)>,
+    threshold: f32,
+}
+
+impl TopCollector {
+    pub fn new(n: usize) -> Self {
+        TopCollector {
+            n,
+            buffer: Vec::with_capacity(2 * n + 16),
+            threshold: f32::NEG_INFINITY,
+        }
+    }
+
+    #[inline(always)]
+    pub fn push(&mut self, item: u32, score: f32) {
+        if self.n == 0 || score < self.threshold {
+            return;
+        }
+        self.buffer.push((item, score));
+        if self.buffer.len() >= 2 * self.n + 16 {
+            self.buffer.select_nth_unstable_by(self.n - 1, better);
+            self.buffer.truncate(self.n);
+            self.threshold = self
+                .buffer
+                .iter()
+                .map(|p| p.1)
+                .fold(f32::INFINITY, f32::min);
+        }
+    }
+
+    pub fn finish(self) -> Vec<(u32, f32)> {
+        top_n_pairs(self.buffer, self.n)
+    }
+}
+
 /// Best `n` of dense `scores` over the items allowed by `keep`.
 pub fn top_n_dense(scores: &[f32], n: usize, keep: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
-    if n == 0 {
-        return Vec::new();
-    }
-    // A running threshold avoids materialising every item when n is small.
-    let mut buffer: Vec<(u32, f32)> = Vec::with_capacity(2 * n + 16);
-    let mut threshold = f32::NEG_INFINITY;
+    let mut top = TopCollector::new(n);
     for (i, &s) in scores.iter().enumerate() {
-        if s < threshold || !keep(i as u32) {
-            continue;
-        }
-        buffer.push((i as u32, s));
-        if buffer.len() >= 2 * n + 16 {
-            buffer.select_nth_unstable_by(n - 1, better);
-            buffer.truncate(n);
-            threshold = buffer.iter().map(|p| p.1).fold(f32::INFINITY, f32::min);
+        if s >= top.threshold && keep(i as u32) {
+            top.push(i as u32, s);
         }
     }
-    top_n_pairs(buffer, n)
+    top.finish()
 }
 
 #[cfg(test)]
