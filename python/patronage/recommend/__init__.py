@@ -1,1 +1,43 @@
-"""Recommendations: implicit-feedback collaborative filtering and ranking metrics."""
+"""Recommendations: implicit-feedback collaborative filtering and ranking metrics.
+
+Fit on a transaction log or interactions table (pandas, polars, pyarrow; ids
+of any type) or on a scipy.sparse user × item matrix, then serve frames:
+
+* Models: :class:`Popularity` (baseline), :class:`ItemKNN` (cosine, TF-IDF,
+  BM25), :class:`ALS` (implicit ALS, conjugate gradient), :class:`EASE`,
+  :class:`BPR`. All computed in Rust, in parallel, deterministic for a
+  ``random_state`` and thread count.
+* Serving: ``recommend`` (one or many users; unknown users raise or get
+  popular items, as chosen), ``recommend_new`` (fold-in from a new user's
+  items), ``similar_items``, ``similar_users``.
+* Evaluation: :func:`train_test_split` (by time, last-k per user, random),
+  :func:`evaluate` and :func:`ranking_metrics` (precision, recall, MAP,
+  nDCG, AUC, hit rate, coverage; implicit's numbers for the shared ones).
+
+Bad input: an empty table, NaN/infinite or negative weights, unknown
+columns raise ``ValueError`` naming the column; repeated (user, item) rows
+are summed; ``n`` larger than the catalogue returns every candidate item.
+
+Example:
+    >>> from patronage.datasets import simulate_transactions
+    >>> from patronage.recommend import ItemKNN
+    >>> log, _ = simulate_transactions(300, seed=1)
+    >>> model = ItemKNN(k=30).fit(log, user_col="customer_id", item_col="item_id")
+    >>> model.recommend([1, 2], n=2)["customer_id"].tolist()
+    [1, 1, 2, 2]
+"""
+
+from ._evaluation import evaluate, ranking_metrics, train_test_split
+from ._models import ALS, BPR, EASE, ItemKNN, Popularity, Recommender
+
+__all__ = [
+    "ALS",
+    "BPR",
+    "EASE",
+    "ItemKNN",
+    "Popularity",
+    "Recommender",
+    "evaluate",
+    "ranking_metrics",
+    "train_test_split",
+]

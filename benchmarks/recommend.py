@@ -1,0 +1,160 @@
+"""patronage.recommend vs implicit (CPU) on the same simulated purchase log.
+
+The log is simulated once and written as a scipy .npz user × item matrix; each
+(library, task) pair then runs in its own subprocess, so peak memory is
+measured per task. Both libraries get the same matrix, hyper-parameters and
+thread count (implicit's num_threads; patronage's RAYON_NUM_THREADS; BLAS is
+held to one thread so implicit does not oversubscribe). Tasks:
+
+* ``als``: implicit ALS, 64 factors, conjugate gradient, seconds per iteration.
+* ``knn``: item-kNN fit (cosine, K=50).
+* ``recommend``: top-10 for every user, from the fitted item-kNN and ALS.
+
+    python benchmarks/recommend.py                       # ~1.1M interactions, 2 threads
+    python benchmarks/recommend.py --customers 300000 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def worker(library: str, task: str, path: str, threads: int, iterations: int) -> None:
+    import numpy as np
+    import scipy.sparse as sp
+
+    warnings.simplefilter("ignore")
+    X = sp.load_npz(path).tocsr().astype(np.float32)
+    base = rss_mb()
+    users = np.arange(X.shape[0])
+    out: dict[str, float] = {}
+    if library == "patronage":
+        from patronage.recommend import ALS, ItemKNN
+
+        if task == "als":
+            model = ALS(factors=64, iterations=iterations, regularization=0.05, alpha=10.0, random_state=0)
+            start = time.perf_counter()
+            model.fit(X)
+            out["seconds"] = (time.perf_counter() - start) / iterations
+        elif task == "knn":
+            start = time.perf_counter()
+            ItemKNN(k=50).fit(X)
+            out["seconds"] = time.perf_counter() - start
+        else:
+            knn = ItemKNN(k=50).fit(X)
+            als = ALS(factors=64, iterations=1, random_state=0).fit(X)
+            start = time.perf_counter()
+            knn.recommend(users, n=10, output="pyarrow")
+            out["knn_seconds"] = time.perf_counter() - start
+            start = time.perf_counter()
+            als.recommend(users, n=10, output="pyarrow")
+            out["als_seconds"] = time.perf_counter() - start
+    else:
+        from implicit.als import AlternatingLeastSquares
+        from implicit.nearest_neighbours import CosineRecommender
+
+        if task == "als":
+            model = AlternatingLeastSquares(
+                factors=64, iterations=iterations, regularization=0.05, alpha=10.0, random_state=0, num_threads=threads
+            )
+            start = time.perf_counter()
+            model.fit(X, show_progress=False)
+            out["seconds"] = (time.perf_counter() - start) / iterations
+        elif task == "knn":
+            start = time.perf_counter()
+            CosineRecommender(K=50, num_threads=threads).fit(X, show_progress=False)
+            out["seconds"] = time.perf_counter() - start
+        else:
+            knn = CosineRecommender(K=50, num_threads=threads)
+            knn.fit(X, show_progress=False)
+            als = AlternatingLeastSquares(factors=64, iterations=1, random_state=0, num_threads=threads)
+            als.fit(X, show_progress=False)
+            start = time.perf_counter()
+            knn.recommend(users, X, N=10)
+            out["knn_seconds"] = time.perf_counter() - start
+            start = time.perf_counter()
+            als.recommend(users, X, N=10)
+            out["als_seconds"] = time.perf_counter() - start
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["base_mb"] = base
+    print(json.dumps(out))
+
+
+def run(library: str, task: str, path: str, threads: int, iterations: int) -> dict:
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               OMP_NUM_THREADS=str(threads))  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", library, task, path, str(threads), str(iterations)],
+        check=True, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=150_000)
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=5)
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        library, task, path, threads, iterations = args.worker
+        worker(library, task, path, int(threads), int(iterations))
+        return
+
+    import scipy.sparse as sp
+
+    from patronage.datasets import simulate_transactions
+    from patronage.recommend import Popularity
+
+    log, _ = simulate_transactions(args.customers, seed=0, n_items=args.items, output="pyarrow")
+    X = Popularity().fit(log).user_items_()
+    n_rows = log.num_rows
+    del log
+    print(
+        f"patronage.recommend vs implicit: {n_rows:,} purchases -> {X.shape[0]:,} users x {X.shape[1]:,} items, "
+        f"{X.nnz:,} interactions; {args.threads} threads; {os.cpu_count()} cores"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "X.npz")
+        sp.save_npz(path, X)
+        print(f"{'task':<28} {'patronage s':>12} {'implicit s':>11} {'speed-up':>9} {'patronage MB':>14} {'implicit MB':>12}")
+        for task in ("als", "knn", "recommend"):
+            ours = run("patronage", task, path, args.threads, args.iterations)
+            theirs = run("implicit", task, path, args.threads, args.iterations)
+
+            def mb(r):
+                return f"{r['peak_mb']:.0f} (+{r['peak_mb'] - r['base_mb']:.0f})"
+
+            rows = {
+                "als": [("ALS, 64 factors, per iteration", "seconds")],
+                "knn": [("item-kNN cosine K=50, fit", "seconds")],
+                "recommend": [("top-10 all users, item-kNN", "knn_seconds"), ("top-10 all users, ALS", "als_seconds")],
+            }[task]
+            for label, key in rows:
+                print(
+                    f"{label:<28} {ours[key]:>12.3f} {theirs[key]:>11.3f} {theirs[key] / ours[key]:>8.2f}x "
+                    f"{mb(ours):>14} {mb(theirs):>12}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+//! EASE (Steck 2019): a closed-form item-item model.
+//!
+//! `G = XᵀX + λI`, `P = G⁻¹`, `B = I − P · diag(1 / diag(P))` with `diag(B) = 0`.
+//! `B` is dense (`n_items²` doubles), so fitting refuses catalogues above a
+//! configurable size instead of exhausting memory.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::linalg::spd_inverse;
+use super::sparse::Csr;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ease {
+    pub n_items: usize,
+    /// Row-major `n_items × n_items`; row `i` is what item `i` adds to scores.
+    pub b: Vec<f64>,
+}
+
+impl Ease {
+    pub fn fit(user_items: &Csr, lambda: f64, max_items: usize) -> Result<Self> {
+        let n = user_items.n_cols;
+        if n > max_items {
+            return Err(Error::argument(
+                "max_items",
+                format!(
+                    "is {max_items} but the data has {n} items; EASE needs a dense {n}×{n} \
+                     matrix ({:.1} GB): raise max_items if you have the memory, or use ItemKNN/ALS",
+                    (n * n * 8 * 3) as f64 / 1e9
+                ),
+            ));
+        }
+        if !(lambda > 0.0 && lambda.is_finite()) {
+            return Err(Error::argument(
+                "regularization",
+                "must be a positive number",
+            ));
+        }
+        let g = gram_of_items(user_items, lambda);
+        let p = spd_inverse(g, n).ok_or_else(|| {
+            Error::Invalid("EASE: XᵀX + λI is not positive definite; raise regularization".into())
+        })?;
+        let diag: Vec<f64> = (0..n).map(|i| p[i * n + i]).collect();
+        let mut b = p;
+        b.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = if i == j { 0.0 } else { -*v / diag[j] };
+            }
+        });
+        Ok(Ease { n_items: n, b })
+    }
+
+    /// Scores of every item for a user's items: `x_u B`.
+    pub fn score_into(&self, items: &[u32], weights: &[f32], out: &mut [f32]) {
+        let n = self.n_items;
+        let mut acc = vec![0f64; n];
+        for (&i, &w) in items.iter().zip(weights) {
+            let row = &self.b[i as usize * n..(i as usize + 1) * n];
+            let w = w as f64;
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += w * v;
+            }
+        }
+        for (o, a) in out.iter_mut().zip(acc) {
+            *o = a as f32;
+        }
+    }
+}
+
+/// `XᵀX + λI` as a dense matrix: rows of the item × user matrix dotted
+/// through the users they share (a sparse product, parallel over items).
+fn gram_of_items(user_items: &Csr, lambda: f64) -> Vec<f64> {
+    let n = user_items.n_cols;
+    let item_users = user_items.transpose();
+    let mut g = vec![0f64; n * n];
+    g.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+        let (users, a) = item_users.row(i);
+        for (&u, &a) in users.iter().zip(a) {
+            let (items, b) = user_items.row(u as usize);
+            for (&j, &b) in items.iter().zip(b) {
+                row[j as usize] += a as f64 * b as f64;
+            }
+        }
+        row[i] += lambda;
+    });
+    g
+}

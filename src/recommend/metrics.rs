@@ -1,0 +1,158 @@
+//! Ranking metrics at k, computed per user in parallel.
+//!
+//! `precision`, `map`, `ndcg` and `auc` follow implicit's
+//! `ranking_metrics_at_k` exactly: precision is the number of hits over
+//! `Σ min(k, |test items|)` (so a user with 2 test items can reach 1.0), MAP
+//! divides each user's average precision by `min(k, |test items|)`, nDCG uses
+//! binary gains and the ideal DCG of `min(k, |test items|)` hits, and AUC is
+//! implicit's AUC restricted to the top k.  Added: `recall` (hits / |test
+//! items|, averaged over users), `hit_rate` (share of users with a hit in the
+//! top k) and `coverage` (share of the catalogue recommended to anyone).
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RankingMetrics {
+    pub precision: f64,
+    pub recall: f64,
+    pub map: f64,
+    pub ndcg: f64,
+    pub auc: f64,
+    pub hit_rate: f64,
+    pub coverage: f64,
+    pub n_users: usize,
+}
+
+#[derive(Default, Clone, Copy)]
+struct UserTotals {
+    relevant: f64,
+    pr_div: f64,
+    ap: f64,
+    ndcg: f64,
+    auc: f64,
+    recall: f64,
+    hit: f64,
+}
+
+/// `recommended[u]` are user u's items best first (only the first `k` count);
+/// `relevant[u]` are u's held-out items, sorted and distinct.  Users without
+/// held-out items are skipped, as implicit does.
+pub fn ranking_metrics(
+    recommended: &[Vec<u32>],
+    relevant: &[Vec<u32>],
+    k: usize,
+    n_items: usize,
+) -> Result<RankingMetrics> {
+    if k == 0 {
+        return Err(Error::argument("k", "must be at least 1"));
+    }
+    if recommended.len() != relevant.len() {
+        return Err(Error::Invalid(
+            "recommendations and test items are for different users".into(),
+        ));
+    }
+    let gains: Vec<f64> = (0..k).map(|i| 1.0 / ((i + 2) as f64).log2()).collect();
+    let ideal: Vec<f64> = gains
+        .iter()
+        .scan(0.0, |s, g| {
+            *s += g;
+            Some(*s)
+        })
+        .collect();
+    let per_user: Vec<Option<UserTotals>> = recommended
+        .par_iter()
+        .zip(relevant.par_iter())
+        .map(|(recs, likes)| {
+            if likes.is_empty() {
+                return None;
+            }
+            let n_pos = likes.len() as f64;
+            let n_neg = n_items as f64 - n_pos;
+            let cutoff = k.min(likes.len());
+            let mut t = UserTotals {
+                pr_div: cutoff as f64,
+                ..Default::default()
+            };
+            let (mut hits, mut misses) = (0.0f64, 0.0f64);
+            for i in 0..k {
+                let hit = recs
+                    .get(i)
+                    .is_some_and(|item| likes.binary_search(item).is_ok());
+                if hit {
+                    hits += 1.0;
+                    t.ap += hits / (i + 1) as f64;
+                    t.ndcg += gains[i] / ideal[cutoff - 1];
+                } else {
+                    misses += 1.0;
+                    t.auc += hits;
+                }
+            }
+            t.relevant = hits;
+            t.auc += (hits + n_pos) / 2.0 * (n_neg - misses);
+            t.auc /= n_pos * n_neg;
+            t.ap /= cutoff as f64;
+            t.recall = hits / n_pos;
+            t.hit = if hits > 0.0 { 1.0 } else { 0.0 };
+            Some(t)
+        })
+        .collect();
+    // Sum in user order so the result does not depend on the thread count.
+    let mut sum = UserTotals::default();
+    let mut n_users = 0usize;
+    for t in per_user.iter().flatten() {
+        n_users += 1;
+        sum.relevant += t.relevant;
+        sum.pr_div += t.pr_div;
+        sum.ap += t.ap;
+        sum.ndcg += t.ndcg;
+        sum.auc += t.auc;
+        sum.recall += t.recall;
+        sum.hit += t.hit;
+    }
+    if n_users == 0 {
+        return Err(Error::Invalid(
+            "no user has both recommendations to score and held-out items".into(),
+        ));
+    }
+    let mut shown = vec![false; n_items];
+    for (recs, likes) in recommended.iter().zip(relevant) {
+        if !likes.is_empty() {
+            for &i in recs.iter().take(k) {
+                if let Some(s) = shown.get_mut(i as usize) {
+                    *s = true;
+                }
+            }
+        }
+    }
+    let n = n_users as f64;
+    Ok(RankingMetrics {
+        precision: sum.relevant / sum.pr_div,
+        recall: sum.recall / n,
+        map: sum.ap / n,
+        ndcg: sum.ndcg / n,
+        auc: sum.auc / n,
+        hit_rate: sum.hit / n,
+        coverage: shown.iter().filter(|&&s| s).count() as f64 / n_items.max(1) as f64,
+        n_users,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_computed_example() {
+        let recs = vec![vec![3, 1, 2], vec![0, 4, 5]];
+        let likes = vec![vec![1, 2], vec![9]];
+        let m = ranking_metrics(&recs, &likes, 3, 10).unwrap();
+        assert_eq!(m.n_users, 2);
+        assert!((m.precision - 2.0 / 3.0).abs() < 1e-12);
+        assert!((m.hit_rate - 0.5).abs() < 1e-12);
+        let ndcg0 = (1.0 / 3f64.log2() + 0.5) / (1.0 + 1.0 / 3f64.log2());
+        assert!((m.ndcg - ndcg0 / 2.0).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,499 @@
+//! A fitted recommender: the training interactions, the model, and serving
+//! (top-n for known users, for new users from their items, similar items and
+//! users), all parallel over the queried users or items.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::ease::Ease;
+use super::factors::{Factors, Panels, BLOCK_USERS};
+use super::interactions::Interactions;
+use super::knn::ItemKnn;
+use super::sparse::{Csr, SparseAccumulator};
+use super::topn::{top_n_dense, top_n_pairs};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Model {
+    Popularity,
+    ItemKnn(ItemKnn),
+    Als(Factors),
+    Bpr(Factors),
+    Ease(Ease),
+}
+
+impl Model {
+    fn name(&self) -> &'static str {
+        match self {
+            Model::Popularity => "Popularity",
+            Model::ItemKnn(_) => "ItemKNN",
+            Model::Als(_) => "ALS",
+            Model::Bpr(_) => "BPR",
+            Model::Ease(_) => "EASE",
+        }
+    }
+
+    fn factors(&self) -> Option<&Factors> {
+        match self {
+            Model::Als(f) | Model::Bpr(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+/// What to do with users the model cannot score (not in training, or with no
+/// interactions there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unknown {
+    Error,
+    Popular,
+}
+
+impl Unknown {
+    pub fn parse(value: &str) -> Result<Self> {
+        match value {
+            "error" => Ok(Unknown::Error),
+            "popular" => Ok(Unknown::Popular),
+            other => Err(Error::argument(
+                "unknown_users",
+                format!("must be 'error' or 'popular', got '{other}'"),
+            )),
+        }
+    }
+}
+
+/// Top-n lists: `query[k]` is the position in the request of row k.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct TopN {
+    pub query: Vec<u32>,
+    pub item: Vec<u32>,
+    pub score: Vec<f32>,
+    pub rank: Vec<u32>,
+}
+
+impl TopN {
+    fn from_lists(lists: Vec<Vec<(u32, f32)>>) -> Self {
+        let total = lists.iter().map(|l| l.len()).sum();
+        let mut out = TopN {
+            query: Vec::with_capacity(total),
+            item: Vec::with_capacity(total),
+            score: Vec::with_capacity(total),
+            rank: Vec::with_capacity(total),
+        };
+        for (q, list) in lists.into_iter().enumerate() {
+            for (r, (item, score)) in list.into_iter().enumerate() {
+                out.query.push(q as u32);
+                out.item.push(item);
+                out.score.push(score);
+                out.rank.push(r as u32 + 1);
+            }
+        }
+        out
+    }
+}
+
+/// Per-thread scratch for scoring one user.
+struct Scratch {
+    dense: Vec<f32>,
+    sparse: SparseAccumulator,
+}
+
+/// Whom to score: a training user, or a history of items.
+#[derive(Clone, Copy)]
+enum Who<'a> {
+    User(usize),
+    History(&'a [u32], &'a [f32]),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommender {
+    pub data: Interactions,
+    /// Number of users who have each item.
+    pub popularity: Vec<f32>,
+    pub model: Model,
+}
+
+impl Recommender {
+    pub fn new(data: Interactions, model: Model) -> Self {
+        let popularity = data
+            .matrix
+            .column_counts()
+            .into_iter()
+            .map(|c| c as f32)
+            .collect();
+        Recommender {
+            data,
+            popularity,
+            model,
+        }
+    }
+
+    pub fn n_items(&self) -> usize {
+        self.data.matrix.n_cols
+    }
+
+    fn scratch(&self) -> Scratch {
+        Scratch {
+            dense: vec![0.0; self.n_items()],
+            sparse: SparseAccumulator::new(self.n_items()),
+        }
+    }
+
+    /// Top `n` for users given by code (`None`: not in training).
+    pub fn recommend(
+        &self,
+        users: &[Option<u32>],
+        n: usize,
+        exclude_seen: bool,
+        allowed: Option<&[bool]>,
+        unknown: Unknown,
+    ) -> Result<TopN> {
+        let m = &self.data.matrix;
+        if unknown == Unknown::Error {
+            if let Some(pos) = users.iter().position(|u| u.is_none()) {
+                return Err(Error::argument(
+                    "users",
+                    format!(
+                        "has {} id(s) not seen in training (the first at position {pos}); pass \
+                         unknown_users='popular' to recommend popular items to them, or use \
+                         recommend_new with their items",
+                        users.iter().filter(|u| u.is_none()).count()
+                    ),
+                ));
+            }
+            if let Some(pos) = users
+                .iter()
+                .position(|u| u.is_some_and(|u| m.row_len(u as usize) == 0))
+            {
+                return Err(Error::argument(
+                    "users",
+                    format!(
+                        "has user(s) with no interactions in training (the first at position \
+                         {pos}); pass unknown_users='popular' to recommend popular items to them"
+                    ),
+                ));
+            }
+        }
+        if let Some(f) = self.model.factors() {
+            return Ok(TopN::from_lists(self.recommend_factors(
+                f,
+                users,
+                n,
+                exclude_seen,
+                allowed,
+            )));
+        }
+        let lists = users
+            .par_iter()
+            .with_min_len(16)
+            .map_init(
+                || self.scratch(),
+                |scratch, user| match user {
+                    Some(u) if m.row_len(*u as usize) > 0 => {
+                        let seen = if exclude_seen {
+                            m.row(*u as usize).0
+                        } else {
+                            &[]
+                        };
+                        self.top(Who::User(*u as usize), n, seen, allowed, scratch)
+                    }
+                    _ => self.popular(n, &[], allowed),
+                },
+            )
+            .collect();
+        Ok(TopN::from_lists(lists))
+    }
+
+    /// Factor models score four users at a time against packed item panels.
+    fn recommend_factors(
+        &self,
+        f: &Factors,
+        users: &[Option<u32>],
+        n: usize,
+        exclude_seen: bool,
+        allowed: Option<&[bool]>,
+    ) -> Vec<Vec<(u32, f32)>> {
+        let m = &self.data.matrix;
+        let panels = Panels::new(&f.item, f.n_factors);
+        let n_items = panels.n_items();
+        let zero = vec![0f32; f.n_factors];
+        let scorable = |user: &Option<u32>| user.filter(|&u| m.row_len(u as usize) > 0);
+        users
+            .par_chunks(BLOCK_USERS)
+            .map_init(
+                || vec![0f32; BLOCK_USERS * n_items],
+                |scores, chunk| {
+                    let xs: [&[f32]; BLOCK_USERS] =
+                        std::array::from_fn(|r| match chunk.get(r).and_then(scorable) {
+                            Some(u) => f.user_row(u as usize),
+                            None => &zero,
+                        });
+                    panels.score_block(xs, scores);
+                    chunk
+                        .iter()
+                        .enumerate()
+                        .map(|(r, user)| match scorable(user) {
+                            Some(u) => {
+                                let seen = if exclude_seen {
+                                    m.row(u as usize).0
+                                } else {
+                                    &[]
+                                };
+                                let s = &mut scores[r * n_items..(r + 1) * n_items];
+                                self.best_dense(n, seen, allowed, s)
+                            }
+                            None => self.popular(n, &[], allowed),
+                        })
+                        .collect::<Vec<_>>()
+                },
+            )
+            .flat_map_iter(|lists| lists)
+            .collect()
+    }
+
+    /// Top `n` for users not in training, from their items (rows of `histories`,
+    /// item codes of this model).  Factor models fold the user in by least
+    /// squares; item-based models score the items directly.
+    pub fn recommend_new(
+        &self,
+        histories: &Csr,
+        n: usize,
+        exclude_seen: bool,
+        allowed: Option<&[bool]>,
+    ) -> Result<TopN> {
+        let yty = self.model.factors().map(|f| f.item_gram());
+        let lists = (0..histories.n_rows)
+            .into_par_iter()
+            .map_init(
+                || self.scratch(),
+                |scratch, r| {
+                    let (items, weights) = histories.row(r);
+                    if items.is_empty() {
+                        return self.popular(n, &[], allowed);
+                    }
+                    let seen = if exclude_seen { items } else { &[] };
+                    if let (Some(f), Some(yty)) = (self.model.factors(), &yty) {
+                        let x = f.fold_in(yty, items, weights);
+                        f.score_into(&x, &mut scratch.dense);
+                        return self.best_dense(n, seen, allowed, &mut scratch.dense);
+                    }
+                    self.top(Who::History(items, weights), n, seen, allowed, scratch)
+                },
+            )
+            .collect();
+        Ok(TopN::from_lists(lists))
+    }
+
+    fn popular(&self, n: usize, seen: &[u32], allowed: Option<&[bool]>) -> Vec<(u32, f32)> {
+        top_n_dense(&self.popularity, n, |i| {
+            allowed.is_none_or(|a| a[i as usize]) && seen.binary_search(&i).is_err()
+        })
+    }
+
+    fn top(
+        &self,
+        who: Who<'_>,
+        n: usize,
+        seen: &[u32],
+        allowed: Option<&[bool]>,
+        scratch: &mut Scratch,
+    ) -> Vec<(u32, f32)> {
+        let history = |who: Who<'_>| -> (Vec<u32>, Vec<f32>) {
+            match who {
+                Who::User(u) => {
+                    let (i, w) = self.data.matrix.row(u);
+                    (i.to_vec(), w.to_vec())
+                }
+                Who::History(i, w) => (i.to_vec(), w.to_vec()),
+            }
+        };
+        match &self.model {
+            Model::Popularity => self.popular(n, seen, allowed),
+            Model::ItemKnn(knn) => {
+                let (items, weights) = match who {
+                    Who::User(u) => self.data.matrix.row(u),
+                    Who::History(i, w) => (i, w),
+                };
+                knn.score(items, weights, &mut scratch.sparse);
+                let candidates: Vec<(u32, f32)> = scratch
+                    .sparse
+                    .drain(|_, s, _| s)
+                    .into_iter()
+                    .filter(|&(i, _)| {
+                        allowed.is_none_or(|a| a[i as usize]) && seen.binary_search(&i).is_err()
+                    })
+                    .collect();
+                top_n_pairs(candidates, n)
+            }
+            Model::Ease(ease) => {
+                let (items, weights) = history(who);
+                ease.score_into(&items, &weights, &mut scratch.dense);
+                self.best_dense(n, seen, allowed, &mut scratch.dense)
+            }
+            Model::Als(f) | Model::Bpr(f) => {
+                let Who::User(u) = who else {
+                    unreachable!("factor models fold histories in before scoring")
+                };
+                f.score_into(f.user_row(u), &mut scratch.dense);
+                self.best_dense(n, seen, allowed, &mut scratch.dense)
+            }
+        }
+    }
+
+    fn best_dense(
+        &self,
+        n: usize,
+        seen: &[u32],
+        allowed: Option<&[bool]>,
+        scores: &mut [f32],
+    ) -> Vec<(u32, f32)> {
+        for &i in seen {
+            scores[i as usize] = f32::NEG_INFINITY;
+        }
+        top_n_dense(scores, n, |i| {
+            scores[i as usize] != f32::NEG_INFINITY && allowed.is_none_or(|a| a[i as usize])
+        })
+    }
+
+    /// The `n` items most similar to each queried item (the item itself
+    /// excluded).  ItemKNN: its neighbour similarities; ALS/BPR: cosine of
+    /// item factors; EASE: the item's row of B.
+    pub fn similar_items(
+        &self,
+        items: &[Option<u32>],
+        n: usize,
+        allowed: Option<&[bool]>,
+    ) -> Result<TopN> {
+        if let Some(pos) = items.iter().position(|i| i.is_none()) {
+            return Err(Error::argument(
+                "items",
+                format!("has id(s) not seen in training (the first at position {pos})"),
+            ));
+        }
+        let keep = |q: u32, i: u32| i != q && allowed.is_none_or(|a| a[i as usize]);
+        let lists: Vec<Vec<(u32, f32)>> = match &self.model {
+            Model::Popularity => {
+                return Err(Error::Invalid(
+                    "Popularity has no notion of similar items; use ItemKNN, ALS, BPR or EASE"
+                        .into(),
+                ))
+            }
+            Model::ItemKnn(knn) => items
+                .par_iter()
+                .map(|q| {
+                    let q = q.unwrap();
+                    let (nbrs, sims) = knn.similarity.row(q as usize);
+                    let c = nbrs
+                        .iter()
+                        .zip(sims)
+                        .filter(|(&i, _)| keep(q, i))
+                        .map(|(&i, &s)| (i, s))
+                        .collect();
+                    top_n_pairs(c, n)
+                })
+                .collect(),
+            Model::Ease(ease) => items
+                .par_iter()
+                .map(|q| {
+                    let q = q.unwrap();
+                    let row = &ease.b[q as usize * ease.n_items..(q as usize + 1) * ease.n_items];
+                    let scores: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+                    top_n_dense(&scores, n, |i| keep(q, i))
+                })
+                .collect(),
+            Model::Als(f) | Model::Bpr(f) => {
+                let normed = normalised_rows(&f.item, f.n_factors);
+                cosine_top(&normed, f.n_factors, items, n, keep)
+            }
+        };
+        Ok(TopN::from_lists(lists))
+    }
+
+    /// The `n` users most similar to each queried user (the user excluded).
+    /// ALS/BPR: cosine of user factors; other models: cosine of the users'
+    /// rows of the training matrix.
+    pub fn similar_users(&self, users: &[Option<u32>], n: usize) -> Result<TopN> {
+        if let Some(pos) = users.iter().position(|u| u.is_none()) {
+            return Err(Error::argument(
+                "users",
+                format!("has id(s) not seen in training (the first at position {pos})"),
+            ));
+        }
+        let keep = |q: u32, v: u32| v != q;
+        if let Some(f) = self.model.factors() {
+            let normed = normalised_rows(&f.user, f.n_factors);
+            return Ok(TopN::from_lists(cosine_top(
+                &normed,
+                f.n_factors,
+                users,
+                n,
+                keep,
+            )));
+        }
+        let m = &self.data.matrix;
+        let t = m.transpose();
+        let norms: Vec<f32> = (0..m.n_rows)
+            .map(|u| m.row(u).1.iter().map(|v| v * v).sum::<f32>().sqrt())
+            .collect();
+        let lists = users
+            .par_iter()
+            .map_init(
+                || SparseAccumulator::new(m.n_rows),
+                |acc, q| {
+                    let q = q.unwrap();
+                    let (items, w) = m.row(q as usize);
+                    for (&i, &a) in items.iter().zip(w) {
+                        let (others, b) = t.row(i as usize);
+                        for (&v, &b) in others.iter().zip(b) {
+                            acc.add(v, a * b);
+                        }
+                    }
+                    let c = acc
+                        .drain(|v, s, _| s / (norms[q as usize] * norms[v as usize]).max(1e-30))
+                        .into_iter()
+                        .filter(|&(v, _)| keep(q, v))
+                        .collect();
+                    top_n_pairs(c, n)
+                },
+            )
+            .collect();
+        Ok(TopN::from_lists(lists))
+    }
+
+    pub fn model_name(&self) -> &'static str {
+        self.model.name()
+    }
+}
+
+fn normalised_rows(rows: &[f32], f: usize) -> Vec<f32> {
+    let mut out = rows.to_vec();
+    out.par_chunks_mut(f).for_each(|r| {
+        let norm = r.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            r.iter_mut().for_each(|v| *v /= norm);
+        }
+    });
+    out
+}
+
+fn cosine_top(
+    normed: &[f32],
+    f: usize,
+    queries: &[Option<u32>],
+    n: usize,
+    keep: impl Fn(u32, u32) -> bool + Sync,
+) -> Vec<Vec<(u32, f32)>> {
+    let rows = normed.len() / f.max(1);
+    queries
+        .par_iter()
+        .map_init(
+            || vec![0f32; rows],
+            |scores, q| {
+                let q = q.unwrap();
+                let x = &normed[q as usize * f..(q as usize + 1) * f];
+                super::factors::score_rows(normed, f, x, scores);
+                top_n_dense(scores, n, |i| keep(q, i))
+            },
+        )
+        .collect()
+}

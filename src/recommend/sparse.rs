@@ -1,0 +1,340 @@
+//! Compressed sparse rows (user × item or item × user), built in parallel.
+//!
+//! `from_coo` is a parallel counting sort: per-chunk row histograms give every
+//! chunk its own write positions, chunks scatter concurrently, then each row
+//! is sorted by column and duplicate (row, column) entries are summed.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Csr {
+    pub n_rows: usize,
+    pub n_cols: usize,
+    pub indptr: Vec<usize>,
+    pub indices: Vec<u32>,
+    pub data: Vec<f32>,
+}
+
+/// A raw pointer that rayon tasks may share because they write disjoint slots.
+#[derive(Clone, Copy)]
+struct SharedMut<T>(*mut T);
+unsafe impl<T> Send for SharedMut<T> {}
+unsafe impl<T> Sync for SharedMut<T> {}
+
+impl Csr {
+    pub fn empty(n_rows: usize, n_cols: usize) -> Self {
+        Csr {
+            n_rows,
+            n_cols,
+            indptr: vec![0; n_rows + 1],
+            indices: Vec::new(),
+            data: Vec::new(),
+        }
+    }
+
+    pub fn nnz(&self) -> usize {
+        self.indices.len()
+    }
+
+    #[inline]
+    pub fn row(&self, r: usize) -> (&[u32], &[f32]) {
+        let (a, b) = (self.indptr[r], self.indptr[r + 1]);
+        (&self.indices[a..b], &self.data[a..b])
+    }
+
+    #[inline]
+    pub fn row_len(&self, r: usize) -> usize {
+        self.indptr[r + 1] - self.indptr[r]
+    }
+
+    /// Build from coordinates; duplicates are summed and columns sorted per row.
+    pub fn from_coo(
+        n_rows: usize,
+        n_cols: usize,
+        rows: &[u32],
+        cols: &[u32],
+        values: &[f32],
+    ) -> Self {
+        let nnz = rows.len();
+        let n_chunks = (rayon::current_num_threads() * 4).clamp(1, nnz.max(1).div_ceil(4096));
+        let chunk_len = nnz.div_ceil(n_chunks).max(1);
+        // Per-chunk histograms, then exclusive offsets (row-major over chunks).
+        let histograms: Vec<Vec<usize>> = rows
+            .par_chunks(chunk_len)
+            .map(|chunk| {
+                let mut h = vec![0usize; n_rows];
+                for &r in chunk {
+                    h[r as usize] += 1;
+                }
+                h
+            })
+            .collect();
+        let mut indptr = vec![0usize; n_rows + 1];
+        let mut offsets = histograms;
+        let mut running = 0usize;
+        for r in 0..n_rows {
+            indptr[r] = running;
+            for h in offsets.iter_mut() {
+                let count = h[r];
+                h[r] = running;
+                running += count;
+            }
+        }
+        indptr[n_rows] = running;
+        let mut indices = vec![0u32; nnz];
+        let mut data = vec![0f32; nnz];
+        let (ip, dp) = (
+            SharedMut(indices.as_mut_ptr()),
+            SharedMut(data.as_mut_ptr()),
+        );
+        offsets
+            .into_par_iter()
+            .enumerate()
+            .for_each(move |(c, mut next)| {
+                let start = c * chunk_len;
+                let end = (start + chunk_len).min(nnz);
+                let (ip, dp) = (ip, dp);
+                for k in start..end {
+                    let slot = &mut next[rows[k] as usize];
+                    // SAFETY: each (chunk, row) owns the range given by the
+                    // offsets, so every slot is written exactly once.
+                    unsafe {
+                        *ip.0.add(*slot) = cols[k];
+                        *dp.0.add(*slot) = values[k];
+                    }
+                    *slot += 1;
+                }
+            });
+        let mut csr = Csr {
+            n_rows,
+            n_cols,
+            indptr,
+            indices,
+            data,
+        };
+        csr.sort_and_sum_duplicates();
+        csr
+    }
+
+    /// Sort each row by column, sum repeated columns and compact.
+    fn sort_and_sum_duplicates(&mut self) {
+        let lengths: Vec<usize> = {
+            let indptr = &self.indptr;
+            let mut parts = split_rows_mut(indptr, &mut self.indices, &mut self.data);
+            parts
+                .par_iter_mut()
+                .map(|(idx, val)| {
+                    if !idx.windows(2).all(|w| w[0] < w[1]) {
+                        let mut pairs: Vec<(u32, f32)> =
+                            idx.iter().copied().zip(val.iter().copied()).collect();
+                        pairs.sort_by_key(|p| p.0);
+                        let mut n = 0usize;
+                        for (c, v) in pairs {
+                            if n > 0 && idx[n - 1] == c {
+                                val[n - 1] += v;
+                            } else {
+                                idx[n] = c;
+                                val[n] = v;
+                                n += 1;
+                            }
+                        }
+                        n
+                    } else {
+                        idx.len()
+                    }
+                })
+                .collect()
+        };
+        let total: usize = lengths.iter().sum();
+        if total == self.nnz() {
+            return;
+        }
+        let mut indptr = vec![0usize; self.n_rows + 1];
+        for (r, &l) in lengths.iter().enumerate() {
+            indptr[r + 1] = indptr[r] + l;
+        }
+        let mut indices = vec![0u32; total];
+        let mut data = vec![0f32; total];
+        {
+            let mut out = split_rows_mut(&indptr, &mut indices, &mut data);
+            out.par_iter_mut().enumerate().for_each(|(r, (idx, val))| {
+                let a = self.indptr[r];
+                idx.copy_from_slice(&self.indices[a..a + idx.len()]);
+                val.copy_from_slice(&self.data[a..a + val.len()]);
+            });
+        }
+        self.indptr = indptr;
+        self.indices = indices;
+        self.data = data;
+    }
+
+    /// The transpose (columns become rows), built in parallel.
+    pub fn transpose(&self) -> Csr {
+        let mut rows = vec![0u32; self.nnz()];
+        {
+            let parts = split_by(&self.indptr, &mut rows);
+            parts
+                .into_par_iter()
+                .enumerate()
+                .for_each(|(r, part)| part.fill(r as u32));
+        }
+        Csr::from_coo(self.n_cols, self.n_rows, &self.indices, &rows, &self.data)
+    }
+
+    /// Number of stored entries in each column.
+    pub fn column_counts(&self) -> Vec<u32> {
+        let mut counts = vec![0u32; self.n_cols];
+        for &c in &self.indices {
+            counts[c as usize] += 1;
+        }
+        counts
+    }
+
+    /// A copy with every value replaced by `f(row, col, value)`.
+    pub fn map_values(&self, f: impl Fn(usize, u32, f32) -> f32 + Sync) -> Csr {
+        let mut out = self.clone();
+        {
+            let indptr = &self.indptr;
+            let indices = &self.indices;
+            let parts = split_by(indptr, &mut out.data);
+            parts.into_par_iter().enumerate().for_each(|(r, vals)| {
+                let a = indptr[r];
+                for (k, v) in vals.iter_mut().enumerate() {
+                    *v = f(r, indices[a + k], *v);
+                }
+            });
+        }
+        out
+    }
+
+    /// Check the structure of a matrix received from outside (scipy).
+    pub fn validate(&self, name: &str) -> Result<()> {
+        let bad = |problem: &str| Err(Error::argument(name, problem.to_string()));
+        if self.indptr.len() != self.n_rows + 1 || self.indptr[0] != 0 {
+            return bad("has an invalid indptr");
+        }
+        if self.indptr.windows(2).any(|w| w[0] > w[1]) || self.indptr[self.n_rows] != self.nnz() {
+            return bad("has an invalid indptr");
+        }
+        if self.data.len() != self.nnz() {
+            return bad("has data and indices of different lengths");
+        }
+        if self.indices.par_iter().any(|&c| c as usize >= self.n_cols) {
+            return bad("has column indices outside its shape");
+        }
+        Ok(())
+    }
+}
+
+/// Split `values` into the row slices given by `indptr`.
+fn split_by<'a, T>(indptr: &[usize], mut values: &'a mut [T]) -> Vec<&'a mut [T]> {
+    let mut parts = Vec::with_capacity(indptr.len().saturating_sub(1));
+    for w in indptr.windows(2) {
+        let (head, tail) = values.split_at_mut(w[1] - w[0]);
+        parts.push(head);
+        values = tail;
+    }
+    parts
+}
+
+fn split_rows_mut<'a>(
+    indptr: &[usize],
+    indices: &'a mut [u32],
+    data: &'a mut [f32],
+) -> Vec<(&'a mut [u32], &'a mut [f32])> {
+    split_by(indptr, indices)
+        .into_iter()
+        .zip(split_by(indptr, data))
+        .collect()
+}
+
+/// Scratch for accumulating one sparse row (a row of a sparse product):
+/// the sum and number of contributions per column (side by side, so one
+/// cache line serves both), and the columns touched, so that resetting costs
+/// only what was used.
+pub struct SparseAccumulator {
+    slots: Vec<(f32, u32)>,
+    touched: Vec<u32>,
+}
+
+impl SparseAccumulator {
+    pub fn new(n: usize) -> Self {
+        SparseAccumulator {
+            slots: vec![(0.0, 0); n],
+            touched: Vec::new(),
+        }
+    }
+
+    #[inline(always)]
+    pub fn add(&mut self, column: u32, value: f32) {
+        let slot = &mut self.slots[column as usize];
+        if slot.1 == 0 {
+            self.touched.push(column);
+        }
+        slot.1 += 1;
+        slot.0 += value;
+    }
+
+    /// The touched columns with `f(column, sum, count)`, in the order they were
+    /// first touched; leaves the accumulator empty.
+    pub fn drain(&mut self, f: impl Fn(u32, f32, u32) -> f32) -> Vec<(u32, f32)> {
+        let mut out = Vec::with_capacity(self.touched.len());
+        self.drain_into(f, |c, v| out.push((c, v)));
+        out
+    }
+
+    /// Like [`drain`](Self::drain), handing each column to `sink`.
+    #[inline]
+    pub fn drain_into(&mut self, f: impl Fn(u32, f32, u32) -> f32, mut sink: impl FnMut(u32, f32)) {
+        for &c in &self.touched {
+            let slot = &mut self.slots[c as usize];
+            sink(c, f(c, slot.0, slot.1));
+            *slot = (0.0, 0);
+        }
+        self.touched.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_summed_and_rows_sorted() {
+        let rows = [1u32, 0, 1, 1, 2];
+        let cols = [2u32, 1, 0, 2, 1];
+        let vals = [1.0f32, 2.0, 3.0, 4.0, 5.0];
+        let m = Csr::from_coo(3, 3, &rows, &cols, &vals);
+        assert_eq!(m.indptr, vec![0, 1, 3, 4]);
+        assert_eq!(m.indices, vec![1, 0, 2, 1]);
+        assert_eq!(m.data, vec![2.0, 3.0, 5.0, 5.0]);
+        let t = m.transpose();
+        assert_eq!(t.indptr, vec![0, 1, 3, 4]);
+        assert_eq!(t.indices, vec![1, 0, 2, 1]);
+        assert_eq!(t.transpose(), m);
+    }
+
+    #[test]
+    fn large_random_matches_naive() {
+        let n = 50_000usize;
+        let rows: Vec<u32> = (0..n).map(|k| ((k * 7919) % 997) as u32).collect();
+        let cols: Vec<u32> = (0..n).map(|k| ((k * 104_729) % 389) as u32).collect();
+        let vals = vec![1.0f32; n];
+        let m = Csr::from_coo(997, 389, &rows, &cols, &vals);
+        let mut dense = vec![0f32; 997 * 389];
+        for k in 0..n {
+            dense[rows[k] as usize * 389 + cols[k] as usize] += 1.0;
+        }
+        let total: f32 = m.data.iter().sum();
+        assert_eq!(total, n as f32);
+        for r in 0..997 {
+            let (idx, val) = m.row(r);
+            for (c, v) in idx.iter().zip(val) {
+                assert_eq!(dense[r * 389 + *c as usize], *v);
+            }
+        }
+    }
+}
