@@ -103,6 +103,15 @@ fn strs<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Vec<IdKey> {
         .collect()
 }
 
+/// Times as UTC microseconds: gaps between purchases are elapsed time, so a
+/// zoned column is read as its instants, not its (DST-shifting) wall clock.
+fn utc_micros(mut column: Column) -> Result<Vec<i64>> {
+    if let DataType::Timestamp(unit, Some(_)) = &column.data_type {
+        column.data_type = DataType::Timestamp(*unit, None);
+    }
+    Ok(table::wall_times(&column)?.micros.into_owned())
+}
+
 /// A categorical attribute of each transaction as a 64-bit key per row.
 #[derive(Debug, Clone)]
 pub struct Attribute {
@@ -127,7 +136,7 @@ pub struct Log {
     /// Dense customer codes `0..customer_keys.len()`.
     pub customers: Vec<u32>,
     pub customer_keys: Vec<IdKey>,
-    /// Wall-clock microseconds.
+    /// UTC microseconds (naive times taken as they are).
     pub times: Vec<i64>,
     pub amounts: Vec<f64>,
     pub merchant: Option<Attribute>,
@@ -150,8 +159,7 @@ impl Log {
         let customer = table.column(&schema.customer)?;
         let ids = table::encode_ids(&customer)?;
         let customer_keys = id_keys(&customer, &ids.first_rows)?;
-        let time = table.column(&schema.time)?;
-        let times = table::wall_times(&time)?.micros.into_owned();
+        let times = utc_micros(table.column(&schema.time)?)?;
         let amount = table.column(&schema.amount)?;
         let amounts = table::values_f64(&amount)?.into_owned();
         table::require_finite(&amount.name, &amounts)?;

@@ -92,8 +92,8 @@ pub fn phrase(term: &Term, obs: &Observation, long_window_hours: f64) -> String 
             obs.amount, f[AMOUNT_RATIO], obs.usual
         ),
         "low_amount" => format!(
-            "amount {:.2} is far below this customer's average of {:.2}",
-            obs.amount, obs.usual
+            "amount {:.2} is only {:.2}x this customer's average of {:.2}",
+            obs.amount, f[AMOUNT_RATIO], obs.usual
         ),
         "quick_succession" => format!(
             "only {} after the previous purchase",
