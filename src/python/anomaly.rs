@@ -433,7 +433,7 @@ impl TransactionRiskModel {
             refunds,
         };
         let log = read_log(py, data, columns)?;
-        let inner = py.detach(|| RiskModel::fit(&log, config))?;
+        let inner = py.detach(|| RiskModel::fit(log, config))?;
         Ok(TransactionRiskModel { inner })
     }
 
@@ -446,7 +446,7 @@ impl TransactionRiskModel {
         with_features: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let log = read_log(py, data, columns)?;
-        let scored = py.detach(|| self.inner.score(&log, with_features))?;
+        let scored = py.detach(|| self.inner.score(log, with_features))?;
         scored_dict(py, scored)
     }
 
@@ -460,14 +460,14 @@ impl TransactionRiskModel {
     ) -> PyResult<Bound<'py, PyDict>> {
         let log = read_log(py, data, columns)?;
         let inner = &mut self.inner;
-        let scored = py.detach(|| inner.score_new(&log, with_features))?;
+        let scored = py.detach(|| inner.score_new(log, with_features))?;
         scored_dict(py, scored)
     }
 
     fn update(&mut self, py: Python<'_>, data: AnyRecordBatch, columns: Columns) -> PyResult<()> {
         let log = read_log(py, data, columns)?;
         let inner = &mut self.inner;
-        Ok(py.detach(|| inner.update(&log))?)
+        Ok(py.detach(|| inner.update(log))?)
     }
 
     #[getter]

@@ -34,8 +34,9 @@ pub use state::{
 };
 
 /// At most this many training transactions calibrate the terms (an even
-/// sample by row when the log is longer): tail shares down to ~1e-6.
-const CALIBRATION_ROWS: usize = 1 << 20;
+/// sample by row when the log is longer): tail shares down to ~1e-5, and
+/// small enough for the lookups to stay in cache.
+const CALIBRATION_ROWS: usize = 1 << 17;
 /// Rows per parallel task (whole customers).
 const ROWS_PER_TASK: usize = 1 << 15;
 
@@ -94,57 +95,145 @@ impl RiskConfig {
     }
 }
 
-/// Sorted training values of each feature (NaN left out).
+/// The training distribution of one feature (NaN left out): its distinct
+/// values, sorted, with the count of values at most each.  Counts make the
+/// discrete features (flags, window counts) a search over a few values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Distribution {
+    values: Vec<f64>,
+    at_most: Vec<u32>,
+    median: f64,
+    /// Every `BLOCK`-th value: a first search in this small, cache-resident
+    /// array narrows the search in `values` to one block.
+    coarse: Vec<f64>,
+}
+
+const BLOCK: usize = 16;
+
+impl Distribution {
+    fn new(mut sample: Vec<f64>) -> Self {
+        sample.sort_unstable_by(|a, b| a.total_cmp(b));
+        let median = sample.get(sample.len() / 2).copied().unwrap_or(f64::NAN);
+        let mut values: Vec<f64> = Vec::new();
+        let mut at_most: Vec<u32> = Vec::new();
+        for (i, &v) in sample.iter().enumerate() {
+            if values.last() == Some(&v) {
+                *at_most.last_mut().unwrap_or(&mut 0) = i as u32 + 1;
+            } else {
+                values.push(v);
+                at_most.push(i as u32 + 1);
+            }
+        }
+        Distribution {
+            coarse: values.iter().step_by(BLOCK).copied().collect(),
+            values,
+            at_most,
+            median,
+        }
+    }
+
+    /// `values.partition_point(pred)` for a predicate true then false.
+    fn partition_point(&self, pred: impl Fn(f64) -> bool) -> usize {
+        let j = self.coarse.partition_point(|&c| pred(c));
+        if j == 0 {
+            return 0;
+        }
+        let lo = (j - 1) * BLOCK;
+        let hi = (j * BLOCK).min(self.values.len());
+        lo + self.values[lo..hi].partition_point(|&v| pred(v))
+    }
+
+    fn total(&self) -> u32 {
+        self.at_most.last().copied().unwrap_or(0)
+    }
+
+    /// Training values `>= v`.
+    fn at_least(&self, v: f64) -> u32 {
+        let below = self.partition_point(|s| s < v);
+        self.total()
+            - if below == 0 {
+                0
+            } else {
+                self.at_most[below - 1]
+            }
+    }
+
+    /// Training values `<= v`.
+    fn at_most(&self, v: f64) -> u32 {
+        let upto = self.partition_point(|s| s <= v);
+        if upto == 0 {
+            0
+        } else {
+            self.at_most[upto - 1]
+        }
+    }
+}
+
+/// The training distribution of each feature, to turn a value into its
+/// tail share.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Calibration {
-    sorted: Vec<Vec<f64>>,
+    features: Vec<Distribution>,
 }
 
 impl Calibration {
     fn new(samples: &[[f64; N_FEATURES]]) -> Self {
-        let sorted = (0..N_FEATURES)
+        let features = (0..N_FEATURES)
             .into_par_iter()
             .map(|j| {
-                let mut v: Vec<f64> = samples
-                    .iter()
-                    .map(|s| s[j])
-                    .filter(|v| !v.is_nan())
-                    .collect();
-                v.sort_unstable_by(|a, b| a.total_cmp(b));
-                v
+                Distribution::new(
+                    samples
+                        .iter()
+                        .map(|s| s[j])
+                        .filter(|v| !v.is_nan())
+                        .collect(),
+                )
             })
             .collect();
-        Calibration { sorted }
+        Calibration { features }
     }
 
     fn surprises(&self, obs: &Observation) -> [f64; N_TERMS] {
         let mut out = [0.0; N_TERMS];
         for (t, term) in TERMS.iter().enumerate() {
             let v = obs.features[term.feature];
-            let sorted = &self.sorted[term.feature];
-            if v.is_nan() || sorted.is_empty() {
+            let dist = &self.features[term.feature];
+            let total = dist.total();
+            // Values on the typical side of the median have p >= 1/2: no surprise.
+            let typical = match term.tail {
+                Tail::High => v <= dist.median,
+                Tail::Low => v >= dist.median,
+            };
+            if v.is_nan() || total == 0 || typical {
                 continue;
             }
             let count = match term.tail {
-                Tail::High => sorted.len() - sorted.partition_point(|&s| s < v),
-                Tail::Low => sorted.partition_point(|&s| s <= v),
+                Tail::High => dist.at_least(v),
+                Tail::Low => dist.at_most(v),
             };
-            let p = (count + 1) as f64 / (sorted.len() + 1) as f64;
+            let p = (count + 1) as f64 / (total + 1) as f64;
             out[t] = (-(2.0 * p).ln()).max(0.0);
         }
         out
     }
 }
 
-/// Rows grouped by customer code, each customer's rows in time order (ties
-/// in row order).
-struct Groups {
+/// A log permuted into customer order (codes ascending), each customer's
+/// transactions in time order (ties in row order), so that every customer's
+/// history is read from contiguous memory.  `order[k]` is the original row of
+/// position `k`; customer `c` holds positions `starts[c]..starts[c + 1]`.
+struct SortedLog {
+    log: Log,
     order: Vec<u32>,
     starts: Vec<usize>,
 }
 
-impl Groups {
-    fn new(log: &Log) -> Self {
+fn permute<T: Copy + Send + Sync>(values: &[T], order: &[u32]) -> Vec<T> {
+    order.par_iter().map(|&r| values[r as usize]).collect()
+}
+
+impl SortedLog {
+    fn new(mut log: Log) -> Self {
         let n_customers = log.customer_keys.len();
         let mut starts = vec![0usize; n_customers + 1];
         for &c in &log.customers {
@@ -159,17 +248,25 @@ impl Groups {
             order[next[c as usize]] = row as u32;
             next[c as usize] += 1;
         }
-        let times = &log.times;
-        let sorted = (0..n_customers).into_par_iter().all(|c| {
-            order[starts[c]..starts[c + 1]]
-                .windows(2)
-                .all(|w| times[w[0] as usize] <= times[w[1] as usize])
-        });
+        let mut times = permute(&log.times, &order);
+        let sorted = (0..n_customers)
+            .into_par_iter()
+            .all(|c| times[starts[c]..starts[c + 1]].is_sorted());
         if !sorted {
-            let customers = &log.customers;
-            order.par_sort_unstable_by_key(|&r| (customers[r as usize], times[r as usize], r));
+            let (customers, raw) = (&log.customers, &log.times);
+            order.par_sort_unstable_by_key(|&r| (customers[r as usize], raw[r as usize], r));
+            times = permute(&log.times, &order);
         }
-        Groups { order, starts }
+        log.times = times;
+        log.amounts = permute(&log.amounts, &order);
+        log.customers = Vec::new(); // implied by `starts` from here on
+        for attribute in [&mut log.merchant, &mut log.category, &mut log.place]
+            .into_iter()
+            .flatten()
+        {
+            attribute.keys = permute(&attribute.keys, &order);
+        }
+        SortedLog { log, order, starts }
     }
 
     /// Customer ranges `[a, b)` of about `ROWS_PER_TASK` rows each.
@@ -187,31 +284,33 @@ impl Groups {
         }
         tasks
     }
-}
 
-fn transaction(log: &Log, row: usize) -> Transaction {
-    Transaction {
-        time: log.times[row],
-        amount: log.amounts[row],
-        merchant: log.merchant.as_ref().map(|a| a.keys[row]),
-        category: log.category.as_ref().map(|a| a.keys[row]),
-        place: log.place.as_ref().map(|a| a.keys[row]),
+    fn transaction(&self, k: usize) -> Transaction {
+        let log = &self.log;
+        Transaction {
+            time: log.times[k],
+            amount: log.amounts[k],
+            merchant: log.merchant.as_ref().map(|a| a.keys[k]),
+            category: log.category.as_ref().map(|a| a.keys[k]),
+            place: log.place.as_ref().map(|a| a.keys[k]),
+        }
     }
 }
 
 /// Run every customer's transactions through its state, in parallel over
 /// customers.  `states` holds one state per customer code (streaming) or is
-/// `None` (fresh states, dropped after use).  Each task folds its rows into an
-/// accumulator; accumulators come back in customer order.
+/// `None` (fresh states, dropped after use).  Each task folds its rows (with
+/// their original row numbers) into an accumulator; accumulators come back in
+/// customer order.
 fn run<A: Send>(
-    log: &Log,
-    groups: &Groups,
+    sorted: &SortedLog,
     config: &FeatureConfig,
     states: Option<&mut [CustomerState]>,
     init: impl Fn() -> A + Sync,
     visit: impl Fn(&mut A, usize, Option<Observation>) + Sync,
 ) -> Result<Vec<A>> {
-    let tasks = groups.tasks();
+    let log = &sorted.log;
+    let tasks = sorted.tasks();
     let mut slices: Vec<Option<&mut [CustomerState]>> = Vec::with_capacity(tasks.len());
     match states {
         Some(mut rest) => {
@@ -237,9 +336,9 @@ fn run<A: Send>(
                         &mut fresh
                     }
                 };
-                let rows = &groups.order[groups.starts[c]..groups.starts[c + 1]];
-                if let (Some(last), Some(&first)) = (state.last_seen, rows.first()) {
-                    let first_time = log.times[first as usize];
+                let (first, end) = (sorted.starts[c], sorted.starts[c + 1]);
+                if let (Some(last), true) = (state.last_seen, first < end) {
+                    let first_time = log.times[first];
                     if first_time < last {
                         return Err(Error::column_value(
                             &log.schema.time,
@@ -254,9 +353,9 @@ fn run<A: Send>(
                         ));
                     }
                 }
-                for &row in rows {
-                    let obs = state.observe(config, &transaction(log, row as usize));
-                    visit(&mut acc, row as usize, obs);
+                for k in first..end {
+                    let obs = state.observe(config, &sorted.transaction(k));
+                    visit(&mut acc, sorted.order[k] as usize, obs);
                 }
             }
             Ok(acc)
@@ -340,18 +439,18 @@ fn check_refunds(log: &Log, policy: RefundPolicy) -> Result<()> {
 impl RiskModel {
     /// Calibrate the terms on `log`, set the alert threshold, and keep every
     /// customer's state at the end of the log.
-    pub fn fit(log: &Log, config: RiskConfig) -> Result<Self> {
+    pub fn fit(log: Log, config: RiskConfig) -> Result<Self> {
         config.validate()?;
         if log.is_empty() {
             return Err(Error::argument("log", "is empty; fit needs transactions"));
         }
-        check_refunds(log, config.refunds)?;
-        let groups = Groups::new(log);
-        let mut states = vec![CustomerState::default(); log.customer_keys.len()];
+        check_refunds(&log, config.refunds)?;
+        let attributes = attributes_of(&log);
         let stride = log.len().div_ceil(CALIBRATION_ROWS);
+        let sorted = SortedLog::new(log);
+        let mut states = vec![CustomerState::default(); sorted.log.customer_keys.len()];
         let samples = run(
-            log,
-            &groups,
+            &sorted,
             &config.features,
             Some(&mut states),
             Vec::new,
@@ -369,13 +468,13 @@ impl RiskModel {
             config,
             calibration,
             threshold: f64::INFINITY,
-            attributes: attributes_of(log),
-            keys: log.customer_keys.clone(),
+            attributes,
+            keys: sorted.log.customer_keys.clone(),
             states,
             index: HashMap::new(),
         };
         model.rebuild_index();
-        let scores = model.score_log(log, false, None)?.scores;
+        let scores = model.score_sorted(&sorted, false, None)?.scores;
         model.threshold = percentile(&scores, 100.0 * (1.0 - model.config.alert_rate));
         Ok(model)
     }
@@ -412,28 +511,27 @@ impl RiskModel {
     }
 
     /// Score a whole log from scratch (every customer starts without history).
-    pub fn score(&self, log: &Log, with_features: bool) -> Result<Scored> {
-        self.check_attributes(log)?;
-        check_refunds(log, self.config.refunds)?;
-        self.score_log(log, with_features, None)
+    pub fn score(&self, log: Log, with_features: bool) -> Result<Scored> {
+        self.check_attributes(&log)?;
+        check_refunds(&log, self.config.refunds)?;
+        self.score_sorted(&SortedLog::new(log), with_features, None)
     }
 
     /// Score new transactions after those already seen, then add them to the
     /// customers' states.  Equal to [`RiskModel::score`] of the whole log.
-    pub fn score_new(&mut self, log: &Log, with_features: bool) -> Result<Scored> {
-        self.check_attributes(log)?;
-        check_refunds(log, self.config.refunds)?;
-        let positions = self.positions(log);
+    pub fn score_new(&mut self, log: Log, with_features: bool) -> Result<Scored> {
+        self.check_attributes(&log)?;
+        check_refunds(&log, self.config.refunds)?;
+        let positions = self.positions(&log);
         let mut states: Vec<CustomerState> = positions
             .iter()
             .map(|&p| self.states.get(p as usize).cloned().unwrap_or_default())
             .collect();
-        let scored = self.score_log(log, with_features, Some(&mut states))?;
+        let sorted = SortedLog::new(log);
+        let scored = self.score_sorted(&sorted, with_features, Some(&mut states))?;
         // Only after success: a rejected batch leaves the states untouched.
-        for (state, (key, &p)) in states
-            .into_iter()
-            .zip(log.customer_keys.iter().zip(&positions))
-        {
+        let keys = &sorted.log.customer_keys;
+        for (state, (key, &p)) in states.into_iter().zip(keys.iter().zip(&positions)) {
             if (p as usize) < self.states.len() {
                 self.states[p as usize] = state;
             } else {
@@ -446,7 +544,7 @@ impl RiskModel {
     }
 
     /// Add transactions to the customers' states without scoring them.
-    pub fn update(&mut self, log: &Log) -> Result<()> {
+    pub fn update(&mut self, log: Log) -> Result<()> {
         self.score_new(log, false).map(|_| ())
     }
 
@@ -458,19 +556,17 @@ impl RiskModel {
             .collect()
     }
 
-    fn score_log(
+    fn score_sorted(
         &self,
-        log: &Log,
+        sorted: &SortedLog,
         with_features: bool,
         states: Option<&mut [CustomerState]>,
     ) -> Result<Scored> {
-        let groups = Groups::new(log);
         let threshold = self.threshold;
         let long_hours = self.config.long_window_hours();
         let n_reasons = self.config.n_reasons;
         let chunks = run(
-            log,
-            &groups,
+            sorted,
             &self.config.features,
             states,
             ChunkScores::default,
@@ -497,7 +593,7 @@ impl RiskModel {
                 }
             },
         )?;
-        Ok(assemble(chunks, log.len(), with_features))
+        Ok(assemble(chunks, sorted.order.len(), with_features))
     }
 }
 
@@ -604,8 +700,8 @@ mod tests {
         rows.push((5, 1200, 1.5, 7));
         rows.push((5, 1201, 400.0, 7));
         let log = log(&rows);
-        let model = RiskModel::fit(&log, config()).unwrap();
-        let scored = model.score(&log, false).unwrap();
+        let model = RiskModel::fit(log.clone(), config()).unwrap();
+        let scored = model.score(log, false).unwrap();
         let big = rows.len() - 1;
         let top = scored
             .scores
@@ -631,14 +727,14 @@ mod tests {
     fn streaming_equals_batch_and_rejects_the_past() {
         let rows = history();
         let (head, tail) = rows.split_at(200);
-        let mut model = RiskModel::fit(&log(head), config()).unwrap();
-        let batch = model.score(&log(&rows), true).unwrap();
+        let mut model = RiskModel::fit(log(head), config()).unwrap();
+        let batch = model.score(log(&rows), true).unwrap();
         let mut streamed = Vec::new();
         for part in tail.chunks(37) {
-            streamed.extend(model.score_new(&log(part), false).unwrap().scores);
+            streamed.extend(model.score_new(log(part), false).unwrap().scores);
         }
         assert_eq!(&batch.scores[200..], &streamed[..]);
-        let err = model.score_new(&log(&[(3, 0, 5.0, 1)]), false).unwrap_err();
+        let err = model.score_new(log(&[(3, 0, 5.0, 1)]), false).unwrap_err();
         assert!(err.to_string().contains("before the last one"), "{err}");
     }
 
@@ -647,10 +743,27 @@ mod tests {
         let rows = history();
         let mut shuffled = rows.clone();
         shuffled.reverse();
-        let model = RiskModel::fit(&log(&rows), config()).unwrap();
-        let a = model.score(&log(&rows), false).unwrap().scores;
-        let mut b = model.score(&log(&shuffled), false).unwrap().scores;
+        let model = RiskModel::fit(log(&rows), config()).unwrap();
+        let a = model.score(log(&rows), false).unwrap().scores;
+        let mut b = model.score(log(&shuffled), false).unwrap().scores;
         b.reverse();
         assert_eq!(a, b);
+    }
+}
+
+#[cfg(test)]
+mod distribution_tests {
+    use super::Distribution;
+
+    #[test]
+    fn two_level_search_counts_like_a_scan() {
+        let sample: Vec<f64> = (0..1000).map(|i| ((i * 37) % 101) as f64 / 7.0).collect();
+        let d = Distribution::new(sample.clone());
+        for probe in [-1.0, 0.0, 0.5, 3.0, 7.0, 14.28, 14.3, 100.0] {
+            let ge = sample.iter().filter(|&&s| s >= probe).count() as u32;
+            let le = sample.iter().filter(|&&s| s <= probe).count() as u32;
+            assert_eq!(d.at_least(probe), ge, "{probe}");
+            assert_eq!(d.at_most(probe), le, "{probe}");
+        }
     }
 }
