@@ -1,1 +1,182 @@
 //! Anomaly scoring: unsupervised detectors and per-customer transaction risk.
+//!
+//! * [`iforest`]: isolation forest (Liu, Ting & Zhou 2008), scored exactly as
+//!   scikit-learn's `IsolationForest` (same path-length normalisation).
+//! * [`hbos`]: histogram-based outlier score (Goldstein & Dengel 2012), as PyOD.
+//! * [`ecod`]: empirical-CDF outlier detection (Li et al. 2022), as PyOD.
+//! * [`transactions`]: per-customer features of a card log computed from each
+//!   customer's own past only, combined into a risk score with reasons.
+//!
+//! Detectors read features as a column-major `f64` matrix ([`Matrix`]): every
+//! algorithm here walks one feature at a time (sorting, binning, splitting).
+
+pub mod ecod;
+pub mod hbos;
+pub mod iforest;
+pub mod transactions;
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// A borrowed column-major matrix: column `j` is `data[j * n_rows..(j + 1) * n_rows]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Matrix<'a> {
+    data: &'a [f64],
+    n_rows: usize,
+    n_cols: usize,
+}
+
+impl<'a> Matrix<'a> {
+    pub fn new(data: &'a [f64], n_rows: usize, n_cols: usize) -> Result<Self> {
+        if n_rows.checked_mul(n_cols) != Some(data.len()) {
+            return Err(Error::Invalid(format!(
+                "a {n_rows}x{n_cols} matrix needs {} values, got {}",
+                n_rows.saturating_mul(n_cols),
+                data.len()
+            )));
+        }
+        Ok(Matrix {
+            data,
+            n_rows,
+            n_cols,
+        })
+    }
+
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    pub fn n_cols(&self) -> usize {
+        self.n_cols
+    }
+
+    pub fn column(&self, j: usize) -> &'a [f64] {
+        &self.data[j * self.n_rows..(j + 1) * self.n_rows]
+    }
+
+    #[inline]
+    pub fn get(&self, row: usize, col: usize) -> f64 {
+        self.data[col * self.n_rows + row]
+    }
+
+    /// Error naming the first feature that holds NaN or infinity; `names`
+    /// are the feature names used in messages (indices when empty).
+    pub fn require_finite(&self, names: &[String]) -> Result<()> {
+        let bad = (0..self.n_cols)
+            .into_par_iter()
+            .find_first(|&j| self.column(j).iter().any(|v| !v.is_finite()));
+        if let Some(j) = bad {
+            let count = self.column(j).iter().filter(|v| !v.is_finite()).count();
+            return Err(Error::column_value(
+                feature_name(names, j),
+                format!(
+                    "contains {count} NaN or infinite value(s); impute or drop them before \
+                     fitting or scoring (detectors need finite features)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The name of feature `j` for messages.
+pub fn feature_name(names: &[String], j: usize) -> String {
+    names.get(j).cloned().unwrap_or_else(|| format!("x{j}"))
+}
+
+/// Check the feature count of data scored by a fitted detector.
+pub fn require_n_features(expected: usize, x: &Matrix<'_>) -> Result<()> {
+    if x.n_cols() != expected {
+        return Err(Error::argument(
+            "X",
+            format!(
+                "has {} features, but the detector was fitted with {expected}",
+                x.n_cols()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Check a detector's training data: at least one row and one column, all finite.
+pub fn require_training_data(x: &Matrix<'_>, names: &[String]) -> Result<()> {
+    if x.n_rows() == 0 {
+        return Err(Error::argument(
+            "X",
+            "has no rows; fit needs at least one sample",
+        ));
+    }
+    if x.n_cols() == 0 {
+        return Err(Error::argument("X", "has no features (0 columns)"));
+    }
+    x.require_finite(names)
+}
+
+/// `numpy.percentile(values, pct)` with the default linear interpolation,
+/// computed as numpy does (same virtual index and lerp), without a full sort.
+pub fn percentile(values: &[f64], pct: f64) -> f64 {
+    let n = values.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let q = pct / 100.0;
+    let virtual_index =
+        (n as f64 * q + (1.0 + q * (1.0 - 1.0 - 1.0)) - 1.0).clamp(0.0, (n - 1) as f64);
+    let below = virtual_index.floor();
+    let gamma = virtual_index - below;
+    let k = below as usize;
+    let mut work = values.to_vec();
+    let (_, &mut a, rest) = work.select_nth_unstable_by(k, |x, y| x.total_cmp(y));
+    let b = rest
+        .iter()
+        .copied()
+        .min_by(|x, y| x.total_cmp(y))
+        .unwrap_or(a);
+    let b = if k + 1 < n { b } else { a };
+    // numpy's _lerp: a + (b - a) t, evaluated from the nearer end.
+    let diff = b - a;
+    if gamma >= 0.5 {
+        b - diff * (1.0 - gamma)
+    } else {
+        a + diff * gamma
+    }
+}
+
+/// An independent, well-mixed seed for stream `index` of a run seeded with
+/// `seed` (splitmix64), so results do not depend on the number of threads.
+pub fn stream_seed(seed: u64, index: u64) -> u64 {
+    let mut z = seed
+        .wrapping_add(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(index.wrapping_mul(0xbf58_476d_1ce4_e5b9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Rows per parallel task when scoring row by row.
+pub(crate) const ROW_BLOCK: usize = 2048;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_matches_numpy_linear() {
+        let v = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0];
+        // numpy.percentile(v, [0, 10, 50, 90, 100])
+        let expected = [1.0, 1.0, 3.5, 6.9, 9.0];
+        for (p, e) in [0.0, 10.0, 50.0, 90.0, 100.0].iter().zip(expected) {
+            assert!((percentile(&v, *p) - e).abs() < 1e-12, "{p}");
+        }
+    }
+
+    #[test]
+    fn matrix_checks_shape_and_names_bad_columns() {
+        assert!(Matrix::new(&[1.0, 2.0, 3.0], 2, 2).is_err());
+        let data = [1.0, 2.0, f64::NAN, 4.0];
+        let m = Matrix::new(&data, 2, 2).unwrap();
+        let err = m.require_finite(&["a".into(), "b".into()]).unwrap_err();
+        assert!(err.to_string().contains("'b'"), "{err}");
+    }
+}

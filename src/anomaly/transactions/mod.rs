@@ -1,0 +1,769 @@
+//! Transaction risk: per-customer features against the customer's own past,
+//! combined into one risk score with reasons in plain words.
+//!
+//! Each transaction is compared with its customer's history up to that moment
+//! (never later transactions): amount against the customer's mean, time since
+//! the previous purchase, purchases in a short and a long rolling window,
+//! first-time merchant, category or place, and the card-testing sequence (a
+//! small purchase followed within the long window by a large one).
+//!
+//! Each suspicious direction of a feature is a *term*.  A term's surprise is
+//! `max(0, -ln(2p))`, with `p` the share of the training transactions at least
+//! as extreme (so typical values add nothing); the risk score is the sum of
+//! the surprises, and a flagged transaction's reasons are its largest terms.
+//!
+//! A fitted model keeps each customer's state after the training log, so new
+//! transactions are scored as they arrive with the same results as scoring
+//! the whole log at once.
+
+pub mod input;
+pub mod reasons;
+pub mod state;
+
+use hashbrown::HashMap;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::percentile;
+use crate::error::{Error, Result};
+use crate::table::format_micros;
+pub use input::{IdKey, Log, LogSchema};
+use reasons::{explain, Tail, N_TERMS, TERMS};
+pub use state::{
+    CustomerState, FeatureConfig, Observation, Transaction, FEATURE_NAMES, N_FEATURES,
+};
+
+/// At most this many training transactions calibrate the terms (an even
+/// sample by row when the log is longer): tail shares down to ~1e-5, and
+/// small enough for the lookups to stay in cache.
+const CALIBRATION_ROWS: usize = 1 << 17;
+/// Rows per parallel task (whole customers).
+const ROWS_PER_TASK: usize = 1 << 15;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum RefundPolicy {
+    /// Negative amounts score 0 and do not enter the customer's history.
+    Ignore,
+    /// Negative amounts are an error.
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskConfig {
+    pub features: FeatureConfig,
+    /// Share of the training transactions above the alert threshold.
+    pub alert_rate: f64,
+    pub n_reasons: usize,
+    pub refunds: RefundPolicy,
+}
+
+impl RiskConfig {
+    fn validate(&self) -> Result<()> {
+        let f = &self.features;
+        if f.short_window_micros <= 0 {
+            return Err(Error::argument("short_window", "must be positive"));
+        }
+        if f.long_window_micros < f.short_window_micros {
+            return Err(Error::argument(
+                "long_window",
+                "must be at least short_window",
+            ));
+        }
+        if !(f.small_share > 0.0 && f.small_share < 1.0) {
+            return Err(Error::argument(
+                "small_share",
+                format!("is {}; it must be in (0, 1)", f.small_share),
+            ));
+        }
+        if !(f.large_multiple.is_finite() && f.large_multiple > 1.0) {
+            return Err(Error::argument(
+                "large_multiple",
+                format!("is {}; it must be greater than 1", f.large_multiple),
+            ));
+        }
+        if !(self.alert_rate > 0.0 && self.alert_rate < 1.0) {
+            return Err(Error::argument(
+                "alert_rate",
+                format!("is {}; it must be in (0, 1)", self.alert_rate),
+            ));
+        }
+        Ok(())
+    }
+
+    fn long_window_hours(&self) -> f64 {
+        self.features.long_window_micros as f64 / 3_600_000_000.0
+    }
+}
+
+/// The training distribution of one feature (NaN left out): its distinct
+/// values, sorted, with the count of values at most each.  Counts make the
+/// discrete features (flags, window counts) a search over a few values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Distribution {
+    values: Vec<f64>,
+    at_most: Vec<u32>,
+    median: f64,
+    /// Every `BLOCK`-th value: a first search in this small, cache-resident
+    /// array narrows the search in `values` to one block.
+    coarse: Vec<f64>,
+}
+
+const BLOCK: usize = 16;
+
+impl Distribution {
+    fn new(mut sample: Vec<f64>) -> Self {
+        sample.sort_unstable_by(|a, b| a.total_cmp(b));
+        let median = sample.get(sample.len() / 2).copied().unwrap_or(f64::NAN);
+        let mut values: Vec<f64> = Vec::new();
+        let mut at_most: Vec<u32> = Vec::new();
+        for (i, &v) in sample.iter().enumerate() {
+            if values.last() == Some(&v) {
+                *at_most.last_mut().unwrap_or(&mut 0) = i as u32 + 1;
+            } else {
+                values.push(v);
+                at_most.push(i as u32 + 1);
+            }
+        }
+        Distribution {
+            coarse: values.iter().step_by(BLOCK).copied().collect(),
+            values,
+            at_most,
+            median,
+        }
+    }
+
+    /// `values.partition_point(pred)` for a predicate true then false.
+    fn partition_point(&self, pred: impl Fn(f64) -> bool) -> usize {
+        let j = self.coarse.partition_point(|&c| pred(c));
+        if j == 0 {
+            return 0;
+        }
+        let lo = (j - 1) * BLOCK;
+        let hi = (j * BLOCK).min(self.values.len());
+        lo + self.values[lo..hi].partition_point(|&v| pred(v))
+    }
+
+    fn total(&self) -> u32 {
+        self.at_most.last().copied().unwrap_or(0)
+    }
+
+    /// Training values `>= v`.
+    fn at_least(&self, v: f64) -> u32 {
+        let below = self.partition_point(|s| s < v);
+        self.total()
+            - if below == 0 {
+                0
+            } else {
+                self.at_most[below - 1]
+            }
+    }
+
+    /// Training values `<= v`.
+    fn at_most(&self, v: f64) -> u32 {
+        let upto = self.partition_point(|s| s <= v);
+        if upto == 0 {
+            0
+        } else {
+            self.at_most[upto - 1]
+        }
+    }
+}
+
+/// The training distribution of each feature, to turn a value into its
+/// tail share.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Calibration {
+    features: Vec<Distribution>,
+}
+
+impl Calibration {
+    fn new(samples: &[[f64; N_FEATURES]]) -> Self {
+        let features = (0..N_FEATURES)
+            .into_par_iter()
+            .map(|j| {
+                Distribution::new(
+                    samples
+                        .iter()
+                        .map(|s| s[j])
+                        .filter(|v| !v.is_nan())
+                        .collect(),
+                )
+            })
+            .collect();
+        Calibration { features }
+    }
+
+    fn surprises(&self, obs: &Observation) -> [f64; N_TERMS] {
+        let mut out = [0.0; N_TERMS];
+        for (t, term) in TERMS.iter().enumerate() {
+            let v = obs.features[term.feature];
+            let dist = &self.features[term.feature];
+            let total = dist.total();
+            // Values on the typical side of the median have p >= 1/2: no surprise.
+            let typical = match term.tail {
+                Tail::High => v <= dist.median,
+                Tail::Low => v >= dist.median,
+            };
+            if v.is_nan() || total == 0 || typical {
+                continue;
+            }
+            let count = match term.tail {
+                Tail::High => dist.at_least(v),
+                Tail::Low => dist.at_most(v),
+            };
+            let p = (count + 1) as f64 / (total + 1) as f64;
+            out[t] = (-(2.0 * p).ln()).max(0.0);
+        }
+        out
+    }
+}
+
+/// A log permuted into customer order (codes ascending), each customer's
+/// transactions in time order (ties in row order), so that every customer's
+/// history is read from contiguous memory.  `order[k]` is the original row of
+/// position `k`; customer `c` holds positions `starts[c]..starts[c + 1]`.
+struct SortedLog {
+    log: Log,
+    order: Vec<u32>,
+    starts: Vec<usize>,
+}
+
+fn permute<T: Copy + Send + Sync>(values: &[T], order: &[u32]) -> Vec<T> {
+    order.par_iter().map(|&r| values[r as usize]).collect()
+}
+
+impl SortedLog {
+    fn new(mut log: Log) -> Self {
+        let n_customers = log.customer_keys.len();
+        let mut starts = vec![0usize; n_customers + 1];
+        for &c in &log.customers {
+            starts[c as usize + 1] += 1;
+        }
+        for c in 0..n_customers {
+            starts[c + 1] += starts[c];
+        }
+        let mut next = starts.clone();
+        let mut order = vec![0u32; log.len()];
+        for (row, &c) in log.customers.iter().enumerate() {
+            order[next[c as usize]] = row as u32;
+            next[c as usize] += 1;
+        }
+        let mut times = permute(&log.times, &order);
+        let sorted = (0..n_customers)
+            .into_par_iter()
+            .all(|c| times[starts[c]..starts[c + 1]].is_sorted());
+        if !sorted {
+            let (customers, raw) = (&log.customers, &log.times);
+            order.par_sort_unstable_by_key(|&r| (customers[r as usize], raw[r as usize], r));
+            times = permute(&log.times, &order);
+        }
+        log.times = times;
+        log.amounts = permute(&log.amounts, &order);
+        log.customers = Vec::new(); // implied by `starts` from here on
+        for attribute in [&mut log.merchant, &mut log.category, &mut log.place]
+            .into_iter()
+            .flatten()
+        {
+            attribute.keys = permute(&attribute.keys, &order);
+        }
+        SortedLog { log, order, starts }
+    }
+
+    /// Customer ranges `[a, b)` of about `ROWS_PER_TASK` rows each.
+    fn tasks(&self) -> Vec<(usize, usize)> {
+        let n_customers = self.starts.len() - 1;
+        let mut tasks = Vec::new();
+        let mut a = 0;
+        while a < n_customers {
+            let mut b = a + 1;
+            while b < n_customers && self.starts[b] - self.starts[a] < ROWS_PER_TASK {
+                b += 1;
+            }
+            tasks.push((a, b));
+            a = b;
+        }
+        tasks
+    }
+
+    fn transaction(&self, k: usize) -> Transaction {
+        let log = &self.log;
+        Transaction {
+            time: log.times[k],
+            amount: log.amounts[k],
+            merchant: log.merchant.as_ref().map(|a| a.keys[k]),
+            category: log.category.as_ref().map(|a| a.keys[k]),
+            place: log.place.as_ref().map(|a| a.keys[k]),
+        }
+    }
+}
+
+/// Run every customer's transactions through its state, in parallel over
+/// customers.  `states` holds one state per customer code (streaming) or is
+/// `None` (fresh states, dropped after use).  Each task folds its rows (with
+/// their original row numbers) into an accumulator; accumulators come back in
+/// customer order.
+fn run<A: Send>(
+    sorted: &SortedLog,
+    config: &FeatureConfig,
+    states: Option<&mut [CustomerState]>,
+    init: impl Fn() -> A + Sync,
+    visit: impl Fn(&mut A, usize, Option<Observation>) + Sync,
+) -> Result<Vec<A>> {
+    let log = &sorted.log;
+    let tasks = sorted.tasks();
+    let mut slices: Vec<Option<&mut [CustomerState]>> = Vec::with_capacity(tasks.len());
+    match states {
+        Some(mut rest) => {
+            for &(a, b) in &tasks {
+                let (head, tail) = rest.split_at_mut(b - a);
+                slices.push(Some(head));
+                rest = tail;
+            }
+        }
+        None => slices.resize_with(tasks.len(), || None),
+    }
+    let results: Vec<Result<A>> = tasks
+        .into_par_iter()
+        .zip(slices)
+        .map(|((a, b), mut slice)| {
+            let mut acc = init();
+            let mut fresh;
+            for c in a..b {
+                let state = match slice.as_deref_mut() {
+                    Some(s) => &mut s[c - a],
+                    None => {
+                        fresh = CustomerState::default();
+                        &mut fresh
+                    }
+                };
+                let (first, end) = (sorted.starts[c], sorted.starts[c + 1]);
+                if let (Some(last), true) = (state.last_seen, first < end) {
+                    let first_time = log.times[first];
+                    if first_time < last {
+                        return Err(Error::column_value(
+                            &log.schema.time,
+                            format!(
+                                "has a transaction of customer {} at {} before the last one \
+                                 already seen ({}); new transactions must not be earlier than \
+                                 those already scored",
+                                log.customer_keys[c],
+                                format_micros(first_time),
+                                format_micros(last)
+                            ),
+                        ));
+                    }
+                }
+                for k in first..end {
+                    let obs = state.observe(config, &sorted.transaction(k));
+                    visit(&mut acc, sorted.order[k] as usize, obs);
+                }
+            }
+            Ok(acc)
+        })
+        .collect();
+    results.into_iter().collect()
+}
+
+/// Scores of a log, in the log's row order.
+#[derive(Debug, Clone, Default)]
+pub struct Scored {
+    /// Risk score per row (0 for refunds and first purchases without history).
+    pub scores: Vec<f64>,
+    /// Rows above the alert threshold (ascending) and their reasons.
+    pub alert_rows: Vec<u32>,
+    pub alert_reasons: Vec<String>,
+    /// With `with_features`: one column per feature (NaN where undefined).
+    pub features: Option<Vec<Vec<f64>>>,
+    /// With `with_features`: each term's surprise, one column per term.
+    pub contributions: Option<Vec<Vec<f64>>>,
+}
+
+#[derive(Default)]
+struct ChunkScores {
+    rows: Vec<u32>,
+    scores: Vec<f64>,
+    alerts: Vec<(u32, String)>,
+    features: Vec<[f64; N_FEATURES]>,
+    contributions: Vec<[f64; N_TERMS]>,
+}
+
+/// A fitted transaction risk scorer and its customers' states.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RiskModel {
+    pub config: RiskConfig,
+    calibration: Calibration,
+    pub threshold: f64,
+    /// Which optional attributes the model was fitted with.
+    attributes: [bool; 3],
+    keys: Vec<IdKey>,
+    states: Vec<CustomerState>,
+    #[serde(skip)]
+    index: HashMap<IdKey, u32>,
+}
+
+impl PartialEq for RiskModel {
+    fn eq(&self, other: &Self) -> bool {
+        self.config == other.config
+            && self.calibration == other.calibration
+            && self.threshold.to_bits() == other.threshold.to_bits()
+            && self.attributes == other.attributes
+            && self.keys == other.keys
+            && self.states == other.states
+    }
+}
+
+fn attributes_of(log: &Log) -> [bool; 3] {
+    [
+        log.merchant.is_some(),
+        log.category.is_some(),
+        log.place.is_some(),
+    ]
+}
+
+fn check_refunds(log: &Log, policy: RefundPolicy) -> Result<()> {
+    if policy == RefundPolicy::Error {
+        let refunds = log.amounts.par_iter().filter(|&&a| a < 0.0).count();
+        if refunds > 0 {
+            return Err(Error::column_value(
+                &log.schema.amount,
+                format!(
+                    "has {refunds} negative amount(s) (refunds); drop them or use \
+                     refunds='ignore' to score them 0 and leave them out of the history"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl RiskModel {
+    /// Calibrate the terms on `log`, set the alert threshold, and keep every
+    /// customer's state at the end of the log.
+    pub fn fit(log: Log, config: RiskConfig) -> Result<Self> {
+        config.validate()?;
+        if log.is_empty() {
+            return Err(Error::argument("log", "is empty; fit needs transactions"));
+        }
+        check_refunds(&log, config.refunds)?;
+        let attributes = attributes_of(&log);
+        let stride = log.len().div_ceil(CALIBRATION_ROWS);
+        let sorted = SortedLog::new(log);
+        let mut states = vec![CustomerState::default(); sorted.log.customer_keys.len()];
+        let samples = run(
+            &sorted,
+            &config.features,
+            Some(&mut states),
+            Vec::new,
+            |acc: &mut Vec<[f64; N_FEATURES]>, row, obs| {
+                if let Some(obs) = obs {
+                    if row % stride == 0 {
+                        acc.push(obs.features);
+                    }
+                }
+            },
+        )?
+        .concat();
+        let calibration = Calibration::new(&samples);
+        let mut model = RiskModel {
+            config,
+            calibration,
+            threshold: f64::INFINITY,
+            attributes,
+            keys: sorted.log.customer_keys.clone(),
+            states,
+            index: HashMap::new(),
+        };
+        model.rebuild_index();
+        let scores = model.score_sorted(&sorted, false, None)?.scores;
+        model.threshold = percentile(&scores, 100.0 * (1.0 - model.config.alert_rate));
+        Ok(model)
+    }
+
+    /// Rebuild the key index (after deserialisation).
+    pub fn rebuild_index(&mut self) {
+        self.index = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i as u32))
+            .collect();
+    }
+
+    pub fn n_customers(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn check_attributes(&self, log: &Log) -> Result<()> {
+        let names = ["merchant_col", "category_col", "place_col"];
+        for (k, (&fitted, now)) in self.attributes.iter().zip(attributes_of(log)).enumerate() {
+            if fitted != now {
+                return Err(Error::argument(
+                    names[k],
+                    if fitted {
+                        "was given at fit but is missing now"
+                    } else {
+                        "was not given at fit; the model cannot use it now"
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Score a whole log from scratch (every customer starts without history).
+    pub fn score(&self, log: Log, with_features: bool) -> Result<Scored> {
+        self.check_attributes(&log)?;
+        check_refunds(&log, self.config.refunds)?;
+        self.score_sorted(&SortedLog::new(log), with_features, None)
+    }
+
+    /// Score new transactions after those already seen, then add them to the
+    /// customers' states.  Equal to [`RiskModel::score`] of the whole log.
+    pub fn score_new(&mut self, log: Log, with_features: bool) -> Result<Scored> {
+        self.check_attributes(&log)?;
+        check_refunds(&log, self.config.refunds)?;
+        let positions = self.positions(&log);
+        let mut states: Vec<CustomerState> = positions
+            .iter()
+            .map(|&p| self.states.get(p as usize).cloned().unwrap_or_default())
+            .collect();
+        let sorted = SortedLog::new(log);
+        let scored = self.score_sorted(&sorted, with_features, Some(&mut states))?;
+        // Only after success: a rejected batch leaves the states untouched.
+        let keys = &sorted.log.customer_keys;
+        for (state, (key, &p)) in states.into_iter().zip(keys.iter().zip(&positions)) {
+            if (p as usize) < self.states.len() {
+                self.states[p as usize] = state;
+            } else {
+                self.index.insert(key.clone(), self.keys.len() as u32);
+                self.keys.push(key.clone());
+                self.states.push(state);
+            }
+        }
+        Ok(scored)
+    }
+
+    /// Add transactions to the customers' states without scoring them.
+    pub fn update(&mut self, log: Log) -> Result<()> {
+        self.score_new(log, false).map(|_| ())
+    }
+
+    /// The state index of each customer of `log` (`u32::MAX` for new ones).
+    fn positions(&self, log: &Log) -> Vec<u32> {
+        log.customer_keys
+            .iter()
+            .map(|k| self.index.get(k).copied().unwrap_or(u32::MAX))
+            .collect()
+    }
+
+    fn score_sorted(
+        &self,
+        sorted: &SortedLog,
+        with_features: bool,
+        states: Option<&mut [CustomerState]>,
+    ) -> Result<Scored> {
+        let threshold = self.threshold;
+        let long_hours = self.config.long_window_hours();
+        let n_reasons = self.config.n_reasons;
+        let chunks = run(
+            sorted,
+            &self.config.features,
+            states,
+            ChunkScores::default,
+            |acc: &mut ChunkScores, row, obs| {
+                acc.rows.push(row as u32);
+                let Some(obs) = obs else {
+                    acc.scores.push(0.0);
+                    if with_features {
+                        acc.features.push([f64::NAN; N_FEATURES]);
+                        acc.contributions.push([0.0; N_TERMS]);
+                    }
+                    return;
+                };
+                let surprises = self.calibration.surprises(&obs);
+                let score: f64 = surprises.iter().sum();
+                acc.scores.push(score);
+                if score > threshold {
+                    acc.alerts
+                        .push((row as u32, explain(&surprises, &obs, n_reasons, long_hours)));
+                }
+                if with_features {
+                    acc.features.push(obs.features);
+                    acc.contributions.push(surprises);
+                }
+            },
+        )?;
+        Ok(assemble(chunks, sorted.order.len(), with_features))
+    }
+}
+
+/// Scatter per-chunk results (customer order) back to row order.
+fn assemble(chunks: Vec<ChunkScores>, n: usize, with_features: bool) -> Scored {
+    let mut scores = vec![0.0; n];
+    let mut alerts = Vec::new();
+    let mut features = with_features.then(|| vec![vec![f64::NAN; n]; N_FEATURES]);
+    let mut contributions = with_features.then(|| vec![vec![0.0; n]; N_TERMS]);
+    for chunk in chunks {
+        for (k, &row) in chunk.rows.iter().enumerate() {
+            let row = row as usize;
+            scores[row] = chunk.scores[k];
+            if let (Some(f), Some(c)) = (features.as_mut(), contributions.as_mut()) {
+                for (j, column) in f.iter_mut().enumerate() {
+                    column[row] = chunk.features[k][j];
+                }
+                for (t, column) in c.iter_mut().enumerate() {
+                    column[row] = chunk.contributions[k][t];
+                }
+            }
+        }
+        alerts.extend(chunk.alerts);
+    }
+    alerts.par_sort_unstable_by_key(|a| a.0);
+    let (alert_rows, alert_reasons) = alerts.into_iter().unzip();
+    Scored {
+        scores,
+        alert_rows,
+        alert_reasons,
+        features,
+        contributions,
+    }
+}
+
+/// Names of the score's terms, in [`Scored::contributions`] order.
+pub fn term_names() -> Vec<&'static str> {
+    TERMS.iter().map(|t| t.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000_000;
+
+    fn log(rows: &[(i64, i64, f64, i64)]) -> Log {
+        let mut keys: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        keys.sort();
+        keys.dedup();
+        Log {
+            customers: rows
+                .iter()
+                .map(|r| keys.binary_search(&r.0).unwrap() as u32)
+                .collect(),
+            customer_keys: keys.iter().map(|&k| IdKey::Int(k)).collect(),
+            times: rows.iter().map(|r| r.1 * HOUR).collect(),
+            amounts: rows.iter().map(|r| r.2).collect(),
+            merchant: None,
+            category: None,
+            place: Some(input::Attribute {
+                name: "place".into(),
+                keys: rows.iter().map(|r| IdKey::Int(r.3).key64()).collect(),
+            }),
+            schema: LogSchema {
+                customer: "c".into(),
+                time: "t".into(),
+                amount: "a".into(),
+                merchant: None,
+                category: None,
+                place: Some("place".into()),
+            },
+        }
+    }
+
+    fn config() -> RiskConfig {
+        RiskConfig {
+            features: FeatureConfig {
+                short_window_micros: HOUR,
+                long_window_micros: 24 * HOUR,
+                small_share: 0.2,
+                large_multiple: 3.0,
+            },
+            alert_rate: 0.05,
+            n_reasons: 3,
+            refunds: RefundPolicy::Ignore,
+        }
+    }
+
+    fn history() -> Vec<(i64, i64, f64, i64)> {
+        let mut rows = Vec::new();
+        for c in 0..40 {
+            for k in 0..10 {
+                rows.push((c, k * 100 + c, 20.0 + ((c * 7 + k * 3) % 11) as f64, 1));
+            }
+        }
+        rows.sort_by_key(|r| r.1);
+        rows
+    }
+
+    #[test]
+    fn card_testing_is_flagged_with_reasons() {
+        let mut rows = history();
+        rows.push((5, 1200, 1.5, 7));
+        rows.push((5, 1201, 400.0, 7));
+        let log = log(&rows);
+        let model = RiskModel::fit(log.clone(), config()).unwrap();
+        let scored = model.score(log, false).unwrap();
+        let big = rows.len() - 1;
+        let top = scored
+            .scores
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
+        assert_eq!(top, big);
+        let k = scored
+            .alert_rows
+            .iter()
+            .position(|&r| r as usize == big)
+            .unwrap();
+        assert!(
+            scored.alert_reasons[k].contains("card-testing"),
+            "{}",
+            scored.alert_reasons[k]
+        );
+    }
+
+    #[test]
+    fn streaming_equals_batch_and_rejects_the_past() {
+        let rows = history();
+        let (head, tail) = rows.split_at(200);
+        let mut model = RiskModel::fit(log(head), config()).unwrap();
+        let batch = model.score(log(&rows), true).unwrap();
+        let mut streamed = Vec::new();
+        for part in tail.chunks(37) {
+            streamed.extend(model.score_new(log(part), false).unwrap().scores);
+        }
+        assert_eq!(&batch.scores[200..], &streamed[..]);
+        let err = model.score_new(log(&[(3, 0, 5.0, 1)]), false).unwrap_err();
+        assert!(err.to_string().contains("before the last one"), "{err}");
+    }
+
+    #[test]
+    fn unsorted_logs_score_as_sorted() {
+        let rows = history();
+        let mut shuffled = rows.clone();
+        shuffled.reverse();
+        let model = RiskModel::fit(log(&rows), config()).unwrap();
+        let a = model.score(log(&rows), false).unwrap().scores;
+        let mut b = model.score(log(&shuffled), false).unwrap().scores;
+        b.reverse();
+        assert_eq!(a, b);
+    }
+}
+
+#[cfg(test)]
+mod distribution_tests {
+    use super::Distribution;
+
+    #[test]
+    fn two_level_search_counts_like_a_scan() {
+        let sample: Vec<f64> = (0..1000).map(|i| ((i * 37) % 101) as f64 / 7.0).collect();
+        let d = Distribution::new(sample.clone());
+        for probe in [-1.0, 0.0, 0.5, 3.0, 7.0, 14.28, 14.3, 100.0] {
+            let ge = sample.iter().filter(|&&s| s >= probe).count() as u32;
+            let le = sample.iter().filter(|&&s| s <= probe).count() as u32;
+            assert_eq!(d.at_least(probe), ge, "{probe}");
+            assert_eq!(d.at_most(probe), le, "{probe}");
+        }
+    }
+}
