@@ -10,7 +10,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::models::{ModelKind, Row};
+use super::models::{ModelKind, Row, TimeLogs};
 use super::optimize::{invert_spd, minimize, Settings};
 use super::real::{Dual, Real};
 use crate::error::{Error, Result};
@@ -22,6 +22,10 @@ const CHUNK: usize = 2048;
 pub struct Collapsed {
     pub rows: Vec<Row>,
     pub weights: Vec<f64>,
+    /// Distinct values of `t_x` and of `T`, and each row's index into them:
+    /// logarithms of the times are computed once per distinct value.
+    levels: [Vec<f64>; 2],
+    level_of_row: Vec<[u32; 2]>,
 }
 
 impl Collapsed {
@@ -54,6 +58,8 @@ impl Collapsed {
         let mut out = Collapsed {
             rows: Vec::new(),
             weights: Vec::new(),
+            levels: [Vec::new(), Vec::new()],
+            level_of_row: Vec::new(),
         };
         for (row, w) in pairs {
             if w == 0.0 {
@@ -67,6 +73,20 @@ impl Collapsed {
                 }
             }
         }
+        for (k, column) in [1, 2].into_iter().enumerate() {
+            let mut values: Vec<f64> = out.rows.iter().map(|r| r[column]).collect();
+            values.sort_unstable_by(f64::total_cmp);
+            values.dedup();
+            out.levels[k] = values;
+        }
+        let levels = &out.levels;
+        let find = |k: usize, v: f64| levels[k].partition_point(|&l| l < v) as u32;
+        let level_of_row = out
+            .rows
+            .iter()
+            .map(|r| [find(0, r[1]), find(1, r[2])])
+            .collect();
+        out.level_of_row = level_of_row;
         Ok(out)
     }
 
@@ -81,20 +101,42 @@ impl Collapsed {
             .enumerate()
             .map(|(i, &v)| Dual::var(v, i))
             .collect();
+        let continuous = kind.is_continuous();
+        let logs_of = |k: usize, f: &dyn Fn(f64) -> Dual<4>| -> Vec<Dual<4>> {
+            if continuous {
+                self.levels[k].iter().map(|&v| f(v)).collect()
+            } else {
+                Vec::new()
+            }
+        };
+        let alpha_tx = logs_of(0, &|v| TimeLogs::alpha(&duals, v));
+        let alpha_t = logs_of(1, &|v| TimeLogs::alpha(&duals, v));
+        let beta_t = logs_of(1, &|v| TimeLogs::beta(kind, &duals, v));
         let partial: Vec<Dual<4>> = self
             .rows
             .par_chunks(CHUNK)
             .zip(self.weights.par_chunks(CHUNK))
-            .map(|(rows, weights)| {
+            .zip(self.level_of_row.par_chunks(CHUNK))
+            .map(|((rows, weights), levels)| {
                 // Rows are sorted by frequency, so the frequency terms are
                 // computed once per run of equal frequencies.
                 let mut sum = Dual::<4>::cst(0.0);
                 let mut run = (f64::NAN, Dual::<4>::cst(0.0));
-                for (row, &w) in rows.iter().zip(weights) {
+                for ((row, &w), &[i_tx, i_t]) in rows.iter().zip(weights).zip(levels) {
                     if row[0] != run.0 {
                         run = (row[0], kind.ln_frequency_terms(&duals, row[0]));
                     }
-                    sum = sum + (run.1 + kind.ln_history_terms(&duals, *row)) * Dual::cst(w);
+                    let history = if continuous {
+                        let logs = TimeLogs {
+                            alpha_tx: alpha_tx[i_tx as usize],
+                            alpha_t: alpha_t[i_t as usize],
+                            beta_t: beta_t[i_t as usize],
+                        };
+                        kind.ln_history_terms_with(&duals, *row, &logs)
+                    } else {
+                        kind.ln_history_terms(&duals, *row)
+                    };
+                    sum = sum + (run.1 + history) * Dual::cst(w);
                 }
                 sum
             })
@@ -404,4 +446,3 @@ mod tests {
         assert_eq!(format!("{one:?}"), format!("{two:?}"));
     }
 }
-

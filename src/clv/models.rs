@@ -108,10 +108,21 @@ impl ModelKind {
 
     /// The rest of the log-likelihood (see [`ModelKind::ln_frequency_terms`]).
     pub fn ln_history_terms<T: Real>(self, p: &[T], row: Row) -> T {
+        let logs = if self.is_continuous() {
+            TimeLogs::new(self, p, row[1], row[2])
+        } else {
+            TimeLogs::default()
+        };
+        self.ln_history_terms_with(p, row, &logs)
+    }
+
+    /// [`ModelKind::ln_history_terms`] with the logarithms of the times
+    /// given, so a fit can share them between rows with equal `t_x` or `T`.
+    pub fn ln_history_terms_with<T: Real>(self, p: &[T], row: Row, logs: &TimeLogs<T>) -> T {
         match self {
-            ModelKind::BetaGeo => bg_nbd(p, row),
-            ModelKind::ModifiedBetaGeo => mbg_nbd(p, row),
-            ModelKind::ParetoNbd => pareto_nbd(p, row),
+            ModelKind::BetaGeo => bg_nbd(p, row, logs),
+            ModelKind::ModifiedBetaGeo => mbg_nbd(p, row, logs),
+            ModelKind::ParetoNbd => pareto_nbd(p, row, logs),
             ModelKind::BetaGeoBetaBinom => bg_bb(p, row),
             ModelKind::ShiftedBetaGeo => sbg(p, row),
             ModelKind::GammaGamma => gamma_gamma(p, row),
@@ -202,17 +213,61 @@ impl ModelKind {
     }
 }
 
+/// `ln(α + t_x)`, `ln(α + T)` and (Pareto/NBD) `ln(β + T)`: the only places
+/// where the continuous models' times meet their parameters outside the
+/// hypergeometric term.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeLogs<T> {
+    pub alpha_tx: T,
+    pub alpha_t: T,
+    pub beta_t: T,
+}
+
+impl<T: Real> Default for TimeLogs<T> {
+    fn default() -> Self {
+        TimeLogs {
+            alpha_tx: c(0.0),
+            alpha_t: c(0.0),
+            beta_t: c(0.0),
+        }
+    }
+}
+
+impl<T: Real> TimeLogs<T> {
+    pub fn new(kind: ModelKind, p: &[T], tx: f64, big_t: f64) -> Self {
+        TimeLogs {
+            alpha_tx: Self::alpha(p, tx),
+            alpha_t: Self::alpha(p, big_t),
+            beta_t: Self::beta(kind, p, big_t),
+        }
+    }
+
+    /// `ln(α + t)` (α is the second parameter of every continuous model).
+    pub fn alpha(p: &[T], t: f64) -> T {
+        (p[1] + c(t)).ln()
+    }
+
+    /// `ln(β + t)` for Pareto/NBD, 0 otherwise.
+    pub fn beta(kind: ModelKind, p: &[T], t: f64) -> T {
+        if kind == ModelKind::ParetoNbd {
+            (p[3] + c(t)).ln()
+        } else {
+            c(0.0)
+        }
+    }
+}
+
 fn c<T: Real>(v: f64) -> T {
     T::cst(v)
 }
 
 /// Fader, Hardie & Lee (2005), equation (6), without the frequency terms.
-fn bg_nbd<T: Real>(p: &[T], [x, tx, big_t]: Row) -> T {
-    let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
+fn bg_nbd<T: Real>(p: &[T], [x, _, _]: Row, logs: &TimeLogs<T>) -> T {
+    let (r, a, b) = (p[0], p[2], p[3]);
     let rx = r + c(x);
-    let a3 = -rx * (alpha + c(big_t)).ln();
+    let a3 = -rx * logs.alpha_t;
     if x > 0.0 {
-        let a4 = a.ln() - (b + c(x - 1.0)).ln() - rx * (alpha + c(tx)).ln();
+        let a4 = a.ln() - (b + c(x - 1.0)).ln() - rx * logs.alpha_tx;
         log_add_exp(a3, a4)
     } else {
         a3
@@ -220,12 +275,11 @@ fn bg_nbd<T: Real>(p: &[T], [x, tx, big_t]: Row) -> T {
 }
 
 /// Batislam, Denizel & Filiztekin (2007): drop-out possible at time zero.
-fn mbg_nbd<T: Real>(p: &[T], [x, tx, big_t]: Row) -> T {
-    let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
+fn mbg_nbd<T: Real>(p: &[T], [x, _, _]: Row, logs: &TimeLogs<T>) -> T {
+    let (r, a, b) = (p[0], p[2], p[3]);
     let rx = r + c(x);
-    let ln_at = (alpha + c(big_t)).ln();
-    let a4 = a.ln() - (b + c(x)).ln() + rx * (ln_at - (alpha + c(tx)).ln());
-    -rx * ln_at + log_add_exp(a4, c(0.0))
+    let a4 = a.ln() - (b + c(x)).ln() + rx * (logs.alpha_t - logs.alpha_tx);
+    -rx * logs.alpha_t + log_add_exp(a4, c(0.0))
 }
 
 /// `ln A₀` of Fader & Hardie's Pareto/NBD note (2005), equations (19)-(20).
@@ -248,10 +302,10 @@ pub(crate) fn pareto_ln_a0<T: Real>(p: &[T], x: f64, tx: f64, big_t: f64) -> T {
 
 /// Schmittlein, Morrison & Colombo (1987), in the form of Fader & Hardie's
 /// note, without the frequency terms.
-fn pareto_nbd<T: Real>(p: &[T], [x, tx, big_t]: Row) -> T {
-    let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+fn pareto_nbd<T: Real>(p: &[T], [x, tx, big_t]: Row, logs: &TimeLogs<T>) -> T {
+    let (r, s) = (p[0], p[2]);
     let rx = r + c(x);
-    let alive_to_t = -rx * (alpha + c(big_t)).ln() - s * (beta + c(big_t)).ln();
+    let alive_to_t = -rx * logs.alpha_t - s * logs.beta_t;
     if tx >= big_t {
         // A₀ = 0: the customer bought at the end of observation.
         return alive_to_t;
