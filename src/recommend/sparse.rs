@@ -45,6 +45,27 @@ impl Csr {
         (&self.indices[a..b], &self.data[a..b])
     }
 
+    /// Hint the CPU to start loading row `r` (a no-op off x86-64).
+    #[inline(always)]
+    pub fn prefetch_row(&self, r: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let start = self.indptr[r];
+            if start < self.indices.len() {
+                let idx = self.indices[start..].as_ptr() as *const i8;
+                let val = self.data[start..].as_ptr() as *const i8;
+                // SAFETY: prefetching is a hint and never faults; the
+                // pointers are in bounds anyway.
+                #[allow(unused_unsafe)]
+                unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(idx);
+                    _mm_prefetch::<_MM_HINT_T0>(val);
+                }
+            }
+        }
+    }
+
     #[inline]
     pub fn row_len(&self, r: usize) -> usize {
         self.indptr[r + 1] - self.indptr[r]
@@ -276,6 +297,56 @@ impl SparseAccumulator {
         }
         slot.1 += 1;
         slot.0 += value;
+    }
+
+    /// Add `scale · values` at `columns` (a sparse row); `tracked = false`
+    /// as for [`add_untracked`](Self::add_untracked).
+    #[inline(always)]
+    pub fn add_row(&mut self, columns: &[u32], values: &[f32], scale: f32, tracked: bool) {
+        let slots = &mut self.slots[..];
+        if tracked {
+            let touched = &mut self.touched;
+            for (&c, &v) in columns.iter().zip(values) {
+                let slot = &mut slots[c as usize];
+                if slot.1 == 0 {
+                    touched.push(c);
+                }
+                slot.1 += 1;
+                slot.0 += scale * v;
+            }
+        } else {
+            for (&c, &v) in columns.iter().zip(values) {
+                let slot = &mut slots[c as usize];
+                slot.1 += 1;
+                slot.0 += scale * v;
+            }
+        }
+    }
+
+    /// Add without recording the column: for rows so dense that scanning
+    /// every column ([`drain_all_into`](Self::drain_all_into)) is cheaper
+    /// than tracking the touched ones.
+    #[inline(always)]
+    pub fn add_untracked(&mut self, column: u32, value: f32) {
+        let slot = &mut self.slots[column as usize];
+        slot.1 += 1;
+        slot.0 += value;
+    }
+
+    /// Every column with contributions, as `drain_into` gives them (in
+    /// column order), after [`add_untracked`](Self::add_untracked).
+    #[inline]
+    pub fn drain_all_into(
+        &mut self,
+        f: impl Fn(u32, f32, u32) -> f32,
+        mut sink: impl FnMut(u32, f32),
+    ) {
+        for (c, slot) in self.slots.iter_mut().enumerate() {
+            if slot.1 > 0 {
+                sink(c as u32, f(c as u32, slot.0, slot.1));
+                *slot = (0.0, 0);
+            }
+        }
     }
 
     /// The touched columns with `f(column, sum, count)`, in the order they were
