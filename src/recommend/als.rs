@@ -58,7 +58,7 @@ pub fn fit(
 ) -> Result<Factors> {
     params.validate()?;
     let f = params.factors;
-    let cui = user_items.map_values(|_, _, v| v * params.alpha);
+    let cui = user_items.clone().map_values(|_, _, v| v * params.alpha);
     let ciu = cui.transpose();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(params.seed);
     let mut user = random_factors(&mut rng, cui.n_rows, f);

@@ -52,7 +52,7 @@ pub struct ItemKnn {
 }
 
 /// Weight the item × user matrix.
-pub fn weight(item_users: &Csr, weighting: Weighting) -> Csr {
+pub fn weight(item_users: Csr, weighting: Weighting) -> Csr {
     let n_items = item_users.n_rows as f64;
     let idf = || -> Vec<f64> {
         // idf of a user (a "term") over items (the "documents").
@@ -63,7 +63,7 @@ pub fn weight(item_users: &Csr, weighting: Weighting) -> Csr {
             .collect()
     };
     match weighting {
-        Weighting::Cosine => normalise_rows(item_users.clone()),
+        Weighting::Cosine => normalise_rows(item_users),
         Weighting::TfIdf => {
             let idf = idf();
             normalise_rows(
@@ -116,7 +116,7 @@ impl ItemKnn {
                 "must be a non-negative number",
             ));
         }
-        let weighted_items = weight(&user_items.transpose(), weighting);
+        let weighted_items = weight(user_items.transpose(), weighting);
         let weighted_users = weighted_items.transpose();
         let n_items = weighted_items.n_rows;
         let mut rows: Vec<Vec<(u32, f32)>> = Vec::with_capacity(n_items);
@@ -242,7 +242,7 @@ mod tests {
         let it = m.transpose();
         println!("transpose {:?}", t.elapsed());
         let t = Instant::now();
-        let w = weight(&it, Weighting::Cosine);
+        let w = weight(it.clone(), Weighting::Cosine);
         println!("weight {:?}", t.elapsed());
         let t = Instant::now();
         let _wt = w.transpose();

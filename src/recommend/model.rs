@@ -10,7 +10,7 @@ use super::factors::{Factors, Panels, BLOCK_USERS};
 use super::interactions::Interactions;
 use super::knn::ItemKnn;
 use super::sparse::{Csr, SparseAccumulator};
-use super::topn::{top_n_dense, top_n_pairs};
+use super::topn::{top_n_dense, top_n_pairs, TopCollector};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -315,15 +315,17 @@ impl Recommender {
                     Who::History(i, w) => (i, w),
                 };
                 knn.score(items, weights, &mut scratch.sparse);
-                let candidates: Vec<(u32, f32)> = scratch
-                    .sparse
-                    .drain(|_, s, _| s)
-                    .into_iter()
-                    .filter(|&(i, _)| {
-                        allowed.is_none_or(|a| a[i as usize]) && seen.binary_search(&i).is_err()
-                    })
-                    .collect();
-                top_n_pairs(candidates, n)
+                let mut top = TopCollector::new(n);
+                scratch.sparse.drain_into(
+                    |_, s, _| s,
+                    |i, s| {
+                        if allowed.is_none_or(|a| a[i as usize]) && seen.binary_search(&i).is_err()
+                        {
+                            top.push(i, s)
+                        }
+                    },
+                );
+                top.finish()
             }
             Model::Ease(ease) => {
                 let (items, weights) = history(who);

@@ -80,7 +80,8 @@ impl Csr {
         values: &[f32],
     ) -> Self {
         let nnz = rows.len();
-        let n_chunks = (rayon::current_num_threads() * 4).clamp(1, nnz.max(1).div_ceil(4096));
+        // One histogram of n_rows counters per chunk: few chunks keep that small.
+        let n_chunks = rayon::current_num_threads().clamp(1, nnz.max(1).div_ceil(4096));
         let chunk_len = nnz.div_ceil(n_chunks).max(1);
         // Per-chunk histograms, then exclusive offsets (row-major over chunks).
         let histograms: Vec<Vec<usize>> = rows
@@ -214,13 +215,12 @@ impl Csr {
         counts
     }
 
-    /// A copy with every value replaced by `f(row, col, value)`.
-    pub fn map_values(&self, f: impl Fn(usize, u32, f32) -> f32 + Sync) -> Csr {
-        let mut out = self.clone();
+    /// Every value replaced by `f(row, col, value)`, in place.
+    pub fn map_values(mut self, f: impl Fn(usize, u32, f32) -> f32 + Sync) -> Csr {
         {
             let indptr = &self.indptr;
             let indices = &self.indices;
-            let parts = split_by(indptr, &mut out.data);
+            let parts = split_by(indptr, &mut self.data);
             parts.into_par_iter().enumerate().for_each(|(r, vals)| {
                 let a = indptr[r];
                 for (k, v) in vals.iter_mut().enumerate() {
@@ -228,7 +228,7 @@ impl Csr {
                 }
             });
         }
-        out
+        self
     }
 
     /// Check the structure of a matrix received from outside (scipy).
