@@ -10,7 +10,7 @@ held to one thread so implicit does not oversubscribe). Tasks:
 * ``knn``: item-kNN fit (cosine, K=50).
 * ``recommend``: top-10 for every user, from the fitted item-kNN and ALS.
 
-    python benchmarks/recommend.py                       # ~1.1M interactions, 2 threads
+    python benchmarks/recommend.py                       # ~1.0M distinct (user, item) interactions, 2 threads
     python benchmarks/recommend.py --customers 300000 --threads 2
 """
 
@@ -122,7 +122,7 @@ def run(library: str, task: str, path: str, threads: int, iterations: int) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--customers", type=int, default=150_000)
+    parser.add_argument("--customers", type=int, default=170_000)
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=5)

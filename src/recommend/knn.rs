@@ -51,50 +51,55 @@ pub struct ItemKnn {
     pub similarity: Csr,
 }
 
-/// Weight the item × user matrix.
-pub fn weight(item_users: Csr, weighting: Weighting) -> Csr {
-    let n_items = item_users.n_rows as f64;
+/// Weight the user × item matrix, items being the vectors compared (users
+/// are the "terms", items the "documents"): every weighting is a function of
+/// the entry, its user's and its item's statistics, so no transpose is needed.
+pub fn weight(user_items: Csr, weighting: Weighting) -> Csr {
+    let n_items = user_items.n_cols as f64;
+    // idf of a user: log(n_items) − log(1 + number of items the user has).
     let idf = || -> Vec<f64> {
-        // idf of a user (a "term") over items (the "documents").
-        let counts = item_users.column_counts();
-        counts
-            .iter()
-            .map(|&c| n_items.ln() - (c as f64).ln_1p())
+        (0..user_items.n_rows)
+            .map(|u| n_items.ln() - (user_items.row_len(u) as f64).ln_1p())
+            .collect()
+    };
+    let column_sums = |g: &dyn Fn(usize, f32) -> f64| -> Vec<f64> {
+        let mut sums = vec![0f64; user_items.n_cols];
+        for u in 0..user_items.n_rows {
+            let (items, values) = user_items.row(u);
+            for (&i, &v) in items.iter().zip(values) {
+                sums[i as usize] += g(u, v);
+            }
+        }
+        sums
+    };
+    let inverse_norms = |sq: Vec<f64>| -> Vec<f64> {
+        sq.into_iter()
+            .map(|s| if s > 0.0 { 1.0 / s.sqrt() } else { 0.0 })
             .collect()
     };
     match weighting {
-        Weighting::Cosine => normalise_rows(item_users),
+        Weighting::Cosine => {
+            let inv = inverse_norms(column_sums(&|_, v| v as f64 * v as f64));
+            user_items.map_values(|_, i, v| (v as f64 * inv[i as usize]) as f32)
+        }
         Weighting::TfIdf => {
             let idf = idf();
-            normalise_rows(
-                item_users.map_values(|_, u, v| ((v as f64).sqrt() * idf[u as usize]) as f32),
-            )
+            let tfidf = |u: usize, v: f32| (v as f64).sqrt() * idf[u];
+            let inv = inverse_norms(column_sums(&|u, v| tfidf(u, v).powi(2)));
+            user_items.map_values(|u, i, v| (tfidf(u, v) * inv[i as usize]) as f32)
         }
         Weighting::Bm25 { k1, b } => {
             let idf = idf();
             let (k1, b) = (k1 as f64, b as f64);
-            let lengths: Vec<f64> = (0..item_users.n_rows)
-                .map(|i| item_users.row(i).1.iter().map(|&v| v as f64).sum())
-                .collect();
+            let lengths = column_sums(&|_, v| v as f64);
             let mean = lengths.iter().sum::<f64>() / lengths.len().max(1) as f64;
-            item_users.map_values(|i, u, v| {
-                let norm = (1.0 - b) + b * lengths[i] / mean;
+            user_items.map_values(|u, i, v| {
+                let norm = (1.0 - b) + b * lengths[i as usize] / mean;
                 let v = v as f64;
-                (v * (k1 + 1.0) / (k1 * norm + v) * idf[u as usize]) as f32
+                (v * (k1 + 1.0) / (k1 * norm + v) * idf[u]) as f32
             })
         }
     }
-}
-
-fn normalise_rows(m: Csr) -> Csr {
-    let norms: Vec<f32> = (0..m.n_rows)
-        .into_par_iter()
-        .map(|r| {
-            let v = m.row(r).1;
-            (v.iter().map(|&x| x as f64 * x as f64).sum::<f64>()).sqrt() as f32
-        })
-        .collect();
-    m.map_values(|r, _, v| if norms[r] > 0.0 { v / norms[r] } else { 0.0 })
 }
 
 impl ItemKnn {
@@ -116,8 +121,8 @@ impl ItemKnn {
                 "must be a non-negative number",
             ));
         }
-        let weighted_items = weight(user_items.transpose(), weighting);
-        let weighted_users = weighted_items.transpose();
+        let weighted_users = weight(user_items.clone(), weighting);
+        let weighted_items = weighted_users.transpose();
         let n_items = weighted_items.n_rows;
         let mut rows: Vec<Vec<(u32, f32)>> = Vec::with_capacity(n_items);
         // Blocks keep progress reports coming while staying parallel inside.
@@ -242,11 +247,8 @@ mod tests {
         let it = m.transpose();
         println!("transpose {:?}", t.elapsed());
         let t = Instant::now();
-        let w = weight(it.clone(), Weighting::Cosine);
+        let _w = weight(it, Weighting::Cosine);
         println!("weight {:?}", t.elapsed());
-        let t = Instant::now();
-        let _wt = w.transpose();
-        println!("transpose back {:?}", t.elapsed());
         for _ in 0..3 {
             let t = Instant::now();
             let knn = ItemKnn::fit(&m, Weighting::Cosine, 50, 0.0, &mut |_, _| {}).unwrap();
