@@ -323,6 +323,29 @@ impl SparseAccumulator {
         }
     }
 
+    /// [`add_row`](Self::add_row) for a row stored as (column, value) pairs.
+    #[inline(always)]
+    pub fn add_pairs(&mut self, row: &[(u32, f32)], scale: f32, tracked: bool) {
+        let slots = &mut self.slots[..];
+        if tracked {
+            let touched = &mut self.touched;
+            for &(c, v) in row {
+                let slot = &mut slots[c as usize];
+                if slot.1 == 0 {
+                    touched.push(c);
+                }
+                slot.1 += 1;
+                slot.0 += scale * v;
+            }
+        } else {
+            for &(c, v) in row {
+                let slot = &mut slots[c as usize];
+                slot.1 += 1;
+                slot.0 += scale * v;
+            }
+        }
+    }
+
     /// Add without recording the column: for rows so dense that scanning
     /// every column ([`drain_all_into`](Self::drain_all_into)) is cheaper
     /// than tracking the touched ones.
