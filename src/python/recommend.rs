@@ -64,7 +64,7 @@ fn mask(n: usize, allowed: Option<Vec<Option<u32>>>) -> Option<Vec<bool>> {
 
 #[pyclass(module = "patronage._core", name = "Interactions", frozen)]
 pub struct PyInteractions {
-    inner: Interactions,
+    inner: std::sync::Arc<Interactions>,
 }
 
 #[pymethods]
@@ -81,7 +81,9 @@ impl PyInteractions {
         let table = read_table(data)?;
         let inner =
             py.detach(|| Interactions::from_table(&table, user_col, item_col, weight_col))?;
-        Ok(PyInteractions { inner })
+        Ok(PyInteractions {
+            inner: std::sync::Arc::new(inner),
+        })
     }
 
     #[staticmethod]
@@ -102,7 +104,9 @@ impl PyInteractions {
         let data = data.as_slice()?.to_vec();
         let inner =
             py.detach(|| Interactions::from_csr(shape, indptr, indices, data, "user_items"))?;
-        Ok(PyInteractions { inner })
+        Ok(PyInteractions {
+            inner: std::sync::Arc::new(inner),
+        })
     }
 
     #[getter]

@@ -2,6 +2,8 @@
 //! (top-n for known users, for new users from their items, similar items and
 //! users), all parallel over the queried users or items.
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -107,14 +109,16 @@ enum Who<'a> {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommender {
-    pub data: Interactions,
+    /// Shared with the interactions object it was fitted on (no copy).
+    #[serde(with = "shared")]
+    pub data: Arc<Interactions>,
     /// Number of users who have each item.
     pub popularity: Vec<f32>,
     pub model: Model,
 }
 
 impl Recommender {
-    pub fn new(data: Interactions, model: Model) -> Self {
+    pub fn new(data: Arc<Interactions>, model: Model) -> Self {
         let popularity = data
             .matrix
             .column_counts()
@@ -498,4 +502,21 @@ fn cosine_top(
             },
         )
         .collect()
+}
+
+/// Serde for the shared interactions: written and read as a plain value.
+mod shared {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Interactions;
+
+    pub fn serialize<S: Serializer>(value: &Arc<Interactions>, s: S) -> Result<S::Ok, S::Error> {
+        value.as_ref().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Interactions>, D::Error> {
+        Interactions::deserialize(d).map(Arc::new)
+    }
 }
