@@ -51,10 +51,11 @@ pub struct ItemKnn {
     pub similarity: Csr,
 }
 
-/// Weight the user × item matrix, items being the vectors compared (users
-/// are the "terms", items the "documents"): every weighting is a function of
-/// the entry, its user's and its item's statistics, so no transpose is needed.
-pub fn weight(user_items: Csr, weighting: Weighting) -> Csr {
+/// The weighted values of the user × item matrix (aligned with its
+/// entries), items being the vectors compared (users are the "terms", items
+/// the "documents"): every weighting is a function of the entry, its user's
+/// and its item's statistics, so no transpose is needed.
+pub fn weight(user_items: &Csr, weighting: Weighting) -> Vec<f32> {
     let n_items = user_items.n_cols as f64;
     // idf of a user: log(n_items) − log(1 + number of items the user has).
     let idf = || -> Vec<f64> {
@@ -80,20 +81,20 @@ pub fn weight(user_items: Csr, weighting: Weighting) -> Csr {
     match weighting {
         Weighting::Cosine => {
             let inv = inverse_norms(column_sums(&|_, v| v as f64 * v as f64));
-            user_items.map_values(|_, i, v| (v as f64 * inv[i as usize]) as f32)
+            user_items.mapped_values(|_, i, v| (v as f64 * inv[i as usize]) as f32)
         }
         Weighting::TfIdf => {
             let idf = idf();
             let tfidf = |u: usize, v: f32| (v as f64).sqrt() * idf[u];
             let inv = inverse_norms(column_sums(&|u, v| tfidf(u, v).powi(2)));
-            user_items.map_values(|u, i, v| (tfidf(u, v) * inv[i as usize]) as f32)
+            user_items.mapped_values(|u, i, v| (tfidf(u, v) * inv[i as usize]) as f32)
         }
         Weighting::Bm25 { k1, b } => {
             let idf = idf();
             let (k1, b) = (k1 as f64, b as f64);
             let lengths = column_sums(&|_, v| v as f64);
             let mean = lengths.iter().sum::<f64>() / lengths.len().max(1) as f64;
-            user_items.map_values(|u, i, v| {
+            user_items.mapped_values(|u, i, v| {
                 let norm = (1.0 - b) + b * lengths[i as usize] / mean;
                 let v = v as f64;
                 (v * (k1 + 1.0) / (k1 * norm + v) * idf[u]) as f32
@@ -122,8 +123,11 @@ impl ItemKnn {
             ));
         }
         let (weighted_items, weighted_users) = {
-            let by_user = weight(user_items.clone(), weighting);
-            (by_user.transpose(), PairRows::new(&by_user))
+            let weights = weight(user_items, weighting);
+            (
+                user_items.transpose_with(&weights),
+                PairRows::new(user_items, &weights),
+            )
         };
         let n_items = weighted_items.n_rows;
         let mut rows: Vec<Vec<(u32, f32)>> = Vec::with_capacity(n_items);
@@ -161,21 +165,21 @@ impl ItemKnn {
 
 /// Rows with (column, value) side by side: a short row is one cache line
 /// instead of two, which matters when rows are visited in random order.
-struct PairRows {
-    indptr: Vec<usize>,
+struct PairRows<'a> {
+    indptr: &'a [usize],
     pairs: Vec<(u32, f32)>,
     n_cols: usize,
 }
 
-impl PairRows {
-    fn new(m: &Csr) -> Self {
+impl<'a> PairRows<'a> {
+    fn new(m: &'a Csr, values: &[f32]) -> Self {
         PairRows {
-            indptr: m.indptr.clone(),
+            indptr: &m.indptr,
             pairs: m
                 .indices
                 .iter()
                 .copied()
-                .zip(m.data.iter().copied())
+                .zip(values.iter().copied())
                 .collect(),
             n_cols: m.n_cols,
         }
@@ -204,7 +208,7 @@ impl PairRows {
 
 fn neighbours(
     items: &Csr,
-    users: &PairRows,
+    users: &PairRows<'_>,
     item: usize,
     k: usize,
     shrinkage: f32,
@@ -291,7 +295,8 @@ mod tests {
         let it = m.transpose();
         println!("transpose {:?}", t.elapsed());
         let t = Instant::now();
-        let _w = weight(it, Weighting::Cosine);
+        let _w = weight(&m, Weighting::Cosine);
+        drop(it);
         println!("weight {:?}", t.elapsed());
         for _ in 0..3 {
             let t = Instant::now();

@@ -195,6 +195,12 @@ impl Csr {
 
     /// The transpose (columns become rows), built in parallel.
     pub fn transpose(&self) -> Csr {
+        self.transpose_with(&self.data)
+    }
+
+    /// The transpose of this matrix's structure holding `data` instead of
+    /// its values (`data` aligned with `indices`).
+    pub fn transpose_with(&self, data: &[f32]) -> Csr {
         let mut rows = vec![0u32; self.nnz()];
         {
             let parts = split_by(&self.indptr, &mut rows);
@@ -203,7 +209,7 @@ impl Csr {
                 .enumerate()
                 .for_each(|(r, part)| part.fill(r as u32));
         }
-        Csr::from_coo(self.n_cols, self.n_rows, &self.indices, &rows, &self.data)
+        Csr::from_coo(self.n_cols, self.n_rows, &self.indices, &rows, data)
     }
 
     /// Number of stored entries in each column.
@@ -213,6 +219,21 @@ impl Csr {
             counts[c as usize] += 1;
         }
         counts
+    }
+
+    /// `f(row, col, value)` of every stored entry, aligned with `indices`.
+    pub fn mapped_values(&self, f: impl Fn(usize, u32, f32) -> f32 + Sync) -> Vec<f32> {
+        let mut out = vec![0f32; self.nnz()];
+        {
+            let parts = split_by(&self.indptr, &mut out);
+            parts.into_par_iter().enumerate().for_each(|(r, part)| {
+                let (cols, vals) = self.row(r);
+                for ((o, &c), &v) in part.iter_mut().zip(cols).zip(vals) {
+                    *o = f(r, c, v);
+                }
+            });
+        }
+        out
     }
 
     /// Every value replaced by `f(row, col, value)`, in place.
