@@ -295,3 +295,12 @@ def test_show_progress_draws_a_bar(log, capsys):
     ItemKNN(show_progress=True).fit(log)
     err = capsys.readouterr().err
     assert "ALS" in err and "ItemKNN" in err
+
+
+def test_sklearn_clone_keeps_parameters():
+    from sklearn.base import clone
+
+    model = ItemKNN(k=7, weighting="bm25", shrinkage=1.5)
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and copy is not model
+    assert "k=7" in repr(model)

@@ -64,7 +64,7 @@ fn mask(n: usize, allowed: Option<Vec<Option<u32>>>) -> Option<Vec<bool>> {
 
 #[pyclass(module = "patronage._core", name = "Interactions", frozen)]
 pub struct PyInteractions {
-    inner: Interactions,
+    inner: std::sync::Arc<Interactions>,
 }
 
 #[pymethods]
@@ -81,7 +81,9 @@ impl PyInteractions {
         let table = read_table(data)?;
         let inner =
             py.detach(|| Interactions::from_table(&table, user_col, item_col, weight_col))?;
-        Ok(PyInteractions { inner })
+        Ok(PyInteractions {
+            inner: std::sync::Arc::new(inner),
+        })
     }
 
     #[staticmethod]
@@ -89,20 +91,22 @@ impl PyInteractions {
         py: Python<'_>,
         shape: (usize, usize),
         indptr: PyReadonlyArray1<'_, i64>,
-        indices: PyReadonlyArray1<'_, i64>,
-        data: PyReadonlyArray1<'_, f64>,
+        indices: PyReadonlyArray1<'_, i32>,
+        data: PyReadonlyArray1<'_, f32>,
     ) -> PyResult<Self> {
         let indptr = indptr.as_slice()?;
         let indices = indices.as_slice()?;
-        if indptr.iter().any(|&v| v < 0) || indices.iter().any(|&v| v < 0 || v > u32::MAX as i64) {
-            return Err(Error::argument("user_items", "has negative or too large indices").into());
+        if indptr.iter().any(|&v| v < 0) || indices.iter().any(|&v| v < 0) {
+            return Err(Error::argument("user_items", "has negative indices").into());
         }
         let indptr: Vec<usize> = indptr.iter().map(|&v| v as usize).collect();
         let indices: Vec<u32> = indices.iter().map(|&v| v as u32).collect();
         let data = data.as_slice()?.to_vec();
         let inner =
             py.detach(|| Interactions::from_csr(shape, indptr, indices, data, "user_items"))?;
-        Ok(PyInteractions { inner })
+        Ok(PyInteractions {
+            inner: std::sync::Arc::new(inner),
+        })
     }
 
     #[getter]
@@ -177,15 +181,24 @@ impl PyRecommender {
         names: (&str, &str),
         items: &IdMap,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let rows: Vec<usize> = top.query.iter().map(|&q| q as usize).collect();
-        let d = PyDict::new(py);
-        d.set_item(
-            names.0,
-            PyArray::from_array_ref(table::take_rows(queries, &rows)?),
-        )?;
-        d.set_item(names.1, PyArray::from_array_ref(items.take(&top.item)))?;
-        d.set_item("score", top.score.into_pyarray(py))?;
+        let item_ids = items.take(&top.item);
         let rank: Vec<i64> = top.rank.iter().map(|&r| r as i64).collect();
+        let query_ids = match queries.chunks.as_slice() {
+            // One chunk (the usual case): gather with 4-byte indices.
+            [chunk] => {
+                let indices = arrow_array::UInt32Array::from(top.query);
+                arrow_select::take::take(chunk.as_ref(), &indices, None)
+                    .map_err(|e| Error::Invalid(format!("could not gather ids: {e}")))?
+            }
+            _ => {
+                let rows: Vec<usize> = top.query.iter().map(|&q| q as usize).collect();
+                table::take_rows(queries, &rows)?
+            }
+        };
+        let d = PyDict::new(py);
+        d.set_item(names.0, PyArray::from_array_ref(query_ids))?;
+        d.set_item(names.1, PyArray::from_array_ref(item_ids))?;
+        d.set_item("score", top.score.into_pyarray(py))?;
         d.set_item("rank", rank.into_pyarray(py))?;
         Ok(d)
     }

@@ -13,7 +13,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::factors::{gram, random_factors, Factors};
-use super::linalg::{axpy, dot};
+#[cfg(target_arch = "x86_64")]
+use super::linalg::Avx2;
+use super::linalg::{Kernels, Plain};
 use super::sparse::Csr;
 use crate::error::{Error, Result};
 
@@ -56,7 +58,7 @@ pub fn fit(
 ) -> Result<Factors> {
     params.validate()?;
     let f = params.factors;
-    let cui = user_items.map_values(|_, _, v| v * params.alpha);
+    let cui = user_items.clone().map_values(|_, _, v| v * params.alpha);
     let ciu = cui.transpose();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(params.seed);
     let mut user = random_factors(&mut rng, cui.n_rows, f);
@@ -112,7 +114,7 @@ pub fn solve_side(c: &Csr, x: &mut [f32], y: &[f32], f: usize, reg: f32, steps: 
                         cg_user_avx2(&yty, y, items, conf, xu, scratch, steps)
                     }
                 } else {
-                    cg_user(&yty, y, items, conf, xu, scratch, steps)
+                    cg_user::<Plain>(&yty, y, items, conf, xu, scratch, steps)
                 }
             },
         );
@@ -121,7 +123,7 @@ pub fn solve_side(c: &Csr, x: &mut [f32], y: &[f32], f: usize, reg: f32, steps: 
 fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx2")
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -130,7 +132,7 @@ fn has_avx2() -> bool {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn cg_user_avx2(
     yty: &[f32],
     y: &[f32],
@@ -140,13 +142,13 @@ unsafe fn cg_user_avx2(
     scratch: &mut [f32],
     steps: usize,
 ) {
-    cg_user(yty, y, items, conf, x, scratch, steps)
+    cg_user::<Avx2>(yty, y, items, conf, x, scratch, steps)
 }
 
 /// A few conjugate gradient steps on one user's normal equations, never
 /// forming `Yᵀ Cu Y`: products with it go through the user's items only.
 #[inline(always)]
-fn cg_user(
+fn cg_user<K: Kernels>(
     yty: &[f32],
     y: &[f32],
     items: &[u32],
@@ -159,30 +161,27 @@ fn cg_user(
     let (r, rest) = scratch.split_at_mut(f);
     let (p, ap) = rest.split_at_mut(f);
     // r = Yᵀ Cu p − (YᵀY + λI + Yᵀ(Cu − I)Y) x
-    for (a, ra) in r.iter_mut().enumerate() {
-        *ra = -dot(&yty[a * f..(a + 1) * f], x);
-    }
+    K::symv(yty, x, r);
+    r.iter_mut().for_each(|v| *v = -*v);
     for (&i, &c) in items.iter().zip(conf) {
         let yi = &y[i as usize * f..(i as usize + 1) * f];
-        axpy(c - (c - 1.0) * dot(yi, x), yi, r);
+        K::axpy(c - (c - 1.0) * K::dot(yi, x), yi, r);
     }
     p.copy_from_slice(r);
-    let mut rs_old = dot(r, r);
+    let mut rs_old = K::dot(r, r);
     if rs_old < 1e-20 {
         return;
     }
     for _ in 0..steps {
-        for (a, apa) in ap.iter_mut().enumerate() {
-            *apa = dot(&yty[a * f..(a + 1) * f], p);
-        }
+        K::symv(yty, p, ap);
         for (&i, &c) in items.iter().zip(conf) {
             let yi = &y[i as usize * f..(i as usize + 1) * f];
-            axpy((c - 1.0) * dot(yi, p), yi, ap);
+            K::axpy((c - 1.0) * K::dot(yi, p), yi, ap);
         }
-        let step = rs_old / dot(p, ap);
-        axpy(step, p, x);
-        axpy(-step, ap, r);
-        let rs_new = dot(r, r);
+        let step = rs_old / K::dot(p, ap);
+        K::axpy(step, p, x);
+        K::axpy(-step, ap, r);
+        let rs_new = K::dot(r, r);
         if rs_new < 1e-20 {
             break;
         }

@@ -62,7 +62,7 @@ impl Interactions {
         shape: (usize, usize),
         indptr: Vec<usize>,
         indices: Vec<u32>,
-        data: Vec<f64>,
+        data: Vec<f32>,
         name: &str,
     ) -> Result<Self> {
         let (n_rows, n_cols) = shape;
@@ -72,22 +72,42 @@ impl Interactions {
                 format!("is empty (shape {n_rows}×{n_cols}, {} entries)", data.len()),
             ));
         }
-        check_weights(name, &data)?;
+        let bad = data.par_iter().filter(|v| !v.is_finite()).count();
+        if bad > 0 {
+            return Err(Error::argument(
+                name,
+                format!("contains {bad} NaN or infinite value(s)"),
+            ));
+        }
+        let negative = data.par_iter().filter(|&&v| v < 0.0).count();
+        if negative > 0 {
+            return Err(Error::argument(
+                name,
+                format!("contains {negative} negative value(s); weights are confidences and must be >= 0"),
+            ));
+        }
         let raw = Csr {
             n_rows,
             n_cols,
             indptr,
             indices,
-            data: data.iter().map(|&v| v as f32).collect(),
+            data,
         };
         raw.validate(name)?;
-        let mut rows = vec![0u32; raw.nnz()];
-        for r in 0..n_rows {
-            rows[raw.indptr[r]..raw.indptr[r + 1]].fill(r as u32);
-        }
-        // Rebuilding sorts columns and sums duplicate entries, as scipy's
-        // sum_duplicates would.
-        let matrix = Csr::from_coo(n_rows, n_cols, &rows, &raw.indices, &raw.data);
+        let canonical = (0..n_rows)
+            .into_par_iter()
+            .all(|r| raw.row(r).0.windows(2).all(|w| w[0] < w[1]));
+        let matrix = if canonical {
+            raw
+        } else {
+            // Rebuilding sorts columns and sums duplicate entries, as scipy's
+            // sum_duplicates would.
+            let mut rows = vec![0u32; raw.nnz()];
+            for r in 0..n_rows {
+                rows[raw.indptr[r]..raw.indptr[r + 1]].fill(r as u32);
+            }
+            Csr::from_coo(n_rows, n_cols, &rows, &raw.indices, &raw.data)
+        };
         Ok(Interactions {
             users: IdMap::range(n_rows),
             items: IdMap::range(n_cols),

@@ -2,6 +2,8 @@
 //! (top-n for known users, for new users from their items, similar items and
 //! users), all parallel over the queried users or items.
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +12,7 @@ use super::factors::{Factors, Panels, BLOCK_USERS};
 use super::interactions::Interactions;
 use super::knn::ItemKnn;
 use super::sparse::{Csr, SparseAccumulator};
-use super::topn::{top_n_dense, top_n_pairs};
+use super::topn::{top_n_dense, top_n_pairs, TopCollector};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,14 +109,16 @@ enum Who<'a> {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommender {
-    pub data: Interactions,
+    /// Shared with the interactions object it was fitted on (no copy).
+    #[serde(with = "shared")]
+    pub data: Arc<Interactions>,
     /// Number of users who have each item.
     pub popularity: Vec<f32>,
     pub model: Model,
 }
 
 impl Recommender {
-    pub fn new(data: Interactions, model: Model) -> Self {
+    pub fn new(data: Arc<Interactions>, model: Model) -> Self {
         let popularity = data
             .matrix
             .column_counts()
@@ -315,15 +319,17 @@ impl Recommender {
                     Who::History(i, w) => (i, w),
                 };
                 knn.score(items, weights, &mut scratch.sparse);
-                let candidates: Vec<(u32, f32)> = scratch
-                    .sparse
-                    .drain(|_, s, _| s)
-                    .into_iter()
-                    .filter(|&(i, _)| {
-                        allowed.is_none_or(|a| a[i as usize]) && seen.binary_search(&i).is_err()
-                    })
-                    .collect();
-                top_n_pairs(candidates, n)
+                let mut top = TopCollector::new(n);
+                scratch.sparse.drain_into(
+                    |_, s, _| s,
+                    |i, s| {
+                        if allowed.is_none_or(|a| a[i as usize]) && seen.binary_search(&i).is_err()
+                        {
+                            top.push(i, s)
+                        }
+                    },
+                );
+                top.finish()
             }
             Model::Ease(ease) => {
                 let (items, weights) = history(who);
@@ -496,4 +502,21 @@ fn cosine_top(
             },
         )
         .collect()
+}
+
+/// Serde for the shared interactions: written and read as a plain value.
+mod shared {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Interactions;
+
+    pub fn serialize<S: Serializer>(value: &Arc<Interactions>, s: S) -> Result<S::Ok, S::Error> {
+        value.as_ref().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Interactions>, D::Error> {
+        Interactions::deserialize(d).map(Arc::new)
+    }
 }

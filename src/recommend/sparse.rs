@@ -45,6 +45,27 @@ impl Csr {
         (&self.indices[a..b], &self.data[a..b])
     }
 
+    /// Hint the CPU to start loading row `r` (a no-op off x86-64).
+    #[inline(always)]
+    pub fn prefetch_row(&self, r: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let start = self.indptr[r];
+            if start < self.indices.len() {
+                let idx = self.indices[start..].as_ptr() as *const i8;
+                let val = self.data[start..].as_ptr() as *const i8;
+                // SAFETY: prefetching is a hint and never faults; the
+                // pointers are in bounds anyway.
+                #[allow(unused_unsafe)]
+                unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(idx);
+                    _mm_prefetch::<_MM_HINT_T0>(val);
+                }
+            }
+        }
+    }
+
     #[inline]
     pub fn row_len(&self, r: usize) -> usize {
         self.indptr[r + 1] - self.indptr[r]
@@ -59,7 +80,8 @@ impl Csr {
         values: &[f32],
     ) -> Self {
         let nnz = rows.len();
-        let n_chunks = (rayon::current_num_threads() * 4).clamp(1, nnz.max(1).div_ceil(4096));
+        // One histogram of n_rows counters per chunk: few chunks keep that small.
+        let n_chunks = rayon::current_num_threads().clamp(1, nnz.max(1).div_ceil(4096));
         let chunk_len = nnz.div_ceil(n_chunks).max(1);
         // Per-chunk histograms, then exclusive offsets (row-major over chunks).
         let histograms: Vec<Vec<usize>> = rows
@@ -173,6 +195,12 @@ impl Csr {
 
     /// The transpose (columns become rows), built in parallel.
     pub fn transpose(&self) -> Csr {
+        self.transpose_with(&self.data)
+    }
+
+    /// The transpose of this matrix's structure holding `data` instead of
+    /// its values (`data` aligned with `indices`).
+    pub fn transpose_with(&self, data: &[f32]) -> Csr {
         let mut rows = vec![0u32; self.nnz()];
         {
             let parts = split_by(&self.indptr, &mut rows);
@@ -181,7 +209,7 @@ impl Csr {
                 .enumerate()
                 .for_each(|(r, part)| part.fill(r as u32));
         }
-        Csr::from_coo(self.n_cols, self.n_rows, &self.indices, &rows, &self.data)
+        Csr::from_coo(self.n_cols, self.n_rows, &self.indices, &rows, data)
     }
 
     /// Number of stored entries in each column.
@@ -193,13 +221,27 @@ impl Csr {
         counts
     }
 
-    /// A copy with every value replaced by `f(row, col, value)`.
-    pub fn map_values(&self, f: impl Fn(usize, u32, f32) -> f32 + Sync) -> Csr {
-        let mut out = self.clone();
+    /// `f(row, col, value)` of every stored entry, aligned with `indices`.
+    pub fn mapped_values(&self, f: impl Fn(usize, u32, f32) -> f32 + Sync) -> Vec<f32> {
+        let mut out = vec![0f32; self.nnz()];
+        {
+            let parts = split_by(&self.indptr, &mut out);
+            parts.into_par_iter().enumerate().for_each(|(r, part)| {
+                let (cols, vals) = self.row(r);
+                for ((o, &c), &v) in part.iter_mut().zip(cols).zip(vals) {
+                    *o = f(r, c, v);
+                }
+            });
+        }
+        out
+    }
+
+    /// Every value replaced by `f(row, col, value)`, in place.
+    pub fn map_values(mut self, f: impl Fn(usize, u32, f32) -> f32 + Sync) -> Csr {
         {
             let indptr = &self.indptr;
             let indices = &self.indices;
-            let parts = split_by(indptr, &mut out.data);
+            let parts = split_by(indptr, &mut self.data);
             parts.into_par_iter().enumerate().for_each(|(r, vals)| {
                 let a = indptr[r];
                 for (k, v) in vals.iter_mut().enumerate() {
@@ -207,7 +249,7 @@ impl Csr {
                 }
             });
         }
-        out
+        self
     }
 
     /// Check the structure of a matrix received from outside (scipy).
@@ -276,6 +318,79 @@ impl SparseAccumulator {
         }
         slot.1 += 1;
         slot.0 += value;
+    }
+
+    /// Add `scale · values` at `columns` (a sparse row); `tracked = false`
+    /// as for [`add_untracked`](Self::add_untracked).
+    #[inline(always)]
+    pub fn add_row(&mut self, columns: &[u32], values: &[f32], scale: f32, tracked: bool) {
+        let slots = &mut self.slots[..];
+        if tracked {
+            let touched = &mut self.touched;
+            for (&c, &v) in columns.iter().zip(values) {
+                let slot = &mut slots[c as usize];
+                if slot.1 == 0 {
+                    touched.push(c);
+                }
+                slot.1 += 1;
+                slot.0 += scale * v;
+            }
+        } else {
+            for (&c, &v) in columns.iter().zip(values) {
+                let slot = &mut slots[c as usize];
+                slot.1 += 1;
+                slot.0 += scale * v;
+            }
+        }
+    }
+
+    /// [`add_row`](Self::add_row) for a row stored as (column, value) pairs.
+    #[inline(always)]
+    pub fn add_pairs(&mut self, row: &[(u32, f32)], scale: f32, tracked: bool) {
+        let slots = &mut self.slots[..];
+        if tracked {
+            let touched = &mut self.touched;
+            for &(c, v) in row {
+                let slot = &mut slots[c as usize];
+                if slot.1 == 0 {
+                    touched.push(c);
+                }
+                slot.1 += 1;
+                slot.0 += scale * v;
+            }
+        } else {
+            for &(c, v) in row {
+                let slot = &mut slots[c as usize];
+                slot.1 += 1;
+                slot.0 += scale * v;
+            }
+        }
+    }
+
+    /// Add without recording the column: for rows so dense that scanning
+    /// every column ([`drain_all_into`](Self::drain_all_into)) is cheaper
+    /// than tracking the touched ones.
+    #[inline(always)]
+    pub fn add_untracked(&mut self, column: u32, value: f32) {
+        let slot = &mut self.slots[column as usize];
+        slot.1 += 1;
+        slot.0 += value;
+    }
+
+    /// Every column with contributions, as `drain_into` gives them (in
+    /// column order), after [`add_untracked`](Self::add_untracked).
+    #[inline]
+    pub fn drain_all_into(
+        &mut self,
+        f: impl Fn(u32, f32, u32) -> f32,
+        mut sink: impl FnMut(u32, f32),
+    ) {
+        for (c, slot) in self.slots.iter_mut().enumerate() {
+            if slot.1 > 0 {
+                sink(c as u32, f(c as u32, slot.0, slot.1));
+                *slot = (0.0, 0);
+            }
+        }
     }
 
     /// The touched columns with `f(column, sum, count)`, in the order they were

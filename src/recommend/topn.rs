@@ -77,10 +77,18 @@ impl TopCollector {
 
 /// Best `n` of dense `scores` over the items allowed by `keep`.
 pub fn top_n_dense(scores: &[f32], n: usize, keep: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
+    const CHUNK: usize = 16;
     let mut top = TopCollector::new(n);
-    for (i, &s) in scores.iter().enumerate() {
-        if s >= top.threshold && keep(i as u32) {
-            top.push(i as u32, s);
+    for (c, chunk) in scores.chunks(CHUNK).enumerate() {
+        // Most chunks hold nothing above the threshold: a vectorised max skips them.
+        if chunk.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s)) < top.threshold {
+            continue;
+        }
+        for (k, &s) in chunk.iter().enumerate() {
+            let i = (c * CHUNK + k) as u32;
+            if s >= top.threshold && keep(i) {
+                top.push(i, s);
+            }
         }
     }
     top.finish()

@@ -23,11 +23,15 @@ def interactions(
         return data
     if is_sparse_matrix(data):
         csr = data.tocsr()
+        if csr.shape[1] >= 2**31:
+            raise ValueError(f"{argument} has {csr.shape[1]} columns; at most 2**31 - 1 are supported")
+        if csr.data.dtype.kind not in "fiub":
+            raise TypeError(f"{argument} must hold numbers, not {csr.data.dtype}")
         return _core.Interactions.from_csr(
             tuple(int(s) for s in csr.shape),
             np.ascontiguousarray(csr.indptr, dtype=np.int64),
-            np.ascontiguousarray(csr.indices, dtype=np.int64),
-            np.ascontiguousarray(csr.data, dtype=np.float64),
+            np.ascontiguousarray(csr.indices, dtype=np.int32),
+            np.ascontiguousarray(csr.data, dtype=np.float32),
         )
     for name, value in {"user_col": user_col, "item_col": item_col}.items():
         if not isinstance(value, str):
