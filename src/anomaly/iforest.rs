@@ -70,31 +70,47 @@ pub struct IsolationForestParams {
     pub seed: u64,
 }
 
-/// A node: split `feature`/`value` with children at `left` and `left + 1`, or
-/// a leaf (`feature == LEAF`) whose `value` is its depth + `c(leaf size)`.
+/// A node: rows with `x[feature] > threshold` go to `left + 1`, others to
+/// `left`.  A leaf points to itself with an infinite threshold, so a row can
+/// take exactly `depth` steps from the root without testing for leaves.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Node {
     feature: u32,
     left: u32,
-    value: f64,
+    threshold: f64,
 }
-
-const LEAF: u32 = u32::MAX;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Tree {
     nodes: Vec<Node>,
+    /// For leaves: depth + c(leaf size), the path length of rows ending there.
+    path_length: Vec<f64>,
+    /// Depth of the deepest leaf.
+    depth: u32,
 }
 
+/// Rows walked down a tree together: their independent chains of loads
+/// overlap, where one row at a time would wait on each node in turn.
+const LOCKSTEP: usize = 16;
+
 impl Tree {
-    #[inline]
-    fn path_length(&self, x: &Matrix<'_>, row: usize) -> f64 {
-        let mut node = self.nodes[0];
-        while node.feature != LEAF {
-            let go_right = x.get(row, node.feature as usize) > node.value;
-            node = self.nodes[node.left as usize + go_right as usize];
+    /// Add each row's path length in this tree to `out` (rows `start..`).
+    fn add_path_lengths(&self, x: &Matrix<'_>, start: usize, out: &mut [f64]) {
+        for (g, group) in out.chunks_mut(LOCKSTEP).enumerate() {
+            let first = start + g * LOCKSTEP;
+            let mut at = [0u32; LOCKSTEP];
+            let at = &mut at[..group.len()];
+            for _ in 0..self.depth {
+                for (r, node) in at.iter_mut().enumerate() {
+                    let n = self.nodes[*node as usize];
+                    let go_right = x.get(first + r, n.feature as usize) > n.threshold;
+                    *node = n.left + go_right as u32;
+                }
+            }
+            for (total, &node) in group.iter_mut().zip(at.iter()) {
+                *total += self.path_length[node as usize];
+            }
         }
-        node.value
     }
 }
 
@@ -210,9 +226,7 @@ impl IsolationForest {
                 let start = block * ROW_BLOCK;
                 // Tree-major within a block: a tree's nodes stay in cache.
                 for tree in &self.trees {
-                    for (k, total) in out.iter_mut().enumerate() {
-                        *total += tree.path_length(x, start + k);
-                    }
+                    tree.add_path_lengths(x, start, out);
                 }
                 for total in out.iter_mut() {
                     let ratio = if denominator != 0.0 {
@@ -281,49 +295,46 @@ fn grow_tree(
         end: usize,
         depth: usize,
     }
-    let mut nodes = vec![Node {
-        feature: LEAF,
-        left: 0,
-        value: 0.0,
-    }];
+    let mut tree = Tree {
+        nodes: vec![leaf(0)],
+        path_length: vec![0.0],
+        depth: 0,
+    };
     let mut stack = vec![Pending {
         node: 0,
         start: 0,
         end: rows.len(),
         depth: 0,
     }];
-    let mut candidates = features.clone();
+    let mut candidates = features;
     while let Some(p) = stack.pop() {
         let size = p.end - p.start;
-        let leaf = Node {
-            feature: LEAF,
-            left: 0,
-            value: p.depth as f64 + average_path_length(size),
-        };
-        if p.depth >= max_depth || size <= 1 {
-            nodes[p.node] = leaf;
-            continue;
-        }
         let part = &mut rows[p.start..p.end];
-        let Some((feature, threshold)) = draw_split(x, part, &mut candidates, rng) else {
-            nodes[p.node] = leaf;
+        let split = if p.depth >= max_depth || size <= 1 {
+            None
+        } else {
+            draw_split(x, part, &mut candidates, rng)
+        };
+        let Some((feature, threshold)) = split else {
+            tree.nodes[p.node] = leaf(p.node);
+            tree.path_length[p.node] = p.depth as f64 + average_path_length(size);
+            tree.depth = tree.depth.max(p.depth as u32);
             continue;
         };
-        let column = x.column(feature as usize);
         let mut mid = 0;
         for i in 0..part.len() {
-            if column[part[i] as usize] <= threshold {
+            if x.get(part[i] as usize, feature as usize) <= threshold {
                 part.swap(i, mid);
                 mid += 1;
             }
         }
-        let left = nodes.len();
-        nodes.push(leaf);
-        nodes.push(leaf);
-        nodes[p.node] = Node {
+        let left = tree.nodes.len();
+        tree.nodes.extend([leaf(left), leaf(left + 1)]);
+        tree.path_length.extend([0.0, 0.0]);
+        tree.nodes[p.node] = Node {
             feature,
             left: left as u32,
-            value: threshold,
+            threshold,
         };
         stack.push(Pending {
             node: left + 1,
@@ -338,7 +349,16 @@ fn grow_tree(
             depth: p.depth + 1,
         });
     }
-    Tree { nodes }
+    tree
+}
+
+/// A leaf at index `at`: every row stays.
+fn leaf(at: usize) -> Node {
+    Node {
+        feature: 0,
+        left: at as u32,
+        threshold: f64::INFINITY,
+    }
 }
 
 /// A feature drawn uniformly among those not constant on `rows` and a
@@ -353,10 +373,9 @@ fn draw_split(
     while remaining > 0 {
         let pick = rng.random_range(0..remaining);
         let feature = candidates[pick];
-        let column = x.column(feature as usize);
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for &r in rows {
-            let v = column[r as usize];
+            let v = x.get(r as usize, feature as usize);
             lo = lo.min(v);
             hi = hi.max(v);
         }
