@@ -16,9 +16,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    percentile, require_n_features, require_training_data, stream_seed, Matrix, ROW_BLOCK,
-};
+use super::{percentile, require_n_features, require_training_data, stream_seed, Matrix};
 use crate::error::{Error, Result};
 
 /// scikit-learn treats a feature as constant in a node below this range.
@@ -92,6 +90,8 @@ struct Tree {
 /// Rows walked down a tree together: their independent chains of loads
 /// overlap, where one row at a time would wait on each node in turn.
 const LOCKSTEP: usize = 16;
+/// Rows scored together through every tree: their features stay in L1/L2.
+const TREE_BLOCK: usize = 256;
 
 impl Tree {
     /// Add each row's path length in this tree to `out` (rows `start..`).
@@ -102,9 +102,14 @@ impl Tree {
             let at = &mut at[..group.len()];
             for _ in 0..self.depth {
                 for (r, node) in at.iter_mut().enumerate() {
-                    let n = self.nodes[*node as usize];
-                    let go_right = x.get(first + r, n.feature as usize) > n.threshold;
-                    *node = n.left + go_right as u32;
+                    debug_assert!((*node as usize) < self.nodes.len());
+                    // SAFETY: nodes only point at nodes of the same tree (built
+                    // in `grow_tree`), features are below the fitted feature
+                    // count (checked against `x` before scoring) and rows
+                    // below `x.n_rows()` (the caller's block).
+                    let n = unsafe { *self.nodes.get_unchecked(*node as usize) };
+                    let v = unsafe { x.get_unchecked(first + r, n.feature as usize) };
+                    *node = n.left + (v > n.threshold) as u32;
                 }
             }
             for (total, &node) in group.iter_mut().zip(at.iter()) {
@@ -204,6 +209,25 @@ impl IsolationForest {
         self.n_features
     }
 
+    /// Check the invariants the scoring loop relies on (children and features
+    /// in range), for a forest read from bytes.
+    pub fn validate(&self) -> Result<()> {
+        let ok = self.trees.iter().all(|t| {
+            t.path_length.len() == t.nodes.len()
+                && t.nodes.iter().all(|n| {
+                    (n.left as usize) + 1 < t.nodes.len() + (n.threshold == f64::INFINITY) as usize
+                        && (n.feature as usize) < self.n_features.max(1)
+                })
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Deserialize(
+                "the isolation forest's trees are inconsistent".into(),
+            ))
+        }
+    }
+
     pub fn max_samples(&self) -> usize {
         self.max_samples
     }
@@ -220,10 +244,10 @@ impl IsolationForest {
         let denominator = self.trees.len() as f64 * average_path_length(self.max_samples);
         let mut scores = vec![0.0; x.n_rows()];
         scores
-            .par_chunks_mut(ROW_BLOCK)
+            .par_chunks_mut(TREE_BLOCK)
             .enumerate()
             .for_each(|(block, out)| {
-                let start = block * ROW_BLOCK;
+                let start = block * TREE_BLOCK;
                 // Tree-major within a block: a tree's nodes stay in cache.
                 for tree in &self.trees {
                     tree.add_path_lengths(x, start, out);
@@ -433,6 +457,10 @@ mod tests {
         assert_eq!(worst, 200);
         assert!(s.iter().all(|&v| (-1.0..=0.0).contains(&v)));
         assert_eq!(f, IsolationForest::fit(&x, &[], &params(3)).unwrap());
+        assert!(f.validate().is_ok());
+        let mut broken = f.clone();
+        broken.trees[0].nodes[0].left = 1_000_000;
+        assert!(broken.validate().is_err());
     }
 
     #[test]

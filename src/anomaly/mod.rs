@@ -105,6 +105,16 @@ impl<'a> Matrix<'a> {
         out.into_iter().map(Cow::Owned).collect()
     }
 
+    /// # Safety
+    /// `row < n_rows` and `col < n_cols`.
+    #[inline(always)]
+    pub unsafe fn get_unchecked(&self, row: usize, col: usize) -> f64 {
+        debug_assert!(row < self.n_rows && col < self.n_cols);
+        *self
+            .data
+            .get_unchecked(row * self.row_stride + col * self.col_stride)
+    }
+
     #[inline(always)]
     pub fn get(&self, row: usize, col: usize) -> f64 {
         self.data[row * self.row_stride + col * self.col_stride]

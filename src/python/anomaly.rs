@@ -170,9 +170,9 @@ impl IsolationForestModel {
 
     #[staticmethod]
     fn from_bytes(data: &[u8]) -> PyResult<Self> {
-        Ok(IsolationForestModel {
-            inner: from_bytes(data)?,
-        })
+        let inner: NamedForest = from_bytes(data)?;
+        inner.forest.validate()?;
+        Ok(IsolationForestModel { inner })
     }
 }
 
