@@ -221,6 +221,20 @@ def test_frames_of_every_kind_give_the_same_scores():
 
 
 @pytest.mark.parametrize("make", [IsolationForest, HBOS, ECOD])
+def test_corrupt_saved_models_are_rejected(make, tmp_path):
+    X, _ = labelled(0, n=100, n_out=4)
+    fitted = make().fit(X)
+    blob = bytearray(fitted._model.to_bytes())
+    for cut in (blob[: len(blob) // 2], blob[:3]):
+        with pytest.raises(ValueError, match="could not read the saved model"):
+            type(fitted._model).from_bytes(bytes(cut))
+    path = tmp_path / "not_a_model"
+    path.write_bytes(b"hello")
+    with pytest.raises(ValueError, match="not a file written by patronage"):
+        make.load(path)
+
+
+@pytest.mark.parametrize("make", [IsolationForest, HBOS, ECOD])
 def test_nan_and_inf_are_named(make):
     X, _ = labelled(0, n=100, n_out=4)
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])

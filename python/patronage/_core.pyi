@@ -113,6 +113,92 @@ class ClvModel:
         steps_per_month: int = 4,
     ) -> np.ndarray: ...
 
+# -- anomaly -----------------------------------------------------------------
+_LogColumns = tuple[str, str, str, str | None, str | None, str | None]
+
+class IsolationForestModel:
+    @staticmethod
+    def fit(
+        x: np.ndarray,
+        feature_names: list[str],
+        n_estimators: int,
+        max_samples: int,
+        max_features: int,
+        contamination: float | None,
+        bootstrap: bool,
+        seed: int,
+        n_jobs: int | None = None,
+    ) -> IsolationForestModel: ...
+    def score_samples(self, x: np.ndarray, n_jobs: int | None = None) -> np.ndarray: ...
+    offset: float
+    n_features: int
+    feature_names: list[str]
+    max_samples: int
+    n_estimators: int
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> IsolationForestModel: ...
+
+class HbosModel:
+    @staticmethod
+    def fit(
+        x: np.ndarray,
+        feature_names: list[str],
+        n_bins: int,
+        alpha: float,
+        tol: float,
+        contamination: float,
+        n_jobs: int | None = None,
+    ) -> HbosModel: ...
+    def decision_function(self, x: np.ndarray, n_jobs: int | None = None) -> np.ndarray: ...
+    decision_scores: np.ndarray
+    threshold: float
+    n_features: int
+    feature_names: list[str]
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> HbosModel: ...
+
+class EcodModel:
+    @staticmethod
+    def fit(
+        x: np.ndarray, feature_names: list[str], contamination: float, n_jobs: int | None = None
+    ) -> EcodModel: ...
+    def decision_function(self, x: np.ndarray, n_jobs: int | None = None) -> np.ndarray: ...
+    decision_scores: np.ndarray
+    threshold: float
+    n_features: int
+    feature_names: list[str]
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> EcodModel: ...
+
+class TransactionRiskModel:
+    @staticmethod
+    def fit(
+        data: Any,
+        columns: _LogColumns,
+        short_window_seconds: float,
+        long_window_seconds: float,
+        small_share: float,
+        large_multiple: float,
+        alert_rate: float,
+        n_reasons: int,
+        refunds: str,
+    ) -> TransactionRiskModel: ...
+    def score(self, data: Any, columns: _LogColumns, with_features: bool = False) -> dict[str, Any]: ...
+    def score_new(self, data: Any, columns: _LogColumns, with_features: bool = False) -> dict[str, Any]: ...
+    def update(self, data: Any, columns: _LogColumns) -> None: ...
+    threshold: float
+    n_customers: int
+    @staticmethod
+    def feature_names() -> list[str]: ...
+    @staticmethod
+    def term_names() -> list[str]: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> TransactionRiskModel: ...
+
 def __getattr__(name: str) -> Any: ...
 
 # -- recommend ---------------------------------------------------------------

@@ -57,7 +57,12 @@ fn skewness_sign(values: &[f64]) -> i8 {
 /// One feature's outlier score from its tail probabilities.
 #[inline]
 fn feature_score(left: f64, right: f64, skew_sign: i8) -> f64 {
-    let (u_left, u_right) = (-left.ln(), -right.ln());
+    tail_score(-left.ln(), -right.ln(), skew_sign)
+}
+
+/// One feature's outlier score from `-ln` of its tail probabilities.
+#[inline]
+fn tail_score(u_left: f64, u_right: f64, skew_sign: i8) -> f64 {
     let u_skew = match skew_sign {
         -1 => u_left,
         1 => u_right,
@@ -79,9 +84,14 @@ impl Ecod {
         // memory of the per-column scores.
         let group = rayon::current_num_threads().max(1) * 2;
         let columns: Vec<usize> = (0..x.n_cols()).collect();
+        // -ln(k / n) = ln n - ln k: one table of logs serves every feature.
+        let ln: Vec<f64> = (0..=n).into_par_iter().map(|k| (k as f64).ln()).collect();
         for chunk in columns.chunks(group) {
-            let results: Vec<(Vec<f64>, i8, Vec<f64>)> =
-                chunk.par_iter().map(|&j| fit_column(x.column(j))).collect();
+            let results: Vec<(Vec<f64>, i8, Vec<f64>)> = x
+                .columns(chunk)
+                .par_iter()
+                .map(|column| fit_column(column, &ln))
+                .collect();
             for (values, sign, scores) in results {
                 total
                     .par_iter_mut()
@@ -110,8 +120,8 @@ impl Ecod {
             .for_each(|(block, scores)| {
                 let start = block * ROW_BLOCK;
                 for (j, values) in self.sorted.iter().enumerate() {
-                    let column = &x.column(j)[start..start + scores.len()];
-                    for (s, &v) in scores.iter_mut().zip(column) {
+                    for (k, s) in scores.iter_mut().enumerate() {
+                        let v = x.get(start + k, j);
                         let at_most = values.partition_point(|&t| t <= v);
                         let below = values.partition_point(|&t| t < v);
                         let at_least = values.len() - below;
@@ -126,34 +136,26 @@ impl Ecod {
 }
 
 /// Sort one column and score its values: returns (sorted values, skewness
-/// sign, per-row scores).
-fn fit_column(column: &[f64]) -> (Vec<f64>, i8, Vec<f64>) {
+/// sign, per-row scores).  `ln[k]` is `ln k`.
+fn fit_column(column: &[f64], ln: &[f64]) -> (Vec<f64>, i8, Vec<f64>) {
     let n = column.len();
     let sign = skewness_sign(column);
-    let mut pairs: Vec<(f64, u32)> = column
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| (v, i as u32))
-        .collect();
-    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let (sorted, positions) = super::argsort::sort_with_positions(column);
     let mut scores = vec![0.0; n];
-    let nf = n as f64;
+    let ln_n = ln[n];
     let mut start = 0;
     while start < n {
         // A run of equal values shares its tail counts.
         let mut end = start + 1;
-        while end < n && pairs[end].0 == pairs[start].0 {
+        while end < n && sorted[end] == sorted[start] {
             end += 1;
         }
-        let left = end as f64 / nf;
-        let right = (n - start) as f64 / nf;
-        let score = feature_score(left, right, sign);
-        for &(_, i) in &pairs[start..end] {
+        let score = tail_score(ln_n - ln[end], ln_n - ln[n - start], sign);
+        for &i in &positions[start..end] {
             scores[i as usize] = score;
         }
         start = end;
     }
-    let sorted = pairs.into_iter().map(|(v, _)| v).collect();
     (sorted, sign, scores)
 }
 

@@ -93,7 +93,7 @@ impl Hbos {
         let (log_density, edges) = (0..x.n_cols())
             .into_par_iter()
             .map(|j| {
-                let (density, edges) = histogram(x.column(j), n_bins);
+                let (density, edges) = histogram(&x.column(j), n_bins);
                 let logs = density.iter().map(|d| (d + alpha).log2()).collect();
                 (logs, edges)
             })
@@ -128,8 +128,8 @@ impl Hbos {
                 for (j, edges) in self.edges.iter().enumerate() {
                     let logs = &self.log_density[j];
                     let n_bins = logs.len();
-                    let column = &x.column(j)[start..start + scores.len()];
-                    for (s, &v) in scores.iter_mut().zip(column) {
+                    for (k, s) in scores.iter_mut().enumerate() {
+                        let v = x.get(start + k, j);
                         // numpy.digitize(right=True): edges[i-1] < v <= edges[i].
                         let i = edges.partition_point(|&e| e < v);
                         let score = if i == 0 {

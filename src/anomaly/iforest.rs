@@ -16,9 +16,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    percentile, require_n_features, require_training_data, stream_seed, Matrix, ROW_BLOCK,
-};
+use super::{percentile, require_n_features, require_training_data, stream_seed, Matrix};
 use crate::error::{Error, Result};
 
 /// scikit-learn treats a feature as constant in a node below this range.
@@ -70,31 +68,54 @@ pub struct IsolationForestParams {
     pub seed: u64,
 }
 
-/// A node: split `feature`/`value` with children at `left` and `left + 1`, or
-/// a leaf (`feature == LEAF`) whose `value` is its depth + `c(leaf size)`.
+/// A node: rows with `x[feature] > threshold` go to `left + 1`, others to
+/// `left`.  A leaf points to itself with an infinite threshold, so a row can
+/// take exactly `depth` steps from the root without testing for leaves.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Node {
     feature: u32,
     left: u32,
-    value: f64,
+    threshold: f64,
 }
-
-const LEAF: u32 = u32::MAX;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Tree {
     nodes: Vec<Node>,
+    /// For leaves: depth + c(leaf size), the path length of rows ending there.
+    path_length: Vec<f64>,
+    /// Depth of the deepest leaf.
+    depth: u32,
 }
 
+/// Rows walked down a tree together: their independent chains of loads
+/// overlap, where one row at a time would wait on each node in turn.
+const LOCKSTEP: usize = 16;
+/// Rows scored together through every tree: their features stay in L1/L2.
+const TREE_BLOCK: usize = 256;
+
 impl Tree {
-    #[inline]
-    fn path_length(&self, x: &Matrix<'_>, row: usize) -> f64 {
-        let mut node = self.nodes[0];
-        while node.feature != LEAF {
-            let go_right = x.get(row, node.feature as usize) > node.value;
-            node = self.nodes[node.left as usize + go_right as usize];
+    /// Add each row's path length in this tree to `out` (rows `start..`).
+    fn add_path_lengths(&self, x: &Matrix<'_>, start: usize, out: &mut [f64]) {
+        for (g, group) in out.chunks_mut(LOCKSTEP).enumerate() {
+            let first = start + g * LOCKSTEP;
+            let mut at = [0u32; LOCKSTEP];
+            let at = &mut at[..group.len()];
+            for _ in 0..self.depth {
+                for (r, node) in at.iter_mut().enumerate() {
+                    debug_assert!((*node as usize) < self.nodes.len());
+                    // SAFETY: nodes only point at nodes of the same tree (built
+                    // in `grow_tree`), features are below the fitted feature
+                    // count (checked against `x` before scoring) and rows
+                    // below `x.n_rows()` (the caller's block).
+                    let n = unsafe { *self.nodes.get_unchecked(*node as usize) };
+                    let v = unsafe { x.get_unchecked(first + r, n.feature as usize) };
+                    *node = n.left + (v > n.threshold) as u32;
+                }
+            }
+            for (total, &node) in group.iter_mut().zip(at.iter()) {
+                *total += self.path_length[node as usize];
+            }
         }
-        node.value
     }
 }
 
@@ -188,6 +209,25 @@ impl IsolationForest {
         self.n_features
     }
 
+    /// Check the invariants the scoring loop relies on (children and features
+    /// in range), for a forest read from bytes.
+    pub fn validate(&self) -> Result<()> {
+        let ok = self.trees.iter().all(|t| {
+            t.path_length.len() == t.nodes.len()
+                && t.nodes.iter().all(|n| {
+                    (n.left as usize) + 1 < t.nodes.len() + (n.threshold == f64::INFINITY) as usize
+                        && (n.feature as usize) < self.n_features.max(1)
+                })
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Deserialize(
+                "the isolation forest's trees are inconsistent".into(),
+            ))
+        }
+    }
+
     pub fn max_samples(&self) -> usize {
         self.max_samples
     }
@@ -204,15 +244,13 @@ impl IsolationForest {
         let denominator = self.trees.len() as f64 * average_path_length(self.max_samples);
         let mut scores = vec![0.0; x.n_rows()];
         scores
-            .par_chunks_mut(ROW_BLOCK)
+            .par_chunks_mut(TREE_BLOCK)
             .enumerate()
             .for_each(|(block, out)| {
-                let start = block * ROW_BLOCK;
+                let start = block * TREE_BLOCK;
                 // Tree-major within a block: a tree's nodes stay in cache.
                 for tree in &self.trees {
-                    for (k, total) in out.iter_mut().enumerate() {
-                        *total += tree.path_length(x, start + k);
-                    }
+                    tree.add_path_lengths(x, start, out);
                 }
                 for total in out.iter_mut() {
                     let ratio = if denominator != 0.0 {
@@ -281,49 +319,46 @@ fn grow_tree(
         end: usize,
         depth: usize,
     }
-    let mut nodes = vec![Node {
-        feature: LEAF,
-        left: 0,
-        value: 0.0,
-    }];
+    let mut tree = Tree {
+        nodes: vec![leaf(0)],
+        path_length: vec![0.0],
+        depth: 0,
+    };
     let mut stack = vec![Pending {
         node: 0,
         start: 0,
         end: rows.len(),
         depth: 0,
     }];
-    let mut candidates = features.clone();
+    let mut candidates = features;
     while let Some(p) = stack.pop() {
         let size = p.end - p.start;
-        let leaf = Node {
-            feature: LEAF,
-            left: 0,
-            value: p.depth as f64 + average_path_length(size),
-        };
-        if p.depth >= max_depth || size <= 1 {
-            nodes[p.node] = leaf;
-            continue;
-        }
         let part = &mut rows[p.start..p.end];
-        let Some((feature, threshold)) = draw_split(x, part, &mut candidates, rng) else {
-            nodes[p.node] = leaf;
+        let split = if p.depth >= max_depth || size <= 1 {
+            None
+        } else {
+            draw_split(x, part, &mut candidates, rng)
+        };
+        let Some((feature, threshold)) = split else {
+            tree.nodes[p.node] = leaf(p.node);
+            tree.path_length[p.node] = p.depth as f64 + average_path_length(size);
+            tree.depth = tree.depth.max(p.depth as u32);
             continue;
         };
-        let column = x.column(feature as usize);
         let mut mid = 0;
         for i in 0..part.len() {
-            if column[part[i] as usize] <= threshold {
+            if x.get(part[i] as usize, feature as usize) <= threshold {
                 part.swap(i, mid);
                 mid += 1;
             }
         }
-        let left = nodes.len();
-        nodes.push(leaf);
-        nodes.push(leaf);
-        nodes[p.node] = Node {
+        let left = tree.nodes.len();
+        tree.nodes.extend([leaf(left), leaf(left + 1)]);
+        tree.path_length.extend([0.0, 0.0]);
+        tree.nodes[p.node] = Node {
             feature,
             left: left as u32,
-            value: threshold,
+            threshold,
         };
         stack.push(Pending {
             node: left + 1,
@@ -338,7 +373,16 @@ fn grow_tree(
             depth: p.depth + 1,
         });
     }
-    Tree { nodes }
+    tree
+}
+
+/// A leaf at index `at`: every row stays.
+fn leaf(at: usize) -> Node {
+    Node {
+        feature: 0,
+        left: at as u32,
+        threshold: f64::INFINITY,
+    }
 }
 
 /// A feature drawn uniformly among those not constant on `rows` and a
@@ -353,10 +397,9 @@ fn draw_split(
     while remaining > 0 {
         let pick = rng.random_range(0..remaining);
         let feature = candidates[pick];
-        let column = x.column(feature as usize);
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for &r in rows {
-            let v = column[r as usize];
+            let v = x.get(r as usize, feature as usize);
             lo = lo.min(v);
             hi = hi.max(v);
         }
@@ -414,6 +457,10 @@ mod tests {
         assert_eq!(worst, 200);
         assert!(s.iter().all(|&v| (-1.0..=0.0).contains(&v)));
         assert_eq!(f, IsolationForest::fit(&x, &[], &params(3)).unwrap());
+        assert!(f.validate().is_ok());
+        let mut broken = f.clone();
+        broken.trees[0].nodes[0].left = 1_000_000;
+        assert!(broken.validate().is_err());
     }
 
     #[test]

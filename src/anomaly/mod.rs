@@ -10,25 +10,32 @@
 //! Detectors read features as a column-major `f64` matrix ([`Matrix`]): every
 //! algorithm here walks one feature at a time (sorting, binning, splitting).
 
+mod argsort;
 pub mod ecod;
 pub mod hbos;
 pub mod iforest;
 pub mod transactions;
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
-/// A borrowed column-major matrix: column `j` is `data[j * n_rows..(j + 1) * n_rows]`.
+/// A borrowed dense matrix in either memory order (numpy's C or Fortran),
+/// so arrays are never copied to change layout: element `(row, col)` is
+/// `data[row * row_stride + col * col_stride]`.
 #[derive(Debug, Clone, Copy)]
 pub struct Matrix<'a> {
     data: &'a [f64],
     n_rows: usize,
     n_cols: usize,
+    row_stride: usize,
+    col_stride: usize,
 }
 
 impl<'a> Matrix<'a> {
-    pub fn new(data: &'a [f64], n_rows: usize, n_cols: usize) -> Result<Self> {
+    fn checked(data: &'a [f64], n_rows: usize, n_cols: usize) -> Result<()> {
         if n_rows.checked_mul(n_cols) != Some(data.len()) {
             return Err(Error::Invalid(format!(
                 "a {n_rows}x{n_cols} matrix needs {} values, got {}",
@@ -36,10 +43,30 @@ impl<'a> Matrix<'a> {
                 data.len()
             )));
         }
+        Ok(())
+    }
+
+    /// Column-major (Fortran order): column `j` is contiguous.
+    pub fn new(data: &'a [f64], n_rows: usize, n_cols: usize) -> Result<Self> {
+        Self::checked(data, n_rows, n_cols)?;
         Ok(Matrix {
             data,
             n_rows,
             n_cols,
+            row_stride: 1,
+            col_stride: n_rows,
+        })
+    }
+
+    /// Row-major (C order): row `i` is contiguous.
+    pub fn row_major(data: &'a [f64], n_rows: usize, n_cols: usize) -> Result<Self> {
+        Self::checked(data, n_rows, n_cols)?;
+        Ok(Matrix {
+            data,
+            n_rows,
+            n_cols,
+            row_stride: n_cols,
+            col_stride: 1,
         })
     }
 
@@ -51,32 +78,80 @@ impl<'a> Matrix<'a> {
         self.n_cols
     }
 
-    pub fn column(&self, j: usize) -> &'a [f64] {
-        &self.data[j * self.n_rows..(j + 1) * self.n_rows]
+    /// Column `j`: borrowed in column-major order, gathered otherwise.
+    pub fn column(&self, j: usize) -> Cow<'a, [f64]> {
+        if self.row_stride == 1 {
+            Cow::Borrowed(&self.data[j * self.col_stride..j * self.col_stride + self.n_rows])
+        } else {
+            Cow::Owned((0..self.n_rows).map(|i| self.get(i, j)).collect())
+        }
     }
 
-    #[inline]
+    /// Several columns at once: borrowed in column-major order, otherwise
+    /// gathered in one pass over the rows (not one strided pass per column).
+    pub fn columns(&self, cols: &[usize]) -> Vec<Cow<'a, [f64]>> {
+        if self.row_stride == 1 {
+            return cols.iter().map(|&j| self.column(j)).collect();
+        }
+        let mut out: Vec<Vec<f64>> = cols
+            .iter()
+            .map(|_| Vec::with_capacity(self.n_rows))
+            .collect();
+        for row in self.data.chunks_exact(self.n_cols) {
+            for (column, &j) in out.iter_mut().zip(cols) {
+                column.push(row[j]);
+            }
+        }
+        out.into_iter().map(Cow::Owned).collect()
+    }
+
+    /// # Safety
+    /// `row < n_rows` and `col < n_cols`.
+    #[inline(always)]
+    pub unsafe fn get_unchecked(&self, row: usize, col: usize) -> f64 {
+        debug_assert!(row < self.n_rows && col < self.n_cols);
+        *self
+            .data
+            .get_unchecked(row * self.row_stride + col * self.col_stride)
+    }
+
+    #[inline(always)]
     pub fn get(&self, row: usize, col: usize) -> f64 {
-        self.data[col * self.n_rows + row]
+        self.data[row * self.row_stride + col * self.col_stride]
     }
 
     /// Error naming the first feature that holds NaN or infinity; `names`
     /// are the feature names used in messages (indices when empty).
     pub fn require_finite(&self, names: &[String]) -> Result<()> {
-        let bad = (0..self.n_cols)
-            .into_par_iter()
-            .find_first(|&j| self.column(j).iter().any(|v| !v.is_finite()));
-        if let Some(j) = bad {
-            let count = self.column(j).iter().filter(|v| !v.is_finite()).count();
-            return Err(Error::column_value(
-                feature_name(names, j),
-                format!(
-                    "contains {count} NaN or infinite value(s); impute or drop them before \
-                     fitting or scoring (detectors need finite features)"
-                ),
-            ));
-        }
-        Ok(())
+        // Chunks keep rayon's per-item overhead out of a check of every value.
+        const CHUNK: usize = 1 << 14;
+        let Some(chunk) = self
+            .data
+            .par_chunks(CHUNK)
+            .position_first(|c| c.iter().any(|v| !v.is_finite()))
+        else {
+            return Ok(());
+        };
+        let position = chunk * CHUNK
+            + self.data[chunk * CHUNK..]
+                .iter()
+                .position(|v| !v.is_finite())
+                .unwrap_or(0);
+        let j = if self.row_stride == 1 {
+            position / self.n_rows.max(1)
+        } else {
+            position % self.n_cols.max(1)
+        };
+        let count = (0..self.n_rows)
+            .filter(|&i| !self.get(i, j).is_finite())
+            .count();
+        Err(Error::column_value(
+            feature_name(names, j),
+            format!(
+                "contains {count} NaN or infinite value(s); impute or drop them before \
+                 fitting or scoring (detectors need finite features)"
+            ),
+        ))
     }
 }
 
@@ -175,8 +250,15 @@ mod tests {
     fn matrix_checks_shape_and_names_bad_columns() {
         assert!(Matrix::new(&[1.0, 2.0, 3.0], 2, 2).is_err());
         let data = [1.0, 2.0, f64::NAN, 4.0];
+        let names = ["a".to_string(), "b".to_string()];
         let m = Matrix::new(&data, 2, 2).unwrap();
-        let err = m.require_finite(&["a".into(), "b".into()]).unwrap_err();
+        let err = m.require_finite(&names).unwrap_err();
         assert!(err.to_string().contains("'b'"), "{err}");
+        // The same values in row-major order: [[1, nan], [2, 4]].
+        let rows = [1.0, f64::NAN, 2.0, 4.0];
+        let m = Matrix::row_major(&rows, 2, 2).unwrap();
+        let err = m.require_finite(&names).unwrap_err();
+        assert!(err.to_string().contains("'b'"), "{err}");
+        assert_eq!(m.column(0).to_vec(), vec![1.0, 2.0]);
     }
 }

@@ -1,12 +1,12 @@
 //! Bindings for the anomaly detectors and the transaction risk scorer.
 //!
-//! Feature matrices arrive as Fortran-ordered float64 numpy arrays (the
-//! Python layer converts), so each column is a contiguous slice.
+//! Feature matrices arrive as contiguous float64 numpy arrays in either order
+//! and are read in place.
 
 use std::sync::Arc;
 
 use arrow_array::builder::StringBuilder;
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray2};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use pyo3_arrow::input::AnyRecordBatch;
@@ -32,17 +32,23 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// The numpy array as a column-major matrix (borrowed, no copy).
+/// The numpy array as a matrix over its own buffer, in C or Fortran order.
 fn matrix<'a>(x: &'a PyReadonlyArray2<'_, f64>) -> PyResult<Matrix<'a>> {
-    let view = x.as_array();
-    let (n_rows, n_cols) = view.dim();
-    let data = view.reversed_axes().to_slice().ok_or_else(|| {
+    let (n_rows, n_cols) = x.as_array().dim();
+    let not_contiguous = || {
         Error::argument_type(
             "X",
-            "must be a Fortran-ordered (column-major) float64 array",
+            "must be a contiguous float64 array (C or Fortran order)",
         )
-    })?;
-    Ok(Matrix::new(data, n_rows, n_cols)?)
+    };
+    let data = x.as_slice().map_err(|_| not_contiguous())?;
+    if x.is_c_contiguous() {
+        Ok(Matrix::row_major(data, n_rows, n_cols)?)
+    } else if x.is_fortran_contiguous() {
+        Ok(Matrix::new(data, n_rows, n_cols)?)
+    } else {
+        Err(not_contiguous().into())
+    }
 }
 
 fn bytes<'py>(py: Python<'py>, data: Vec<u8>) -> Bound<'py, PyBytes> {
@@ -164,9 +170,9 @@ impl IsolationForestModel {
 
     #[staticmethod]
     fn from_bytes(data: &[u8]) -> PyResult<Self> {
-        Ok(IsolationForestModel {
-            inner: from_bytes(data)?,
-        })
+        let inner: NamedForest = from_bytes(data)?;
+        inner.forest.validate()?;
+        Ok(IsolationForestModel { inner })
     }
 }
 

@@ -1,5 +1,5 @@
 """Feature matrices for the detectors: numpy, pandas, polars or Arrow in, one
-column-major float64 array out (each feature contiguous for the Rust core)."""
+contiguous float64 array out (C or Fortran order; the core reads either in place)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .._frames import _module_of
 
 
 def as_matrix(X: Any, argument: str = "X") -> tuple[np.ndarray, list[str]]:
-    """``X`` as a Fortran-ordered float64 array and its column names (empty
+    """``X`` as a contiguous float64 array and its column names (empty
     for arrays). Non-numeric columns raise ``TypeError`` naming the column;
     nulls become NaN, which the core reports by column."""
     module = _module_of(X)
@@ -62,7 +62,10 @@ def as_matrix(X: Any, argument: str = "X") -> tuple[np.ndarray, list[str]]:
             f"{argument} must be 2-D (samples x features); got a {values.ndim}-D array. "
             "Reshape a single feature with X.reshape(-1, 1)"
         )
-    return np.asfortranarray(values, dtype=np.float64), names
+    values = np.asarray(values, dtype=np.float64)
+    if not (values.flags.c_contiguous or values.flags.f_contiguous):
+        values = np.ascontiguousarray(values)
+    return values, names
 
 
 def resolve_n_jobs(n_jobs: Any) -> int | None:

@@ -103,12 +103,11 @@ struct Distribution {
     values: Vec<f64>,
     at_most: Vec<u32>,
     median: f64,
-    /// Every `BLOCK`-th value: a first search in this small, cache-resident
-    /// array narrows the search in `values` to one block.
-    coarse: Vec<f64>,
 }
 
-const BLOCK: usize = 16;
+/// Binary searches run together: each is a chain of dependent loads, and
+/// interleaving independent chains keeps the memory system busy.
+const LOCKSTEP: usize = 16;
 
 impl Distribution {
     fn new(mut sample: Vec<f64>) -> Self {
@@ -125,46 +124,50 @@ impl Distribution {
             }
         }
         Distribution {
-            coarse: values.iter().step_by(BLOCK).copied().collect(),
             values,
             at_most,
             median,
         }
     }
 
-    /// `values.partition_point(pred)` for a predicate true then false.
-    fn partition_point(&self, pred: impl Fn(f64) -> bool) -> usize {
-        let j = self.coarse.partition_point(|&c| pred(c));
-        if j == 0 {
-            return 0;
-        }
-        let lo = (j - 1) * BLOCK;
-        let hi = (j * BLOCK).min(self.values.len());
-        lo + self.values[lo..hi].partition_point(|&v| pred(v))
-    }
-
     fn total(&self) -> u32 {
         self.at_most.last().copied().unwrap_or(0)
     }
 
-    /// Training values `>= v`.
-    fn at_least(&self, v: f64) -> u32 {
-        let below = self.partition_point(|s| s < v);
-        self.total()
-            - if below == 0 {
-                0
-            } else {
-                self.at_most[below - 1]
+    /// For each probe, the training values at least as extreme in `tail`:
+    /// `>= v` for the high tail, `<= v` for the low tail.  Branchless binary
+    /// searches, `LOCKSTEP` at a time.
+    fn tail_counts(&self, probes: &[f64], tail: Tail, out: &mut Vec<u32>) {
+        let values = &self.values;
+        let total = self.total();
+        // `pred` holds for a prefix of `values`: below v (high) or at most v (low).
+        let pred = |x: f64, v: f64| match tail {
+            Tail::High => x < v,
+            Tail::Low => x <= v,
+        };
+        for group in probes.chunks(LOCKSTEP) {
+            let mut base = [0usize; LOCKSTEP];
+            let mut size = values.len();
+            while size > 1 {
+                let half = size / 2;
+                for (b, &v) in base.iter_mut().zip(group) {
+                    let mid = *b + half;
+                    *b = if pred(values[mid], v) { mid } else { *b };
+                }
+                size -= half;
             }
-    }
-
-    /// Training values `<= v`.
-    fn at_most(&self, v: f64) -> u32 {
-        let upto = self.partition_point(|s| s <= v);
-        if upto == 0 {
-            0
-        } else {
-            self.at_most[upto - 1]
+            for (&b, &v) in base.iter().zip(group) {
+                let prefix = b + (!values.is_empty() && pred(values[b], v)) as usize;
+                let at_most_prefix = if prefix == 0 {
+                    0
+                } else {
+                    self.at_most[prefix - 1]
+                };
+                out.push(match tail {
+                    Tail::High => total - at_most_prefix,
+                    Tail::Low => at_most_prefix,
+                });
+            }
         }
     }
 }
@@ -193,26 +196,36 @@ impl Calibration {
         Calibration { features }
     }
 
-    fn surprises(&self, obs: &Observation) -> [f64; N_TERMS] {
-        let mut out = [0.0; N_TERMS];
+    /// Each term's surprise for each observation.
+    fn surprises(&self, observations: &[Observation]) -> Vec<[f64; N_TERMS]> {
+        let mut out = vec![[0.0; N_TERMS]; observations.len()];
+        let (mut at, mut probes, mut counts) = (Vec::new(), Vec::new(), Vec::new());
         for (t, term) in TERMS.iter().enumerate() {
-            let v = obs.features[term.feature];
             let dist = &self.features[term.feature];
             let total = dist.total();
-            // Values on the typical side of the median have p >= 1/2: no surprise.
-            let typical = match term.tail {
-                Tail::High => v <= dist.median,
-                Tail::Low => v >= dist.median,
-            };
-            if v.is_nan() || total == 0 || typical {
+            if total == 0 {
                 continue;
             }
-            let count = match term.tail {
-                Tail::High => dist.at_least(v),
-                Tail::Low => dist.at_most(v),
-            };
-            let p = (count + 1) as f64 / (total + 1) as f64;
-            out[t] = (-(2.0 * p).ln()).max(0.0);
+            at.clear();
+            probes.clear();
+            counts.clear();
+            for (k, obs) in observations.iter().enumerate() {
+                let v = obs.features[term.feature];
+                // Values on the typical side of the median have p >= 1/2: no surprise.
+                let typical = match term.tail {
+                    Tail::High => v <= dist.median,
+                    Tail::Low => v >= dist.median,
+                };
+                if !(v.is_nan() || typical) {
+                    at.push(k);
+                    probes.push(v);
+                }
+            }
+            dist.tail_counts(&probes, term.tail, &mut counts);
+            for (&k, &count) in at.iter().zip(&counts) {
+                let p = (count + 1) as f64 / (total + 1) as f64;
+                out[k][t] = (-(2.0 * p).ln()).max(0.0);
+            }
         }
         out
     }
@@ -378,8 +391,13 @@ pub struct Scored {
     pub contributions: Option<Vec<Vec<f64>>>,
 }
 
+/// Purchases scored together (see [`RiskModel::score_pending`]).
+const SCORE_BATCH: usize = 1024;
+
 #[derive(Default)]
 struct ChunkScores {
+    /// Observations waiting to be scored, with their rows.
+    pending: Vec<(u32, Observation)>,
     rows: Vec<u32>,
     scores: Vec<f64>,
     alerts: Vec<(u32, String)>,
@@ -562,38 +580,53 @@ impl RiskModel {
         with_features: bool,
         states: Option<&mut [CustomerState]>,
     ) -> Result<Scored> {
-        let threshold = self.threshold;
-        let long_hours = self.config.long_window_hours();
-        let n_reasons = self.config.n_reasons;
-        let chunks = run(
+        let mut chunks = run(
             sorted,
             &self.config.features,
             states,
             ChunkScores::default,
-            |acc: &mut ChunkScores, row, obs| {
-                acc.rows.push(row as u32);
-                let Some(obs) = obs else {
+            |acc: &mut ChunkScores, row, obs| match obs {
+                Some(obs) => {
+                    acc.pending.push((row as u32, obs));
+                    if acc.pending.len() == SCORE_BATCH {
+                        self.score_pending(acc, with_features);
+                    }
+                }
+                None => {
+                    acc.rows.push(row as u32);
                     acc.scores.push(0.0);
                     if with_features {
                         acc.features.push([f64::NAN; N_FEATURES]);
                         acc.contributions.push([0.0; N_TERMS]);
                     }
-                    return;
-                };
-                let surprises = self.calibration.surprises(&obs);
-                let score: f64 = surprises.iter().sum();
-                acc.scores.push(score);
-                if score > threshold {
-                    acc.alerts
-                        .push((row as u32, explain(&surprises, &obs, n_reasons, long_hours)));
-                }
-                if with_features {
-                    acc.features.push(obs.features);
-                    acc.contributions.push(surprises);
                 }
             },
         )?;
+        chunks
+            .par_iter_mut()
+            .for_each(|acc| self.score_pending(acc, with_features));
         Ok(assemble(chunks, sorted.order.len(), with_features))
+    }
+
+    /// Score the buffered observations of a chunk (a batch lets the
+    /// calibration's searches run side by side).
+    fn score_pending(&self, acc: &mut ChunkScores, with_features: bool) {
+        let observations: Vec<Observation> = acc.pending.iter().map(|p| p.1).collect();
+        let surprises = self.calibration.surprises(&observations);
+        let long_hours = self.config.long_window_hours();
+        for ((row, obs), surprises) in acc.pending.drain(..).zip(surprises) {
+            let score: f64 = surprises.iter().sum();
+            acc.rows.push(row);
+            acc.scores.push(score);
+            if score > self.threshold {
+                let reasons = explain(&surprises, &obs, self.config.n_reasons, long_hours);
+                acc.alerts.push((row, reasons));
+            }
+            if with_features {
+                acc.features.push(obs.features);
+                acc.contributions.push(surprises);
+            }
+        }
     }
 }
 
@@ -753,17 +786,27 @@ mod tests {
 
 #[cfg(test)]
 mod distribution_tests {
-    use super::Distribution;
+    use super::{Distribution, Tail};
 
     #[test]
-    fn two_level_search_counts_like_a_scan() {
+    fn lockstep_search_counts_like_a_scan() {
         let sample: Vec<f64> = (0..1000).map(|i| ((i * 37) % 101) as f64 / 7.0).collect();
         let d = Distribution::new(sample.clone());
-        for probe in [-1.0, 0.0, 0.5, 3.0, 7.0, 14.28, 14.3, 100.0] {
+        let probes: Vec<f64> = (0..40)
+            .map(|i| i as f64 * 0.4 - 1.0)
+            .chain([14.28, 14.3, 100.0])
+            .collect();
+        let (mut high, mut low) = (Vec::new(), Vec::new());
+        d.tail_counts(&probes, Tail::High, &mut high);
+        d.tail_counts(&probes, Tail::Low, &mut low);
+        for (k, &probe) in probes.iter().enumerate() {
             let ge = sample.iter().filter(|&&s| s >= probe).count() as u32;
             let le = sample.iter().filter(|&&s| s <= probe).count() as u32;
-            assert_eq!(d.at_least(probe), ge, "{probe}");
-            assert_eq!(d.at_most(probe), le, "{probe}");
+            assert_eq!((high[k], low[k]), (ge, le), "{probe}");
         }
+        let one = Distribution::new(vec![2.0]);
+        let mut c = Vec::new();
+        one.tail_counts(&[1.0, 2.0, 3.0], Tail::High, &mut c);
+        assert_eq!(c, vec![1, 1, 0]);
     }
 }
