@@ -341,18 +341,18 @@ impl PyRecommender {
 
     fn user_factors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let f = self.factors()?;
-        Ok(f.user
+        f.user
             .clone()
             .into_pyarray(py)
-            .reshape([f.user.len() / f.n_factors, f.n_factors])?)
+            .reshape([f.user.len() / f.n_factors, f.n_factors])
     }
 
     fn item_factors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let f = self.factors()?;
-        Ok(f.item
+        f.item
             .clone()
             .into_pyarray(py)
-            .reshape([f.item.len() / f.n_factors, f.n_factors])?)
+            .reshape([f.item.len() / f.n_factors, f.n_factors])
     }
 
     fn similarity<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

@@ -77,6 +77,7 @@ pub fn ranking_metrics(
                 ..Default::default()
             };
             let (mut hits, mut misses) = (0.0f64, 0.0f64);
+            #[allow(clippy::needless_range_loop)] // i is also the rank
             for i in 0..k {
                 let hit = recs
                     .get(i)

@@ -290,7 +290,7 @@ impl Recommender {
 
     fn popular(&self, n: usize, seen: &[u32], allowed: Option<&[bool]>) -> Vec<(u32, f32)> {
         top_n_dense(&self.popularity, n, |i| {
-            allowed.is_none_or(|a| a[i as usize]) && seen.binary_search(&i).is_err()
+            allowed.map_or(true, |a| a[i as usize]) && seen.binary_search(&i).is_err()
         })
     }
 
@@ -323,7 +323,8 @@ impl Recommender {
                 scratch.sparse.drain_into(
                     |_, s, _| s,
                     |i, s| {
-                        if allowed.is_none_or(|a| a[i as usize]) && seen.binary_search(&i).is_err()
+                        if allowed.map_or(true, |a| a[i as usize])
+                            && seen.binary_search(&i).is_err()
                         {
                             top.push(i, s)
                         }
@@ -357,7 +358,7 @@ impl Recommender {
             scores[i as usize] = f32::NEG_INFINITY;
         }
         top_n_dense(scores, n, |i| {
-            scores[i as usize] != f32::NEG_INFINITY && allowed.is_none_or(|a| a[i as usize])
+            scores[i as usize] != f32::NEG_INFINITY && allowed.map_or(true, |a| a[i as usize])
         })
     }
 
@@ -376,7 +377,7 @@ impl Recommender {
                 format!("has id(s) not seen in training (the first at position {pos})"),
             ));
         }
-        let keep = |q: u32, i: u32| i != q && allowed.is_none_or(|a| a[i as usize]);
+        let keep = |q: u32, i: u32| i != q && allowed.map_or(true, |a| a[i as usize]);
         let lists: Vec<Vec<(u32, f32)>> = match &self.model {
             Model::Popularity => {
                 return Err(Error::Invalid(
