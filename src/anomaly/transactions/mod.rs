@@ -408,7 +408,10 @@ mod tests {
             category: None,
             place: Some(input::Attribute {
                 name: "place".into(),
-                keys: rows.iter().map(|r| IdKey::Int(r.3).key64()).collect(),
+                codes: rows.iter().map(|r| r.3 as u32).collect(),
+                keys: (0..=rows.iter().map(|r| r.3).max().unwrap_or(0))
+                    .map(|p| IdKey::Int(p).key64())
+                    .collect(),
             }),
             schema: LogSchema {
                 customer: "c".into(),

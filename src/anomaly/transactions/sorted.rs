@@ -59,7 +59,7 @@ impl SortedLog {
             .into_iter()
             .flatten()
         {
-            attribute.keys = permute(&attribute.keys, &order);
+            attribute.codes = permute(&attribute.codes, &order);
         }
         SortedLog { log, order, starts }
     }
@@ -85,9 +85,9 @@ impl SortedLog {
         Transaction {
             time: log.times[k],
             amount: log.amounts[k],
-            merchant: log.merchant.as_ref().map(|a| a.keys[k]),
-            category: log.category.as_ref().map(|a| a.keys[k]),
-            place: log.place.as_ref().map(|a| a.keys[k]),
+            merchant: log.merchant.as_ref().map(|a| a.key(k)),
+            category: log.category.as_ref().map(|a| a.key(k)),
+            place: log.place.as_ref().map(|a| a.key(k)),
         }
     }
 }
