@@ -134,9 +134,7 @@ fn resolve_max_samples(spec: MaxSamples, n_rows: usize) -> Result<usize> {
         MaxSamples::Auto => n_rows.min(256),
         // scikit-learn warns and uses all rows when more are asked for; the
         // Python layer emits that warning.
-        MaxSamples::Count(k) if k == 0 => {
-            return Err(Error::argument("max_samples", "must be at least 1"))
-        }
+        MaxSamples::Count(0) => return Err(Error::argument("max_samples", "must be at least 1")),
         MaxSamples::Count(k) => k.min(n_rows),
         MaxSamples::Fraction(f) if !(f > 0.0 && f <= 1.0) => {
             return Err(Error::argument(

@@ -196,8 +196,10 @@ pub fn percentile(values: &[f64], pct: f64) -> f64 {
         return f64::NAN;
     }
     let q = pct / 100.0;
+    // numpy's virtual index n q + (alpha + q (1 - alpha - beta)) - 1, linear method.
+    let (alpha, beta) = (1.0, 1.0);
     let virtual_index =
-        (n as f64 * q + (1.0 + q * (1.0 - 1.0 - 1.0)) - 1.0).clamp(0.0, (n - 1) as f64);
+        (n as f64 * q + (alpha + q * (1.0 - alpha - beta)) - 1.0).clamp(0.0, (n - 1) as f64);
     let below = virtual_index.floor();
     let gamma = virtual_index - below;
     let k = below as usize;

@@ -35,11 +35,13 @@ class TransactionRiskScorer(Estimator):
     purchase. Each suspicious direction of a feature is a *term* (large
     amount, small amount, quick succession, burst, new merchant/category/place,
     card testing). A term's risk is ``max(0, -ln(2p))`` where ``p`` is the
-    share of the training transactions at least as extreme, so typical values
-    add nothing; ``risk_score`` is the sum of the terms (higher = riskier).
-    Transactions above ``threshold_`` (the ``1 - alert_rate`` percentile of
-    the training scores) are alerts; their ``reasons`` are the largest terms
-    in plain words.
+    share of the training transactions at least as extreme (``(count + 1) /
+    (n + 1)`` over the training log, or an even sample of 131,072 of its
+    transactions when it is longer), so typical values add nothing;
+    ``risk_score`` is the sum of the terms (higher = riskier). Transactions
+    above ``threshold_`` (the ``1 - alert_rate`` percentile of the training
+    scores) are alerts; their ``reasons`` are the largest terms (those with a
+    risk of at least 1) in plain words.
 
     The scorer keeps each customer's state at the end of the data it has seen
     (``fit``, then ``score_new``/``update``), so new transactions are scored as

@@ -112,11 +112,20 @@ fn utc_micros(mut column: Column) -> Result<Vec<i64>> {
     Ok(table::wall_times(&column)?.micros.into_owned())
 }
 
-/// A categorical attribute of each transaction as a 64-bit key per row.
+/// A categorical attribute of each transaction: a dense code per row and the
+/// stable 64-bit key of each code (4 bytes per row instead of 8).
 #[derive(Debug, Clone)]
 pub struct Attribute {
     pub name: String,
+    pub codes: Vec<u32>,
     pub keys: Vec<u64>,
+}
+
+impl Attribute {
+    #[inline]
+    pub fn key(&self, k: usize) -> u64 {
+        self.keys[self.codes[k] as usize]
+    }
 }
 
 /// Column names of a log; `None` for attributes the log does not have.
@@ -167,13 +176,14 @@ impl Log {
             let Some(name) = name else { return Ok(None) };
             let column = table.column(name)?;
             let ids = table::encode_ids(&column)?;
-            let code_keys: Vec<u64> = id_keys(&column, &ids.first_rows)?
+            let keys: Vec<u64> = id_keys(&column, &ids.first_rows)?
                 .iter()
                 .map(IdKey::key64)
                 .collect();
             Ok(Some(Attribute {
                 name: name.clone(),
-                keys: ids.codes.iter().map(|&c| code_keys[c as usize]).collect(),
+                codes: ids.codes,
+                keys,
             }))
         };
         Ok(Log {

@@ -16,8 +16,10 @@
 //! transactions are scored as they arrive with the same results as scoring
 //! the whole log at once.
 
+mod calibration;
 pub mod input;
 pub mod reasons;
+mod sorted;
 pub mod state;
 
 use hashbrown::HashMap;
@@ -26,9 +28,10 @@ use serde::{Deserialize, Serialize};
 
 use super::percentile;
 use crate::error::{Error, Result};
-use crate::table::format_micros;
+use calibration::Calibration;
 pub use input::{IdKey, Log, LogSchema};
-use reasons::{explain, Tail, N_TERMS, TERMS};
+use reasons::{explain, N_TERMS, TERMS};
+use sorted::{run, SortedLog};
 pub use state::{
     CustomerState, FeatureConfig, Observation, Transaction, FEATURE_NAMES, N_FEATURES,
 };
@@ -37,8 +40,6 @@ pub use state::{
 /// sample by row when the log is longer): tail shares down to ~1e-5, and
 /// small enough for the lookups to stay in cache.
 const CALIBRATION_ROWS: usize = 1 << 17;
-/// Rows per parallel task (whole customers).
-const ROWS_PER_TASK: usize = 1 << 15;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum RefundPolicy {
@@ -93,288 +94,6 @@ impl RiskConfig {
     fn long_window_hours(&self) -> f64 {
         self.features.long_window_micros as f64 / 3_600_000_000.0
     }
-}
-
-/// The training distribution of one feature (NaN left out): its distinct
-/// values, sorted, with the count of values at most each.  Counts make the
-/// discrete features (flags, window counts) a search over a few values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Distribution {
-    values: Vec<f64>,
-    at_most: Vec<u32>,
-    median: f64,
-}
-
-/// Binary searches run together: each is a chain of dependent loads, and
-/// interleaving independent chains keeps the memory system busy.
-const LOCKSTEP: usize = 16;
-
-impl Distribution {
-    fn new(mut sample: Vec<f64>) -> Self {
-        sample.sort_unstable_by(|a, b| a.total_cmp(b));
-        let median = sample.get(sample.len() / 2).copied().unwrap_or(f64::NAN);
-        let mut values: Vec<f64> = Vec::new();
-        let mut at_most: Vec<u32> = Vec::new();
-        for (i, &v) in sample.iter().enumerate() {
-            if values.last() == Some(&v) {
-                *at_most.last_mut().unwrap_or(&mut 0) = i as u32 + 1;
-            } else {
-                values.push(v);
-                at_most.push(i as u32 + 1);
-            }
-        }
-        Distribution {
-            values,
-            at_most,
-            median,
-        }
-    }
-
-    fn total(&self) -> u32 {
-        self.at_most.last().copied().unwrap_or(0)
-    }
-
-    /// For each probe, the training values at least as extreme in `tail`:
-    /// `>= v` for the high tail, `<= v` for the low tail.  Branchless binary
-    /// searches, `LOCKSTEP` at a time.
-    fn tail_counts(&self, probes: &[f64], tail: Tail, out: &mut Vec<u32>) {
-        let values = &self.values;
-        let total = self.total();
-        // `pred` holds for a prefix of `values`: below v (high) or at most v (low).
-        let pred = |x: f64, v: f64| match tail {
-            Tail::High => x < v,
-            Tail::Low => x <= v,
-        };
-        for group in probes.chunks(LOCKSTEP) {
-            let mut base = [0usize; LOCKSTEP];
-            let mut size = values.len();
-            while size > 1 {
-                let half = size / 2;
-                for (b, &v) in base.iter_mut().zip(group) {
-                    let mid = *b + half;
-                    *b = if pred(values[mid], v) { mid } else { *b };
-                }
-                size -= half;
-            }
-            for (&b, &v) in base.iter().zip(group) {
-                let prefix = b + (!values.is_empty() && pred(values[b], v)) as usize;
-                let at_most_prefix = if prefix == 0 {
-                    0
-                } else {
-                    self.at_most[prefix - 1]
-                };
-                out.push(match tail {
-                    Tail::High => total - at_most_prefix,
-                    Tail::Low => at_most_prefix,
-                });
-            }
-        }
-    }
-}
-
-/// The training distribution of each feature, to turn a value into its
-/// tail share.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Calibration {
-    features: Vec<Distribution>,
-}
-
-impl Calibration {
-    fn new(samples: &[[f64; N_FEATURES]]) -> Self {
-        let features = (0..N_FEATURES)
-            .into_par_iter()
-            .map(|j| {
-                Distribution::new(
-                    samples
-                        .iter()
-                        .map(|s| s[j])
-                        .filter(|v| !v.is_nan())
-                        .collect(),
-                )
-            })
-            .collect();
-        Calibration { features }
-    }
-
-    /// Each term's surprise for each observation.
-    fn surprises(&self, observations: &[Observation]) -> Vec<[f64; N_TERMS]> {
-        let mut out = vec![[0.0; N_TERMS]; observations.len()];
-        let (mut at, mut probes, mut counts) = (Vec::new(), Vec::new(), Vec::new());
-        for (t, term) in TERMS.iter().enumerate() {
-            let dist = &self.features[term.feature];
-            let total = dist.total();
-            if total == 0 {
-                continue;
-            }
-            at.clear();
-            probes.clear();
-            counts.clear();
-            for (k, obs) in observations.iter().enumerate() {
-                let v = obs.features[term.feature];
-                // Values on the typical side of the median have p >= 1/2: no surprise.
-                let typical = match term.tail {
-                    Tail::High => v <= dist.median,
-                    Tail::Low => v >= dist.median,
-                };
-                if !(v.is_nan() || typical) {
-                    at.push(k);
-                    probes.push(v);
-                }
-            }
-            dist.tail_counts(&probes, term.tail, &mut counts);
-            for (&k, &count) in at.iter().zip(&counts) {
-                let p = (count + 1) as f64 / (total + 1) as f64;
-                out[k][t] = (-(2.0 * p).ln()).max(0.0);
-            }
-        }
-        out
-    }
-}
-
-/// A log permuted into customer order (codes ascending), each customer's
-/// transactions in time order (ties in row order), so that every customer's
-/// history is read from contiguous memory.  `order[k]` is the original row of
-/// position `k`; customer `c` holds positions `starts[c]..starts[c + 1]`.
-struct SortedLog {
-    log: Log,
-    order: Vec<u32>,
-    starts: Vec<usize>,
-}
-
-fn permute<T: Copy + Send + Sync>(values: &[T], order: &[u32]) -> Vec<T> {
-    order.par_iter().map(|&r| values[r as usize]).collect()
-}
-
-impl SortedLog {
-    fn new(mut log: Log) -> Self {
-        let n_customers = log.customer_keys.len();
-        let mut starts = vec![0usize; n_customers + 1];
-        for &c in &log.customers {
-            starts[c as usize + 1] += 1;
-        }
-        for c in 0..n_customers {
-            starts[c + 1] += starts[c];
-        }
-        let mut next = starts.clone();
-        let mut order = vec![0u32; log.len()];
-        for (row, &c) in log.customers.iter().enumerate() {
-            order[next[c as usize]] = row as u32;
-            next[c as usize] += 1;
-        }
-        let mut times = permute(&log.times, &order);
-        let sorted = (0..n_customers)
-            .into_par_iter()
-            .all(|c| times[starts[c]..starts[c + 1]].is_sorted());
-        if !sorted {
-            let (customers, raw) = (&log.customers, &log.times);
-            order.par_sort_unstable_by_key(|&r| (customers[r as usize], raw[r as usize], r));
-            times = permute(&log.times, &order);
-        }
-        log.times = times;
-        log.amounts = permute(&log.amounts, &order);
-        log.customers = Vec::new(); // implied by `starts` from here on
-        for attribute in [&mut log.merchant, &mut log.category, &mut log.place]
-            .into_iter()
-            .flatten()
-        {
-            attribute.keys = permute(&attribute.keys, &order);
-        }
-        SortedLog { log, order, starts }
-    }
-
-    /// Customer ranges `[a, b)` of about `ROWS_PER_TASK` rows each.
-    fn tasks(&self) -> Vec<(usize, usize)> {
-        let n_customers = self.starts.len() - 1;
-        let mut tasks = Vec::new();
-        let mut a = 0;
-        while a < n_customers {
-            let mut b = a + 1;
-            while b < n_customers && self.starts[b] - self.starts[a] < ROWS_PER_TASK {
-                b += 1;
-            }
-            tasks.push((a, b));
-            a = b;
-        }
-        tasks
-    }
-
-    fn transaction(&self, k: usize) -> Transaction {
-        let log = &self.log;
-        Transaction {
-            time: log.times[k],
-            amount: log.amounts[k],
-            merchant: log.merchant.as_ref().map(|a| a.keys[k]),
-            category: log.category.as_ref().map(|a| a.keys[k]),
-            place: log.place.as_ref().map(|a| a.keys[k]),
-        }
-    }
-}
-
-/// Run every customer's transactions through its state, in parallel over
-/// customers.  `states` holds one state per customer code (streaming) or is
-/// `None` (fresh states, dropped after use).  Each task folds its rows (with
-/// their original row numbers) into an accumulator; accumulators come back in
-/// customer order.
-fn run<A: Send>(
-    sorted: &SortedLog,
-    config: &FeatureConfig,
-    states: Option<&mut [CustomerState]>,
-    init: impl Fn() -> A + Sync,
-    visit: impl Fn(&mut A, usize, Option<Observation>) + Sync,
-) -> Result<Vec<A>> {
-    let log = &sorted.log;
-    let tasks = sorted.tasks();
-    let mut slices: Vec<Option<&mut [CustomerState]>> = Vec::with_capacity(tasks.len());
-    match states {
-        Some(mut rest) => {
-            for &(a, b) in &tasks {
-                let (head, tail) = rest.split_at_mut(b - a);
-                slices.push(Some(head));
-                rest = tail;
-            }
-        }
-        None => slices.resize_with(tasks.len(), || None),
-    }
-    let results: Vec<Result<A>> = tasks
-        .into_par_iter()
-        .zip(slices)
-        .map(|((a, b), mut slice)| {
-            let mut acc = init();
-            let mut fresh;
-            for c in a..b {
-                let state = match slice.as_deref_mut() {
-                    Some(s) => &mut s[c - a],
-                    None => {
-                        fresh = CustomerState::default();
-                        &mut fresh
-                    }
-                };
-                let (first, end) = (sorted.starts[c], sorted.starts[c + 1]);
-                if let (Some(last), true) = (state.last_seen, first < end) {
-                    let first_time = log.times[first];
-                    if first_time < last {
-                        return Err(Error::column_value(
-                            &log.schema.time,
-                            format!(
-                                "has a transaction of customer {} at {} before the last one \
-                                 already seen ({}); new transactions must not be earlier than \
-                                 those already scored",
-                                log.customer_keys[c],
-                                format_micros(first_time),
-                                format_micros(last)
-                            ),
-                        ));
-                    }
-                }
-                for k in first..end {
-                    let obs = state.observe(config, &sorted.transaction(k));
-                    visit(&mut acc, sorted.order[k] as usize, obs);
-                }
-            }
-            Ok(acc)
-        })
-        .collect();
-    results.into_iter().collect()
 }
 
 /// Scores of a log, in the log's row order.
@@ -689,7 +408,10 @@ mod tests {
             category: None,
             place: Some(input::Attribute {
                 name: "place".into(),
-                keys: rows.iter().map(|r| IdKey::Int(r.3).key64()).collect(),
+                codes: rows.iter().map(|r| r.3 as u32).collect(),
+                keys: (0..=rows.iter().map(|r| r.3).max().unwrap_or(0))
+                    .map(|p| IdKey::Int(p).key64())
+                    .collect(),
             }),
             schema: LogSchema {
                 customer: "c".into(),
@@ -781,32 +503,5 @@ mod tests {
         let mut b = model.score(log(&shuffled), false).unwrap().scores;
         b.reverse();
         assert_eq!(a, b);
-    }
-}
-
-#[cfg(test)]
-mod distribution_tests {
-    use super::{Distribution, Tail};
-
-    #[test]
-    fn lockstep_search_counts_like_a_scan() {
-        let sample: Vec<f64> = (0..1000).map(|i| ((i * 37) % 101) as f64 / 7.0).collect();
-        let d = Distribution::new(sample.clone());
-        let probes: Vec<f64> = (0..40)
-            .map(|i| i as f64 * 0.4 - 1.0)
-            .chain([14.28, 14.3, 100.0])
-            .collect();
-        let (mut high, mut low) = (Vec::new(), Vec::new());
-        d.tail_counts(&probes, Tail::High, &mut high);
-        d.tail_counts(&probes, Tail::Low, &mut low);
-        for (k, &probe) in probes.iter().enumerate() {
-            let ge = sample.iter().filter(|&&s| s >= probe).count() as u32;
-            let le = sample.iter().filter(|&&s| s <= probe).count() as u32;
-            assert_eq!((high[k], low[k]), (ge, le), "{probe}");
-        }
-        let one = Distribution::new(vec![2.0]);
-        let mut c = Vec::new();
-        one.tail_counts(&[1.0, 2.0, 3.0], Tail::High, &mut c);
-        assert_eq!(c, vec![1, 1, 0]);
     }
 }
