@@ -62,12 +62,12 @@ impl RiskConfig {
     fn validate(&self) -> Result<()> {
         let f = &self.features;
         if f.short_window_micros <= 0 {
-            return Err(Error::argument("short_window", "must be positive"));
+            return Err(Error::argument("short_window_hours", "must be positive"));
         }
         if f.long_window_micros < f.short_window_micros {
             return Err(Error::argument(
-                "long_window",
-                "must be at least short_window",
+                "long_window_hours",
+                "must be at least short_window_hours",
             ));
         }
         if !(f.small_share > 0.0 && f.small_share < 1.0) {
