@@ -61,8 +61,11 @@ def arrow_stream(data: Any, columns: Sequence[str | None] | None = None, *, argu
     if module == "pandas" and hasattr(data, "columns"):
         if columns is not None:
             _check_columns(list(map(str, data.columns)), columns, argument)
-            data = data[list(columns)]
-        return pa.Table.from_pandas(data, preserve_index=False)
+            columns = list(columns)
+        # pyarrow's conversion threads cost more than they save below a
+        # million rows (a thread pool per call).
+        threads = None if len(data) >= 1_000_000 else 1
+        return pa.Table.from_pandas(data, columns=columns, preserve_index=False, nthreads=threads)
     if module == "polars" and hasattr(data, "columns") and hasattr(data, "select"):
         if hasattr(data, "collect") and not hasattr(data, "__arrow_c_stream__"):
             data = data.collect()  # a LazyFrame

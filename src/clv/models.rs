@@ -74,55 +74,78 @@ impl ModelKind {
 
     /// Log-likelihood of one row.
     pub fn log_likelihood<T: Real>(self, p: &[T], row: Row) -> T {
-        self.ln_frequency_terms(p, row[0]) + self.ln_history_terms(p, row)
-    }
-
-    /// The terms of the log-likelihood that depend on the frequency alone
-    /// (the log-gamma functions): a fit computes them once per distinct
-    /// frequency instead of once per row.
-    pub fn ln_frequency_terms<T: Real>(self, p: &[T], x: f64) -> T {
-        let x_ = c::<T>(x);
-        match self {
-            ModelKind::BetaGeo | ModelKind::ModifiedBetaGeo => {
-                let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
-                // MBG/NBD's beta terms are shifted by one purchase.
-                let shift = c::<T>(if self == ModelKind::ModifiedBetaGeo {
-                    1.0
-                } else {
-                    0.0
-                });
-                (r + x_).ln_gamma() - r.ln_gamma()
-                    + r * alpha.ln()
-                    + (a + b).ln_gamma()
-                    + (b + x_ + shift).ln_gamma()
-                    - b.ln_gamma()
-                    - (a + b + x_ + shift).ln_gamma()
-            }
-            ModelKind::ParetoNbd => {
-                let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
-                (r + x_).ln_gamma() - r.ln_gamma() + r * alpha.ln() + s * beta.ln()
-            }
-            _ => c(0.0),
-        }
-    }
-
-    /// The rest of the log-likelihood (see [`ModelKind::ln_frequency_terms`]).
-    pub fn ln_history_terms<T: Real>(self, p: &[T], row: Row) -> T {
         let logs = if self.is_continuous() {
             TimeLogs::new(self, p, row[1], row[2])
         } else {
             TimeLogs::default()
         };
-        self.ln_history_terms_with(p, row, &logs)
+        let frequency = self.frequency_terms(p, row[0]);
+        frequency.ln_constant + self.ln_history_terms(p, row, &frequency, &logs)
     }
 
-    /// [`ModelKind::ln_history_terms`] with the logarithms of the times
-    /// given, so a fit can share them between rows with equal `t_x` or `T`.
-    pub fn ln_history_terms_with<T: Real>(self, p: &[T], row: Row, logs: &TimeLogs<T>) -> T {
+    /// The parts of the log-likelihood that depend on the frequency alone
+    /// (the log-gamma functions, the drop-out factor): a fit computes them
+    /// once per distinct frequency instead of once per row.
+    pub fn frequency_terms<T: Real>(self, p: &[T], x: f64) -> FrequencyTerms<T> {
+        let x_ = c::<T>(x);
         match self {
-            ModelKind::BetaGeo => bg_nbd(p, row, logs),
-            ModelKind::ModifiedBetaGeo => mbg_nbd(p, row, logs),
-            ModelKind::ParetoNbd => pareto_nbd(p, row, logs),
+            ModelKind::BetaGeo | ModelKind::ModifiedBetaGeo => {
+                let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
+                // MBG/NBD's beta terms are shifted by one purchase.
+                let shift = if self == ModelKind::ModifiedBetaGeo {
+                    1.0
+                } else {
+                    0.0
+                };
+                let ln_constant = (r + x_).ln_gamma() - r.ln_gamma()
+                    + r * alpha.ln()
+                    + (a + b).ln_gamma()
+                    + (b + c(x + shift)).ln_gamma()
+                    - b.ln_gamma()
+                    - (a + b + c(x + shift)).ln_gamma();
+                // a / (b + x - 1) (BG/NBD: only customers with repeat purchases can
+                // have dropped out; MBG/NBD: a / (b + x)).
+                let ln_dropout = if x + shift > 0.0 {
+                    a.ln() - (b + c(x + shift - 1.0)).ln()
+                } else {
+                    c(0.0)
+                };
+                FrequencyTerms {
+                    ln_constant,
+                    ln_dropout,
+                }
+            }
+            ModelKind::ParetoNbd => {
+                let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+                FrequencyTerms {
+                    ln_constant: (r + x_).ln_gamma() - r.ln_gamma()
+                        + r * alpha.ln()
+                        + s * beta.ln(),
+                    // s / (r + s + x)
+                    ln_dropout: s.ln() - (r + s + x_).ln(),
+                }
+            }
+            _ => FrequencyTerms {
+                ln_constant: c(0.0),
+                ln_dropout: c(0.0),
+            },
+        }
+    }
+
+    /// The rest of the log-likelihood (see [`ModelKind::frequency_terms`]),
+    /// with the logarithms of the times given, so a fit can share them
+    /// between rows with equal `t_x` or `T`.
+    pub fn ln_history_terms<T: Real>(
+        self,
+        p: &[T],
+        row: Row,
+        frequency: &FrequencyTerms<T>,
+        logs: &TimeLogs<T>,
+    ) -> T {
+        match self {
+            ModelKind::BetaGeo => bg_nbd(p, row, frequency, logs),
+            ModelKind::ModifiedBetaGeo => mbg_nbd(p, row, frequency, logs),
+            ModelKind::ParetoNbd => pareto_nbd(p, row, frequency, logs),
             ModelKind::BetaGeoBetaBinom => bg_bb(p, row),
             ModelKind::ShiftedBetaGeo => sbg(p, row),
             ModelKind::GammaGamma => gamma_gamma(p, row),
@@ -213,6 +236,16 @@ impl ModelKind {
     }
 }
 
+/// See [`ModelKind::frequency_terms`].
+#[derive(Debug, Clone, Copy)]
+pub struct FrequencyTerms<T> {
+    /// The terms of the log-likelihood that depend on the frequency alone.
+    pub ln_constant: T,
+    /// The logarithm of the factor that weighs "dropped out after the last
+    /// purchase" against "still alive" in the continuous models.
+    pub ln_dropout: T,
+}
+
 /// `ln(α + t_x)`, `ln(α + T)` and (Pareto/NBD) `ln(β + T)`: the only places
 /// where the continuous models' times meet their parameters outside the
 /// hypergeometric term.
@@ -262,12 +295,11 @@ fn c<T: Real>(v: f64) -> T {
 }
 
 /// Fader, Hardie & Lee (2005), equation (6), without the frequency terms.
-fn bg_nbd<T: Real>(p: &[T], [x, _, _]: Row, logs: &TimeLogs<T>) -> T {
-    let (r, a, b) = (p[0], p[2], p[3]);
-    let rx = r + c(x);
+fn bg_nbd<T: Real>(p: &[T], [x, _, _]: Row, f: &FrequencyTerms<T>, logs: &TimeLogs<T>) -> T {
+    let rx = p[0] + c(x);
     let a3 = -rx * logs.alpha_t;
     if x > 0.0 {
-        let a4 = a.ln() - (b + c(x - 1.0)).ln() - rx * logs.alpha_tx;
+        let a4 = f.ln_dropout - rx * logs.alpha_tx;
         log_add_exp(a3, a4)
     } else {
         a3
@@ -275,10 +307,9 @@ fn bg_nbd<T: Real>(p: &[T], [x, _, _]: Row, logs: &TimeLogs<T>) -> T {
 }
 
 /// Batislam, Denizel & Filiztekin (2007): drop-out possible at time zero.
-fn mbg_nbd<T: Real>(p: &[T], [x, _, _]: Row, logs: &TimeLogs<T>) -> T {
-    let (r, a, b) = (p[0], p[2], p[3]);
-    let rx = r + c(x);
-    let a4 = a.ln() - (b + c(x)).ln() + rx * (logs.alpha_t - logs.alpha_tx);
+fn mbg_nbd<T: Real>(p: &[T], [x, _, _]: Row, f: &FrequencyTerms<T>, logs: &TimeLogs<T>) -> T {
+    let rx = p[0] + c(x);
+    let a4 = f.ln_dropout + rx * (logs.alpha_t - logs.alpha_tx);
     -rx * logs.alpha_t + log_add_exp(a4, c(0.0))
 }
 
@@ -302,7 +333,12 @@ pub(crate) fn pareto_ln_a0<T: Real>(p: &[T], x: f64, tx: f64, big_t: f64) -> T {
 
 /// Schmittlein, Morrison & Colombo (1987), in the form of Fader & Hardie's
 /// note, without the frequency terms.
-fn pareto_nbd<T: Real>(p: &[T], [x, tx, big_t]: Row, logs: &TimeLogs<T>) -> T {
+fn pareto_nbd<T: Real>(
+    p: &[T],
+    [x, tx, big_t]: Row,
+    f: &FrequencyTerms<T>,
+    logs: &TimeLogs<T>,
+) -> T {
     let (r, s) = (p[0], p[2]);
     let rx = r + c(x);
     let alive_to_t = -rx * logs.alpha_t - s * logs.beta_t;
@@ -310,7 +346,7 @@ fn pareto_nbd<T: Real>(p: &[T], [x, tx, big_t]: Row, logs: &TimeLogs<T>) -> T {
         // A₀ = 0: the customer bought at the end of observation.
         return alive_to_t;
     }
-    let died = s.ln() + pareto_ln_a0(p, x, tx, big_t) - (rx + s).ln();
+    let died = f.ln_dropout + pareto_ln_a0(p, x, tx, big_t);
     log_add_exp(alive_to_t, died)
 }
 

@@ -10,6 +10,9 @@ pub struct Minimum {
     pub x: Vec<f64>,
     pub value: f64,
     pub gradient: Vec<f64>,
+    /// The final quasi-Newton approximation of the inverse Hessian (row-major),
+    /// a good start for a related problem.
+    pub inverse_hessian: Vec<f64>,
     pub iterations: usize,
     pub converged: bool,
 }
@@ -22,12 +25,22 @@ pub struct Settings {
 }
 
 /// Minimise `f`, which returns the value and gradient at a point (a value
-/// that is not finite makes the line search step back).
-pub fn minimize(f: impl Fn(&[f64]) -> (f64, Vec<f64>), x0: &[f64], settings: Settings) -> Minimum {
+/// that is not finite makes the line search step back).  `inverse_hessian`
+/// starts the approximation (e.g. from a fit on a subsample); without it the
+/// identity is scaled to the curvature seen on the first step.
+pub fn minimize(
+    f: impl Fn(&[f64]) -> (f64, Vec<f64>),
+    x0: &[f64],
+    inverse_hessian: Option<Vec<f64>>,
+    settings: Settings,
+) -> Minimum {
     let n = x0.len();
     let mut x = x0.to_vec();
     let (mut fx, mut g) = f(&x);
-    let mut h = identity(n);
+    let scale_first_step = inverse_hessian.is_none();
+    let mut h = inverse_hessian
+        .filter(|h| h.len() == n * n && h.iter().all(|v| v.is_finite()))
+        .unwrap_or_else(|| identity(n));
     let mut iterations = 0;
     let converged = |g: &[f64]| g.iter().all(|v| v.abs() <= settings.gradient_tol);
     while iterations < settings.max_iter && fx.is_finite() && !converged(&g) {
@@ -65,7 +78,7 @@ pub fn minimize(f: impl Fn(&[f64]) -> (f64, Vec<f64>), x0: &[f64], settings: Set
         let y: Vec<f64> = g_new.iter().zip(&g).map(|(a, b)| a - b).collect();
         let sy = dot(&s, &y);
         if sy > 1e-12 * dot(&s, &s).sqrt() * dot(&y, &y).sqrt() {
-            if iterations == 1 {
+            if iterations == 1 && scale_first_step {
                 // Scale the initial inverse Hessian to the observed curvature.
                 let scale = sy / dot(&y, &y);
                 h.iter_mut().for_each(|v| *v *= scale);
@@ -90,6 +103,7 @@ pub fn minimize(f: impl Fn(&[f64]) -> (f64, Vec<f64>), x0: &[f64], settings: Set
         x,
         value: fx,
         gradient: g,
+        inverse_hessian: h,
         iterations,
     }
 }
@@ -173,6 +187,7 @@ mod tests {
         let m = minimize(
             f,
             &[-1.2, 1.0],
+            None,
             Settings {
                 max_iter: 500,
                 gradient_tol: 1e-9,

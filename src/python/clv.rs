@@ -93,6 +93,7 @@ impl ClvModel {
             initial: initial_params,
             max_iter,
             gradient_tol: tol,
+            ..FitOptions::default()
         };
         let fitted = py.detach(|| fit(kind, &rows, weights.as_deref(), &options))?;
         Ok(ClvModel { fitted })

@@ -215,6 +215,8 @@ class ClvEstimator(Estimator):
 
     @property
     def n_iter_(self) -> int:
+        """BFGS iterations on all customers (large tables first fit a sample
+        of 10,000 distinct histories, so few are needed)."""
         return self._check_fitted().iterations
 
     @property
