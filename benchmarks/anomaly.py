@@ -19,24 +19,14 @@ machine may be shared.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
 
+from _common import best, fmt_mb, report, run_worker, start_measuring
+
 TX_PER_CUSTOMER = 7.3  # the simulator's default mean log length per customer
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def worker(task: str, path: str) -> None:
@@ -58,7 +48,7 @@ def worker(task: str, path: str) -> None:
         from pyod.models.ecod import ECOD
     elif task == "hbos-pyod":
         from pyod.models.hbos import HBOS
-    base = rss_mb()
+    base = start_measuring()
     start = time.perf_counter()
     extra = {}
     if task == "iforest-patronage":
@@ -79,33 +69,20 @@ def worker(task: str, path: str) -> None:
         out = -IsolationForest(random_state=0, n_jobs=2).fit(raw).score_samples(raw)
     else:
         raise ValueError(task)
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak, "base_mb": base, "rows": len(out), **extra}))
+    report(base, seconds=time.perf_counter() - start, rows=len(out), **extra)
 
 
 def run(task: str, path: str, repeat: int = 1) -> dict:
     """Best time of ``repeat`` fresh processes (the machine may be shared), largest peak memory."""
-    results = []
-    for _ in range(repeat):
-        out = subprocess.run(
-            [sys.executable, __file__, "--worker", task, path], check=True, capture_output=True, text=True
-        )
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    best = min(results, key=lambda r: r["seconds"])
-    return {**best, "peak_mb": max(r["peak_mb"] for r in results)}
-
-
-def fmt_mem(r: dict) -> str:
-    return f"{r['peak_mb']:.0f} (+{r['peak_mb'] - r['base_mb']:.0f})"
+    return best([run_worker(__file__, [task, path]) for _ in range(repeat)])
 
 
 def compare(label: str, ours: dict, theirs: dict | None, reference: str) -> None:
     ratio = f"{theirs['seconds'] / ours['seconds']:6.1f}x" if theirs else f"{'-':>7}"
     their_s = f"{theirs['seconds']:10.2f}" if theirs else f"{'-':>10}"
-    their_m = fmt_mem(theirs) if theirs else "-"
+    their_m = fmt_mb(theirs) if theirs else "-"
     print(
-        f"{label:34} {ours['seconds']:10.2f} {their_s} {ratio} {fmt_mem(ours):>16} {their_m:>16}  ({reference})",
+        f"{label:34} {ours['seconds']:10.2f} {their_s} {ratio} {fmt_mb(ours):>16} {their_m:>16}  ({reference})",
         flush=True,
     )
 
@@ -125,7 +102,6 @@ def main() -> None:
 
     import numpy as np
     import pyarrow.parquet as pq
-
     from patronage.datasets import simulate_transactions
 
     print(f"{os.cpu_count()} cores; seconds (best of {args.repeat} runs for the matrix tasks, 1 for the log), "

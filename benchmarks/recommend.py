@@ -17,30 +17,12 @@ held to one thread so implicit does not oversubscribe). Tasks:
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
 
-
-def status_mb(field: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def reset_peak() -> None:
-    """Reset the peak RSS (VmHWM) so it measures the task, not imports and loading."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:  # pragma: no cover - not Linux: the peak then includes loading
-        pass
+from _common import best, fmt_mb, report, run_worker, start_measuring
 
 
 def worker(library: str, task: str, path: str, threads: int, iterations: int) -> None:
@@ -54,8 +36,7 @@ def worker(library: str, task: str, path: str, threads: int, iterations: int) ->
     else:
         import implicit.als  # noqa: F401
         import implicit.nearest_neighbours  # noqa: F401
-    reset_peak()
-    base = status_mb("VmRSS")
+    base = start_measuring()
     users = np.arange(X.shape[0])
     out: dict[str, float] = {}
     if library == "patronage":
@@ -105,27 +86,13 @@ def worker(library: str, task: str, path: str, threads: int, iterations: int) ->
             start = time.perf_counter()
             als.recommend(users, X, N=10)
             out["als_seconds"] = time.perf_counter() - start
-    out["peak_mb"] = status_mb("VmHWM")
-    out["base_mb"] = base
-    print(json.dumps(out))
+    report(base, **out)
 
 
 def run(library: str, task: str, path: str, threads: int, iterations: int) -> dict:
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
                OMP_NUM_THREADS=str(threads))  # fmt: skip
-    out = subprocess.run(
-        [sys.executable, __file__, "--worker", library, task, path, str(threads), str(iterations)],
-        check=True, capture_output=True, text=True, env=env,
-    )  # fmt: skip
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def best(results: list[dict]) -> dict:
-    """Fastest time of each measure over the runs, and the largest peak memory."""
-    out = {key: min(r[key] for r in results) for key in results[0] if key.endswith("seconds")}
-    worst = max(results, key=lambda r: r["peak_mb"] - r["base_mb"])
-    out.update(peak_mb=worst["peak_mb"], base_mb=worst["base_mb"])
-    return out
+    return run_worker(__file__, [library, task, path, str(threads), str(iterations)], env=env)
 
 
 def main() -> None:
@@ -143,7 +110,6 @@ def main() -> None:
         return
 
     import scipy.sparse as sp
-
     from patronage.datasets import simulate_transactions
     from patronage.recommend import Popularity
 
@@ -166,9 +132,6 @@ def main() -> None:
                     runs[library].append(run(library, task, path, args.threads, args.iterations))
             ours, theirs = (best(runs[library]) for library in ("patronage", "implicit"))
 
-            def mb(r):
-                return f"{r['peak_mb']:.0f} (+{r['peak_mb'] - r['base_mb']:.0f})"
-
             rows = {
                 "als": [("ALS, 64 factors, per iteration", "seconds")],
                 "knn": [("item-kNN cosine K=50, fit", "seconds")],
@@ -177,7 +140,7 @@ def main() -> None:
             for label, key in rows:
                 print(
                     f"{label:<28} {ours[key]:>12.3f} {theirs[key]:>11.3f} {theirs[key] / ours[key]:>8.2f}x "
-                    f"{mb(ours):>14} {mb(theirs):>12}",
+                    f"{fmt_mb(ours):>14} {fmt_mb(theirs):>12}",
                     flush=True,
                 )
 

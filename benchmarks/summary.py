@@ -12,24 +12,14 @@ right after loading the data).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
 
+from _common import fmt_mb, report, run_worker, start_measuring
+
 TX_PER_CUSTOMER = 7.3  # the simulator's default mean log length per customer
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def worker(library: str, path: str) -> None:
@@ -41,7 +31,7 @@ def worker(library: str, path: str) -> None:
     elif library == "lifetimes":
         warnings.simplefilter("ignore")
         from lifetimes.utils import summary_data_from_transaction_data
-    base = rss_mb()
+    base = start_measuring()
     start = time.perf_counter()  # imports above are not timed
     if library == "patronage":
         out = patronage.rfm_summary(log, "customer_id", "timestamp", "amount", freq="D")
@@ -50,16 +40,11 @@ def worker(library: str, path: str) -> None:
     else:  # plain pandas, when lifetimes is not installed: count days per customer only
         days = log.assign(day=log["timestamp"].dt.floor("D")).groupby(["customer_id", "day"])["amount"].sum()
         out = days.groupby(level=0).agg(["count", "mean"])
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak, "base_mb": base, "customers": len(out)}))
+    report(base, seconds=time.perf_counter() - start, customers=len(out))
 
 
 def run(library: str, path: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--worker", library, path], check=True, capture_output=True, text=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, [library, path])
 
 
 def main() -> None:
@@ -73,7 +58,6 @@ def main() -> None:
         return
 
     import pyarrow.parquet as pq
-
     from patronage.datasets import simulate_transactions
 
     try:
@@ -96,13 +80,10 @@ def main() -> None:
             ours = run("patronage", path)
             theirs = None if args.no_reference else run(reference, path)
 
-            def fmt(r):
-                return f"{r['peak_mb']:.0f} (+{r['peak_mb'] - r['base_mb']:.0f})"
-
             print(
                 f"{n_rows:>12,} {ours['customers']:>10,} {ours['seconds']:>12.3f} "
                 + (f"{theirs['seconds']:>12.2f} {theirs['seconds'] / ours['seconds']:>6.1f}x " if theirs else f"{'-':>12} {'-':>7} ")
-                + f"{fmt(ours):>18} " + (f"{fmt(theirs):>18}" if theirs else f"{'-':>18}"),
+                + f"{fmt_mb(ours):>18} " + (f"{fmt_mb(theirs):>18}" if theirs else f"{'-':>18}"),
                 flush=True,
             )
 
