@@ -358,6 +358,39 @@ enum IdKind {
     Str,
 }
 
+/// Id values, decoded (categoricals through their dictionaries).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum IdValues {
+    Int(Vec<i64>),
+    Str(Vec<String>),
+}
+
+impl IdValues {
+    pub fn len(&self) -> usize {
+        match self {
+            IdValues::Int(v) => v.len(),
+            IdValues::Str(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The ids at `rows` of an id column (e.g. [`EncodedIds::first_rows`]: the
+/// distinct ids in code order).
+pub fn id_values(column: &Column, rows: &[usize]) -> Result<IdValues> {
+    let picked = Column::from_array(&column.name, take_rows(column, rows)?);
+    match value_kind(&column.data_type) {
+        Some(IdKind::Int) => Ok(IdValues::Int(int_ids(&picked)?.into_owned())),
+        Some(IdKind::Str) => Ok(IdValues::Str(
+            str_ids(&picked).into_iter().map(str::to_owned).collect(),
+        )),
+        None => Err(column.type_error("integer, string or categorical ids")),
+    }
+}
+
 fn value_kind(dt: &DataType) -> Option<IdKind> {
     match dt {
         DataType::Int8

@@ -178,27 +178,35 @@ impl PyRecommender {
         py: Python<'py>,
         top: TopN,
         queries: &Column,
+        query_rows: Option<&[usize]>,
         names: (&str, &str),
         items: &IdMap,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let item_ids = items.take(&top.item);
-        let rank: Vec<i64> = top.rank.iter().map(|&r| r as i64).collect();
+        // The row of `queries` holding each entry's query id.
+        let mut rows = top.queries();
+        if let Some(map) = query_rows {
+            rows.iter_mut().for_each(|q| *q = map[*q as usize] as u32);
+        }
+        let rank = top.ranks();
+        let TopN { item, score, .. } = top;
+        let item_ids = items.take(&item);
+        drop(item);
         let query_ids = match queries.chunks.as_slice() {
             // One chunk (the usual case): gather with 4-byte indices.
             [chunk] => {
-                let indices = arrow_array::UInt32Array::from(top.query);
+                let indices = arrow_array::UInt32Array::from(rows);
                 arrow_select::take::take(chunk.as_ref(), &indices, None)
                     .map_err(|e| Error::Invalid(format!("could not gather ids: {e}")))?
             }
             _ => {
-                let rows: Vec<usize> = top.query.iter().map(|&q| q as usize).collect();
+                let rows: Vec<usize> = rows.iter().map(|&q| q as usize).collect();
                 table::take_rows(queries, &rows)?
             }
         };
         let d = PyDict::new(py);
         d.set_item(names.0, PyArray::from_array_ref(query_ids))?;
         d.set_item(names.1, PyArray::from_array_ref(item_ids))?;
-        d.set_item("score", top.score.into_pyarray(py))?;
+        d.set_item("score", score.into_pyarray(py))?;
         d.set_item("rank", rank.into_pyarray(py))?;
         Ok(d)
     }
@@ -399,7 +407,7 @@ impl PyRecommender {
                 .recommend(&codes, n, exclude_seen, allowed.as_deref(), unknown)
         })?;
         let d = &self.inner.data;
-        Self::top_dict(py, top, &queries, (&d.user_col, &d.item_col), &d.items)
+        Self::top_dict(py, top, &queries, None, (&d.user_col, &d.item_col), &d.items)
     }
 
     /// Recommendations for users given by their items (a log of new users).
@@ -449,13 +457,9 @@ impl PyRecommender {
                 .recommend_new(&histories, n, exclude_seen, allowed.as_deref())?;
             Ok((top, user_codes.first_rows))
         })?;
-        // Map query positions (new-user codes) to the rows holding their ids.
-        let top = TopN {
-            query: top.query.iter().map(|&q| rows[q as usize] as u32).collect(),
-            ..top
-        };
+        // Query positions are new-user codes; their ids are at `rows`.
         let d = &self.inner.data;
-        Self::top_dict(py, top, &user_column, (user_col, &d.item_col), &d.items)
+        Self::top_dict(py, top, &user_column, Some(&rows), (user_col, &d.item_col), &d.items)
     }
 
     #[pyo3(signature = (items, n, candidates=None))]
@@ -474,7 +478,7 @@ impl PyRecommender {
         let allowed = mask(self.inner.n_items(), allowed);
         let top = py.detach(|| self.inner.similar_items(&codes, n, allowed.as_deref()))?;
         let d = &self.inner.data;
-        Self::top_dict(py, top, &queries, (&d.item_col, "similar_item"), &d.items)
+        Self::top_dict(py, top, &queries, None, (&d.item_col, "similar_item"), &d.items)
     }
 
     fn similar_users<'py>(
@@ -487,7 +491,7 @@ impl PyRecommender {
         let codes = self.inner.data.users.lookup(&queries)?;
         let top = py.detach(|| self.inner.similar_users(&codes, n))?;
         let d = &self.inner.data;
-        Self::top_dict(py, top, &queries, (&d.user_col, "similar_user"), &d.users)
+        Self::top_dict(py, top, &queries, None, (&d.user_col, "similar_user"), &d.users)
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {

@@ -1,39 +1,76 @@
 //! Mapping user and item ids of any kind to dense codes and back.
 //!
 //! Ids are kept sorted (the order `table::encode_ids` numbers them in), so a
-//! code is the id's position and lookups are binary searches.  Integer ids of
-//! any width are stored as `i64`; string and categorical ids as strings.
+//! code is the id's position and lookups are binary searches.  The Arrow type
+//! the ids came in is remembered, so outputs give them back the same way:
+//! integers at their width, strings, categoricals as dictionaries.
 
 use std::sync::Arc;
 
-use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
-use arrow_array::{Array, ArrayRef, Int64Array, StringArray};
+use arrow_array::{ArrayRef, DictionaryArray, Int32Array, PrimitiveArray, StringArray};
 use arrow_schema::DataType;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::table::{encode_ids, take_rows, Column};
+use crate::table::{encode_ids, id_values, Column, IdValues};
+
+/// The Arrow type of the ids a map was built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum IdType {
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    UInt8,
+    UInt16,
+    UInt32,
+    UInt64,
+    Str,
+    Categorical,
+}
+
+impl IdType {
+    fn of(data_type: &DataType) -> Self {
+        match data_type {
+            DataType::Int8 => IdType::Int8,
+            DataType::Int16 => IdType::Int16,
+            DataType::Int32 => IdType::Int32,
+            DataType::UInt8 => IdType::UInt8,
+            DataType::UInt16 => IdType::UInt16,
+            DataType::UInt32 => IdType::UInt32,
+            DataType::UInt64 => IdType::UInt64,
+            DataType::Dictionary(_, _) => IdType::Categorical,
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => IdType::Str,
+            _ => IdType::Int64,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum IdMap {
-    Int(Vec<i64>),
-    Str(Vec<String>),
+pub struct IdMap {
+    ids: IdValues,
+    id_type: IdType,
 }
 
 impl IdMap {
-    /// Ids `0..n` (rows or columns of a matrix given without ids).
+    /// Ids `0..n` (rows or columns of a matrix given without ids), as 32-bit
+    /// integers like scipy's indices when they fit.
     pub fn range(n: usize) -> Self {
-        IdMap::Int((0..n as i64).collect())
+        IdMap {
+            ids: IdValues::Int((0..n as i64).collect()),
+            id_type: if n <= i32::MAX as usize {
+                IdType::Int32
+            } else {
+                IdType::Int64
+            },
+        }
     }
 
     pub fn len(&self) -> usize {
-        match self {
-            IdMap::Int(v) => v.len(),
-            IdMap::Str(v) => v.len(),
-        }
+        self.ids.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -41,64 +78,18 @@ impl IdMap {
     }
 
     fn kind(&self) -> &'static str {
-        match self {
-            IdMap::Int(_) => "integers",
-            IdMap::Str(_) => "strings",
+        match self.ids {
+            IdValues::Int(_) => "integers",
+            IdValues::Str(_) => "strings",
         }
     }
 
     /// Encode an id column: the dense codes of its rows and the sorted ids.
     pub fn encode(column: &Column) -> Result<(Vec<u32>, IdMap)> {
         let encoded = encode_ids(column)?;
-        let uniques = take_rows(column, &encoded.first_rows)?;
-        Ok((
-            encoded.codes,
-            IdMap::from_array(&column.name, uniques.as_ref())?,
-        ))
-    }
-
-    fn from_array(name: &str, array: &dyn Array) -> Result<IdMap> {
-        macro_rules! ints {
-            ($t:ty) => {
-                IdMap::Int(
-                    array
-                        .as_primitive::<$t>()
-                        .values()
-                        .iter()
-                        .map(|&v| v as i64)
-                        .collect(),
-                )
-            };
-        }
-        Ok(match array.data_type() {
-            DataType::Int8 => ints!(Int8Type),
-            DataType::Int16 => ints!(Int16Type),
-            DataType::Int32 => ints!(Int32Type),
-            DataType::Int64 => ints!(Int64Type),
-            DataType::UInt8 => ints!(UInt8Type),
-            DataType::UInt16 => ints!(UInt16Type),
-            DataType::UInt32 => ints!(UInt32Type),
-            DataType::UInt64 => ints!(UInt64Type),
-            DataType::Utf8 => strs(array.as_string::<i32>().iter()),
-            DataType::LargeUtf8 => strs(array.as_string::<i64>().iter()),
-            DataType::Utf8View => strs(array.as_string_view().iter()),
-            DataType::Dictionary(_, _) => {
-                let dict = array.as_any_dictionary();
-                let values = IdMap::from_array(name, dict.values().as_ref())?;
-                let keys = dict.normalized_keys();
-                match values {
-                    IdMap::Int(v) => IdMap::Int(keys.into_iter().map(|k| v[k]).collect()),
-                    IdMap::Str(v) => IdMap::Str(keys.into_iter().map(|k| v[k].clone()).collect()),
-                }
-            }
-            other => {
-                return Err(Error::column_type(
-                    name,
-                    "integer, string or categorical ids",
-                    other,
-                ))
-            }
-        })
+        let ids = id_values(column, &encoded.first_rows)?;
+        let id_type = IdType::of(&column.data_type);
+        Ok((encoded.codes, IdMap { ids, id_type }))
     }
 
     /// The codes of the given ids (`None` for ids not in this map).
@@ -107,12 +98,12 @@ impl IdMap {
             return Ok(Vec::new());
         }
         let (codes, uniques) = IdMap::encode(column)?;
-        let mapped: Vec<Option<u32>> = match (self, &uniques) {
-            (IdMap::Int(ours), IdMap::Int(theirs)) => theirs
+        let mapped: Vec<Option<u32>> = match (&self.ids, &uniques.ids) {
+            (IdValues::Int(ours), IdValues::Int(theirs)) => theirs
                 .iter()
                 .map(|v| ours.binary_search(v).ok().map(|c| c as u32))
                 .collect(),
-            (IdMap::Str(ours), IdMap::Str(theirs)) => theirs
+            (IdValues::Str(ours), IdValues::Str(theirs)) => theirs
                 .iter()
                 .map(|v| ours.binary_search(v).ok().map(|c| c as u32))
                 .collect(),
@@ -130,13 +121,38 @@ impl IdMap {
         Ok(codes.iter().map(|&c| mapped[c as usize]).collect())
     }
 
-    /// The ids of the given codes as an Arrow array.
+    /// The ids of the given codes as an Arrow array of the ids' own type.
     pub fn take(&self, codes: &[u32]) -> ArrayRef {
-        match self {
-            IdMap::Int(v) => Arc::new(Int64Array::from_iter_values(
-                codes.iter().map(|&c| v[c as usize]),
-            )),
-            IdMap::Str(v) => Arc::new(StringArray::from_iter_values(
+        macro_rules! ints {
+            ($v:expr, $t:ty) => {
+                Arc::new(PrimitiveArray::<$t>::from_iter_values(
+                    codes.iter().map(|&c| $v[c as usize] as _),
+                ))
+            };
+        }
+        match (&self.ids, self.id_type) {
+            // Categoricals: the codes index the sorted ids directly.
+            (_, IdType::Categorical) => {
+                let keys = Int32Array::from_iter_values(codes.iter().map(|&c| c as i32));
+                let plain = IdMap {
+                    ids: self.ids.clone(),
+                    id_type: IdType::Str,
+                };
+                let values = plain.take(&(0..self.len() as u32).collect::<Vec<_>>());
+                Arc::new(
+                    DictionaryArray::<Int32Type>::try_new(keys, values)
+                        .expect("codes are below the number of ids"),
+                )
+            }
+            (IdValues::Int(v), IdType::Int8) => ints!(v, Int8Type),
+            (IdValues::Int(v), IdType::Int16) => ints!(v, Int16Type),
+            (IdValues::Int(v), IdType::Int32) => ints!(v, Int32Type),
+            (IdValues::Int(v), IdType::UInt8) => ints!(v, UInt8Type),
+            (IdValues::Int(v), IdType::UInt16) => ints!(v, UInt16Type),
+            (IdValues::Int(v), IdType::UInt32) => ints!(v, UInt32Type),
+            (IdValues::Int(v), IdType::UInt64) => ints!(v, UInt64Type),
+            (IdValues::Int(v), _) => ints!(v, Int64Type),
+            (IdValues::Str(v), _) => Arc::new(StringArray::from_iter_values(
                 codes.iter().map(|&c| v[c as usize].as_str()),
             )),
         }
@@ -149,13 +165,11 @@ impl IdMap {
     }
 }
 
-fn strs<'a>(values: impl Iterator<Item = Option<&'a str>>) -> IdMap {
-    IdMap::Str(values.map(|s| s.unwrap_or("").to_string()).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::cast::AsArray;
+    use arrow_array::{Array, Int64Array};
 
     #[test]
     fn strings_round_trip_and_unknowns_are_none() {
@@ -169,5 +183,31 @@ mod tests {
             ids.lookup(&wrong),
             Err(Error::ArgumentType { .. })
         ));
+    }
+
+    #[test]
+    fn ids_come_back_in_their_own_type() {
+        let ints = Column::from_array("u", Arc::new(Int32Array::from(vec![7, -3, 7])));
+        let (codes, ids) = IdMap::encode(&ints).unwrap();
+        let back = ids.take(&codes);
+        assert_eq!(back.data_type(), &DataType::Int32);
+        assert_eq!(back.as_primitive::<Int32Type>().values(), &[7, -3, 7]);
+        // Any integer width finds them.
+        let query = Column::from_array("users", Arc::new(Int64Array::from(vec![-3, 8])));
+        assert_eq!(ids.lookup(&query).unwrap(), vec![Some(0), None]);
+
+        let dict: DictionaryArray<Int32Type> = vec!["x", "y", "x"].into_iter().collect();
+        let cats = Column::from_array("u", Arc::new(dict));
+        let (codes, ids) = IdMap::encode(&cats).unwrap();
+        let back = ids.take(&codes);
+        let back = back.as_any_dictionary();
+        let values = back.values().as_string::<i32>();
+        let decoded: Vec<&str> = back
+            .normalized_keys()
+            .into_iter()
+            .map(|k| values.value(k))
+            .collect();
+        assert_eq!(decoded, vec!["x", "y", "x"]);
+        assert_eq!(IdMap::range(3).all().data_type(), &DataType::Int32);
     }
 }

@@ -64,31 +64,96 @@ impl Unknown {
     }
 }
 
-/// Top-n lists: `query[k]` is the position in the request of row k.
+/// Top-n lists, one per query, best first: query `q`'s entries are
+/// `item[offsets[q]..offsets[q + 1]]` (and `score` alike).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct TopN {
-    pub query: Vec<u32>,
+    pub offsets: Vec<usize>,
     pub item: Vec<u32>,
     pub score: Vec<f32>,
-    pub rank: Vec<u32>,
 }
 
+/// Queries handled together by one task of [`TopN::gather`].
+const QUERY_BLOCK: usize = 64;
+
 impl TopN {
-    fn from_lists(lists: Vec<Vec<(u32, f32)>>) -> Self {
-        let total = lists.iter().map(|l| l.len()).sum();
-        let mut out = TopN {
-            query: Vec::with_capacity(total),
-            item: Vec::with_capacity(total),
-            score: Vec::with_capacity(total),
-            rank: Vec::with_capacity(total),
-        };
-        for (q, list) in lists.into_iter().enumerate() {
-            for (r, (item, score)) in list.into_iter().enumerate() {
-                out.query.push(q as u32);
-                out.item.push(item);
-                out.score.push(score);
-                out.rank.push(r as u32 + 1);
-            }
+    /// Compute the lists of queries `0..n_queries` in parallel, `block` at a
+    /// time (`lists(scratch, range)` returns one list per query of the range,
+    /// each at most `width` long), straight into flat arrays: a list per
+    /// query kept until the end would cost an allocation each (tens of MB
+    /// for all users).
+    fn gather<S>(
+        n_queries: usize,
+        block: usize,
+        width: usize,
+        init: impl Fn() -> S + Sync + Send,
+        lists: impl Fn(&mut S, std::ops::Range<usize>) -> Vec<Vec<(u32, f32)>> + Sync + Send,
+    ) -> TopN {
+        let width = width.max(1);
+        let mut item = vec![0u32; n_queries * width];
+        let mut score = vec![0f32; n_queries * width];
+        let mut lens = vec![0usize; n_queries];
+        item.par_chunks_mut(block * width)
+            .zip(score.par_chunks_mut(block * width))
+            .zip(lens.par_chunks_mut(block))
+            .enumerate()
+            .for_each_init(init, |scratch, (b, ((items, scores), lens))| {
+                let start = b * block;
+                let computed = lists(scratch, start..start + lens.len());
+                for (k, list) in computed.into_iter().enumerate() {
+                    let list = &list[..list.len().min(width)];
+                    lens[k] = list.len();
+                    for (j, &(i, s)) in list.iter().enumerate() {
+                        items[k * width + j] = i;
+                        scores[k * width + j] = s;
+                    }
+                }
+            });
+        // Close the gaps left by lists shorter than `width`.
+        let mut offsets = Vec::with_capacity(n_queries + 1);
+        offsets.push(0);
+        let mut end = 0;
+        for (q, &len) in lens.iter().enumerate() {
+            item.copy_within(q * width..q * width + len, end);
+            score.copy_within(q * width..q * width + len, end);
+            end += len;
+            offsets.push(end);
+        }
+        item.truncate(end);
+        score.truncate(end);
+        TopN {
+            offsets,
+            item,
+            score,
+        }
+    }
+
+    /// [`TopN::gather`] one query at a time.
+    fn gather_each<S>(
+        n_queries: usize,
+        width: usize,
+        init: impl Fn() -> S + Sync + Send,
+        top: impl Fn(&mut S, usize) -> Vec<(u32, f32)> + Sync + Send,
+    ) -> TopN {
+        TopN::gather(n_queries, QUERY_BLOCK, width, init, |scratch, range| {
+            range.map(|q| top(scratch, q)).collect()
+        })
+    }
+
+    /// The query of each entry, in entry order.
+    pub fn queries(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.item.len());
+        for (q, w) in self.offsets.windows(2).enumerate() {
+            out.extend(std::iter::repeat_n(q as u32, w[1] - w[0]));
+        }
+        out
+    }
+
+    /// The 1-based rank of each entry within its query's list.
+    pub fn ranks(&self) -> Vec<i32> {
+        let mut out = Vec::with_capacity(self.item.len());
+        for w in self.offsets.windows(2) {
+            out.extend(1..=(w[1] - w[0]) as i32);
         }
         out
     }
@@ -179,33 +244,25 @@ impl Recommender {
             }
         }
         if let Some(f) = self.model.factors() {
-            return Ok(TopN::from_lists(self.recommend_factors(
-                f,
-                users,
-                n,
-                exclude_seen,
-                allowed,
-            )));
+            return Ok(self.recommend_factors(f, users, n, exclude_seen, allowed));
         }
-        let lists = users
-            .par_iter()
-            .with_min_len(16)
-            .map_init(
-                || self.scratch(),
-                |scratch, user| match user {
-                    Some(u) if m.row_len(*u as usize) > 0 => {
-                        let seen = if exclude_seen {
-                            m.row(*u as usize).0
-                        } else {
-                            &[]
-                        };
-                        self.top(Who::User(*u as usize), n, seen, allowed, scratch)
-                    }
-                    _ => self.popular(n, &[], allowed),
-                },
-            )
-            .collect();
-        Ok(TopN::from_lists(lists))
+        let width = n.min(self.n_items());
+        Ok(TopN::gather_each(
+            users.len(),
+            width,
+            || self.scratch(),
+            |scratch, q| match users[q] {
+                Some(u) if m.row_len(u as usize) > 0 => {
+                    let seen = if exclude_seen {
+                        m.row(u as usize).0
+                    } else {
+                        &[]
+                    };
+                    self.top(Who::User(u as usize), n, seen, allowed, scratch)
+                }
+                _ => self.popular(n, &[], allowed),
+            },
+        ))
     }
 
     /// Factor models score four users at a time against packed item panels.
@@ -216,17 +273,20 @@ impl Recommender {
         n: usize,
         exclude_seen: bool,
         allowed: Option<&[bool]>,
-    ) -> Vec<Vec<(u32, f32)>> {
+    ) -> TopN {
         let m = &self.data.matrix;
         let panels = Panels::new(&f.item, f.n_factors);
         let n_items = panels.n_items();
         let zero = vec![0f32; f.n_factors];
         let scorable = |user: &Option<u32>| user.filter(|&u| m.row_len(u as usize) > 0);
-        users
-            .par_chunks(BLOCK_USERS)
-            .map_init(
-                || vec![0f32; BLOCK_USERS * n_items],
-                |scores, chunk| {
+        TopN::gather(
+            users.len(),
+            BLOCK_USERS,
+            n.min(n_items),
+            || vec![0f32; BLOCK_USERS * n_items],
+            |scores, range| {
+                let chunk = &users[range];
+                {
                     let xs: [&[f32]; BLOCK_USERS] =
                         std::array::from_fn(|r| match chunk.get(r).and_then(scorable) {
                             Some(u) => f.user_row(u as usize),
@@ -249,10 +309,9 @@ impl Recommender {
                             None => self.popular(n, &[], allowed),
                         })
                         .collect::<Vec<_>>()
-                },
-            )
-            .flat_map_iter(|lists| lists)
-            .collect()
+                }
+            },
+        )
     }
 
     /// Top `n` for users not in training, from their items (rows of `histories`,
@@ -266,26 +325,24 @@ impl Recommender {
         allowed: Option<&[bool]>,
     ) -> Result<TopN> {
         let yty = self.model.factors().map(|f| f.item_gram());
-        let lists = (0..histories.n_rows)
-            .into_par_iter()
-            .map_init(
-                || self.scratch(),
-                |scratch, r| {
-                    let (items, weights) = histories.row(r);
-                    if items.is_empty() {
-                        return self.popular(n, &[], allowed);
-                    }
-                    let seen = if exclude_seen { items } else { &[] };
-                    if let (Some(f), Some(yty)) = (self.model.factors(), &yty) {
-                        let x = f.fold_in(yty, items, weights);
-                        f.score_into(&x, &mut scratch.dense);
-                        return self.best_dense(n, seen, allowed, &mut scratch.dense);
-                    }
-                    self.top(Who::History(items, weights), n, seen, allowed, scratch)
-                },
-            )
-            .collect();
-        Ok(TopN::from_lists(lists))
+        Ok(TopN::gather_each(
+            histories.n_rows,
+            n.min(self.n_items()),
+            || self.scratch(),
+            |scratch, r| {
+                let (items, weights) = histories.row(r);
+                if items.is_empty() {
+                    return self.popular(n, &[], allowed);
+                }
+                let seen = if exclude_seen { items } else { &[] };
+                if let (Some(f), Some(yty)) = (self.model.factors(), &yty) {
+                    let x = f.fold_in(yty, items, weights);
+                    f.score_into(&x, &mut scratch.dense);
+                    return self.best_dense(n, seen, allowed, &mut scratch.dense);
+                }
+                self.top(Who::History(items, weights), n, seen, allowed, scratch)
+            },
+        ))
     }
 
     fn popular(&self, n: usize, seen: &[u32], allowed: Option<&[bool]>) -> Vec<(u32, f32)> {
@@ -378,42 +435,37 @@ impl Recommender {
             ));
         }
         let keep = |q: u32, i: u32| i != q && allowed.map_or(true, |a| a[i as usize]);
-        let lists: Vec<Vec<(u32, f32)>> = match &self.model {
+        let width = n.min(self.n_items());
+        let query = |k: usize| items[k].expect("checked above");
+        Ok(match &self.model {
             Model::Popularity => {
                 return Err(Error::Invalid(
                     "Popularity has no notion of similar items; use ItemKNN, ALS, BPR or EASE"
                         .into(),
                 ))
             }
-            Model::ItemKnn(knn) => items
-                .par_iter()
-                .map(|q| {
-                    let q = q.unwrap();
-                    let (nbrs, sims) = knn.similarity.row(q as usize);
-                    let c = nbrs
-                        .iter()
-                        .zip(sims)
-                        .filter(|(&i, _)| keep(q, i))
-                        .map(|(&i, &s)| (i, s))
-                        .collect();
-                    top_n_pairs(c, n)
-                })
-                .collect(),
-            Model::Ease(ease) => items
-                .par_iter()
-                .map(|q| {
-                    let q = q.unwrap();
-                    let row = &ease.b[q as usize * ease.n_items..(q as usize + 1) * ease.n_items];
-                    let scores: Vec<f32> = row.iter().map(|&v| v as f32).collect();
-                    top_n_dense(&scores, n, |i| keep(q, i))
-                })
-                .collect(),
+            Model::ItemKnn(knn) => TopN::gather_each(items.len(), width, || (), |_, k| {
+                let q = query(k);
+                let (nbrs, sims) = knn.similarity.row(q as usize);
+                let c = nbrs
+                    .iter()
+                    .zip(sims)
+                    .filter(|(&i, _)| keep(q, i))
+                    .map(|(&i, &s)| (i, s))
+                    .collect();
+                top_n_pairs(c, n)
+            }),
+            Model::Ease(ease) => TopN::gather_each(items.len(), width, || (), |_, k| {
+                let q = query(k);
+                let row = &ease.b[q as usize * ease.n_items..(q as usize + 1) * ease.n_items];
+                let scores: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+                top_n_dense(&scores, n, |i| keep(q, i))
+            }),
             Model::Als(f) | Model::Bpr(f) => {
                 let normed = normalised_rows(&f.item, f.n_factors);
                 cosine_top(&normed, f.n_factors, items, n, keep)
             }
-        };
-        Ok(TopN::from_lists(lists))
+        })
     }
 
     /// The `n` users most similar to each queried user (the user excluded).
@@ -429,42 +481,34 @@ impl Recommender {
         let keep = |q: u32, v: u32| v != q;
         if let Some(f) = self.model.factors() {
             let normed = normalised_rows(&f.user, f.n_factors);
-            return Ok(TopN::from_lists(cosine_top(
-                &normed,
-                f.n_factors,
-                users,
-                n,
-                keep,
-            )));
+            return Ok(cosine_top(&normed, f.n_factors, users, n, keep));
         }
         let m = &self.data.matrix;
         let t = m.transpose();
         let norms: Vec<f32> = (0..m.n_rows)
             .map(|u| m.row(u).1.iter().map(|v| v * v).sum::<f32>().sqrt())
             .collect();
-        let lists = users
-            .par_iter()
-            .map_init(
-                || SparseAccumulator::new(m.n_rows),
-                |acc, q| {
-                    let q = q.unwrap();
-                    let (items, w) = m.row(q as usize);
-                    for (&i, &a) in items.iter().zip(w) {
-                        let (others, b) = t.row(i as usize);
-                        for (&v, &b) in others.iter().zip(b) {
-                            acc.add(v, a * b);
-                        }
+        Ok(TopN::gather_each(
+            users.len(),
+            n.min(m.n_rows),
+            || SparseAccumulator::new(m.n_rows),
+            |acc, k| {
+                let q = users[k].expect("checked above");
+                let (items, w) = m.row(q as usize);
+                for (&i, &a) in items.iter().zip(w) {
+                    let (others, b) = t.row(i as usize);
+                    for (&v, &b) in others.iter().zip(b) {
+                        acc.add(v, a * b);
                     }
-                    let c = acc
-                        .drain(|v, s, _| s / (norms[q as usize] * norms[v as usize]).max(1e-30))
-                        .into_iter()
-                        .filter(|&(v, _)| keep(q, v))
-                        .collect();
-                    top_n_pairs(c, n)
-                },
-            )
-            .collect();
-        Ok(TopN::from_lists(lists))
+                }
+                let c = acc
+                    .drain(|v, s, _| s / (norms[q as usize] * norms[v as usize]).max(1e-30))
+                    .into_iter()
+                    .filter(|&(v, _)| keep(q, v))
+                    .collect();
+                top_n_pairs(c, n)
+            },
+        ))
     }
 
     pub fn model_name(&self) -> &'static str {
@@ -489,20 +533,14 @@ fn cosine_top(
     queries: &[Option<u32>],
     n: usize,
     keep: impl Fn(u32, u32) -> bool + Sync,
-) -> Vec<Vec<(u32, f32)>> {
+) -> TopN {
     let rows = normed.len() / f.max(1);
-    queries
-        .par_iter()
-        .map_init(
-            || vec![0f32; rows],
-            |scores, q| {
-                let q = q.unwrap();
-                let x = &normed[q as usize * f..(q as usize + 1) * f];
-                super::factors::score_rows(normed, f, x, scores);
-                top_n_dense(scores, n, |i| keep(q, i))
-            },
-        )
-        .collect()
+    TopN::gather_each(queries.len(), n.min(rows), || vec![0f32; rows], |scores, k| {
+        let q = queries[k].expect("checked by the caller");
+        let x = &normed[q as usize * f..(q as usize + 1) * f];
+        super::factors::score_rows(normed, f, x, scores);
+        top_n_dense(scores, n, |i| keep(q, i))
+    })
 }
 
 /// Serde for the shared interactions: written and read as a plain value.

@@ -63,7 +63,9 @@ class Recommender(Estimator):
     entries summing to 0 are dropped.
 
     Outputs are frames of the kind fitted on (pandas for scipy input), with
-    the original ids (integers as int64, strings and categoricals as strings).
+    ids in the type they were given: integers at their width (int32 row and
+    column numbers for scipy input), strings, categoricals as categoricals;
+    the queried ids keep the type of the query. ``rank`` is int32.
 
     **Unknown users.** ``recommend`` raises ``ValueError`` for users not seen in
     training or without interactions there, unless

@@ -6,16 +6,11 @@
 //! merchants, categories and places only need set membership, so each value
 //! is reduced to a stable 64-bit key.
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
-};
-use arrow_array::Array;
 use arrow_schema::DataType;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::table::{self, Column, Table};
+use crate::error::Result;
+use crate::table::{self, Column, IdValues, Table};
 
 /// An identifier value (integer or string ids, categoricals decoded).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -52,55 +47,10 @@ impl std::fmt::Display for IdKey {
 
 /// The id values at `rows` of an id column.
 fn id_keys(column: &Column, rows: &[usize]) -> Result<Vec<IdKey>> {
-    let array = table::take_rows(column, rows)?;
-    keys_of(column, array.as_ref())
-}
-
-fn keys_of(column: &Column, array: &dyn Array) -> Result<Vec<IdKey>> {
-    macro_rules! ints {
-        ($t:ty) => {
-            array
-                .as_primitive::<$t>()
-                .values()
-                .iter()
-                .map(|&v| IdKey::Int(v as i64))
-                .collect()
-        };
-    }
-    Ok(match array.data_type() {
-        DataType::Int8 => ints!(Int8Type),
-        DataType::Int16 => ints!(Int16Type),
-        DataType::Int32 => ints!(Int32Type),
-        DataType::Int64 => ints!(Int64Type),
-        DataType::UInt8 => ints!(UInt8Type),
-        DataType::UInt16 => ints!(UInt16Type),
-        DataType::UInt32 => ints!(UInt32Type),
-        DataType::UInt64 => ints!(UInt64Type),
-        DataType::Utf8 => strs(array.as_string::<i32>().iter()),
-        DataType::LargeUtf8 => strs(array.as_string::<i64>().iter()),
-        DataType::Utf8View => strs(array.as_string_view().iter()),
-        DataType::Dictionary(_, _) => {
-            let dict = array.as_any_dictionary();
-            let values = keys_of(column, dict.values().as_ref())?;
-            dict.normalized_keys()
-                .into_iter()
-                .map(|k| values[k].clone())
-                .collect()
-        }
-        other => {
-            return Err(Error::column_type(
-                &column.name,
-                "integer, string or categorical ids",
-                other,
-            ))
-        }
+    Ok(match table::id_values(column, rows)? {
+        IdValues::Int(v) => v.into_iter().map(IdKey::Int).collect(),
+        IdValues::Str(v) => v.into_iter().map(IdKey::Str).collect(),
     })
-}
-
-fn strs<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Vec<IdKey> {
-    values
-        .map(|s| IdKey::Str(s.unwrap_or_default().to_string()))
-        .collect()
 }
 
 /// Times as UTC microseconds: gaps between purchases are elapsed time, so a
