@@ -139,7 +139,13 @@ impl ItemKnn {
             let part: Vec<Vec<(u32, f32)>> = (start..end)
                 .into_par_iter()
                 .map_init(
-                    || SparseAccumulator::new(n_items),
+                    || {
+                        if shrinkage > 0.0 {
+                            SparseAccumulator::with_counts(n_items)
+                        } else {
+                            SparseAccumulator::new(n_items)
+                        }
+                    },
                     |acc, item| {
                         neighbours(&weighted_items, &weighted_users, item, k, shrinkage, acc)
                     },
@@ -263,24 +269,19 @@ fn neighbours(
     } else {
         acc.drain_into(shrink, |j, s| top.push(j, s));
     }
-    top.finish()
+    let mut best = top.finish();
+    best.sort_unstable_by_key(|p| p.0);
+    best
 }
 
+/// Rows (each already sorted by column) into one matrix.
 fn rows_to_csr(rows: Vec<Vec<(u32, f32)>>, n_items: usize) -> Csr {
     let mut indptr = Vec::with_capacity(n_items + 1);
     indptr.push(0);
     for r in &rows {
         indptr.push(indptr.last().unwrap() + r.len());
     }
-    let mut indices = Vec::with_capacity(*indptr.last().unwrap());
-    let mut data = Vec::with_capacity(indices.capacity());
-    for mut r in rows {
-        r.sort_unstable_by_key(|p| p.0);
-        for (j, s) in r {
-            indices.push(j);
-            data.push(s);
-        }
-    }
+    let (indices, data) = rows.into_iter().flatten().unzip();
     Csr {
         n_rows: n_items,
         n_cols: n_items,

@@ -201,15 +201,33 @@ impl Csr {
     /// The transpose of this matrix's structure holding `data` instead of
     /// its values (`data` aligned with `indices`).
     pub fn transpose_with(&self, data: &[f32]) -> Csr {
-        let mut rows = vec![0u32; self.nnz()];
-        {
-            let parts = split_by(&self.indptr, &mut rows);
-            parts
-                .into_par_iter()
-                .enumerate()
-                .for_each(|(r, part)| part.fill(r as u32));
+        // A counting sort by column: rows are visited in order, so every
+        // output row comes out sorted and duplicate-free, with no sort pass.
+        let mut indptr = vec![0usize; self.n_cols + 1];
+        for &c in &self.indices {
+            indptr[c as usize + 1] += 1;
         }
-        Csr::from_coo(self.n_cols, self.n_rows, &self.indices, &rows, data)
+        for c in 0..self.n_cols {
+            indptr[c + 1] += indptr[c];
+        }
+        let mut next = indptr[..self.n_cols].to_vec();
+        let mut indices = vec![0u32; self.nnz()];
+        let mut values = vec![0f32; self.nnz()];
+        for r in 0..self.n_rows {
+            for k in self.indptr[r]..self.indptr[r + 1] {
+                let slot = &mut next[self.indices[k] as usize];
+                indices[*slot] = r as u32;
+                values[*slot] = data[k];
+                *slot += 1;
+            }
+        }
+        Csr {
+            n_rows: self.n_cols,
+            n_cols: self.n_rows,
+            indptr,
+            indices,
+            data: values,
+        }
     }
 
     /// Number of stored entries in each column.
@@ -293,102 +311,92 @@ fn split_rows_mut<'a>(
         .collect()
 }
 
-/// Scratch for accumulating one sparse row (a row of a sparse product):
-/// the sum and number of contributions per column (side by side, so one
-/// cache line serves both), and the columns touched, so that resetting costs
-/// only what was used.
+/// Scratch for accumulating one sparse row (a row of a sparse product): the
+/// sum per column, optionally the number of contributions, and the columns
+/// touched, so that resetting costs only what was used.
+///
+/// A column counts as touched while its sum is non-zero: sums alone keep
+/// the scratch small (40 KB for 10,000 columns, within L1), and a column
+/// whose contributions cancel to exactly 0 carries no similarity anyway (it
+/// is skipped when draining, even if it was recorded twice).
 pub struct SparseAccumulator {
-    slots: Vec<(f32, u32)>,
+    sums: Vec<f32>,
+    /// Empty unless built [`with_counts`](Self::with_counts).
+    counts: Vec<u32>,
     touched: Vec<u32>,
 }
 
 impl SparseAccumulator {
     pub fn new(n: usize) -> Self {
         SparseAccumulator {
-            slots: vec![(0.0, 0); n],
+            sums: vec![0.0; n],
+            counts: Vec::new(),
             touched: Vec::new(),
+        }
+    }
+
+    /// Also count contributions per column (for shrinkage).
+    pub fn with_counts(n: usize) -> Self {
+        SparseAccumulator {
+            counts: vec![0; n],
+            ..SparseAccumulator::new(n)
         }
     }
 
     #[inline(always)]
     pub fn add(&mut self, column: u32, value: f32) {
-        let slot = &mut self.slots[column as usize];
-        if slot.1 == 0 {
-            self.touched.push(column);
-        }
-        slot.1 += 1;
-        slot.0 += value;
+        self.add_pairs(&[(column, value)], 1.0, true);
     }
 
     /// Add `scale · values` at `columns` (a sparse row); `tracked = false`
-    /// as for [`add_untracked`](Self::add_untracked).
+    /// skips recording columns, for rows so dense that scanning every column
+    /// ([`drain_all_into`](Self::drain_all_into)) is cheaper.
     #[inline(always)]
     pub fn add_row(&mut self, columns: &[u32], values: &[f32], scale: f32, tracked: bool) {
-        let slots = &mut self.slots[..];
-        if tracked {
-            let touched = &mut self.touched;
-            for (&c, &v) in columns.iter().zip(values) {
-                let slot = &mut slots[c as usize];
-                if slot.1 == 0 {
-                    touched.push(c);
-                }
-                slot.1 += 1;
-                slot.0 += scale * v;
-            }
-        } else {
-            for (&c, &v) in columns.iter().zip(values) {
-                let slot = &mut slots[c as usize];
-                slot.1 += 1;
-                slot.0 += scale * v;
-            }
-        }
+        self.add_iter(columns.iter().copied().zip(values.iter().copied()), scale, tracked);
     }
 
     /// [`add_row`](Self::add_row) for a row stored as (column, value) pairs.
     #[inline(always)]
     pub fn add_pairs(&mut self, row: &[(u32, f32)], scale: f32, tracked: bool) {
-        let slots = &mut self.slots[..];
-        if tracked {
-            let touched = &mut self.touched;
-            for &(c, v) in row {
-                let slot = &mut slots[c as usize];
-                if slot.1 == 0 {
-                    touched.push(c);
-                }
-                slot.1 += 1;
-                slot.0 += scale * v;
+        self.add_iter(row.iter().copied(), scale, tracked);
+    }
+
+    #[inline(always)]
+    fn add_iter(&mut self, row: impl Iterator<Item = (u32, f32)>, scale: f32, tracked: bool) {
+        let sums = &mut self.sums[..];
+        let counting = !self.counts.is_empty();
+        for (c, v) in row {
+            let sum = &mut sums[c as usize];
+            if tracked && *sum == 0.0 {
+                self.touched.push(c);
             }
-        } else {
-            for &(c, v) in row {
-                let slot = &mut slots[c as usize];
-                slot.1 += 1;
-                slot.0 += scale * v;
+            *sum += scale * v;
+            if counting {
+                self.counts[c as usize] += 1;
             }
         }
     }
 
-    /// Add without recording the column: for rows so dense that scanning
-    /// every column ([`drain_all_into`](Self::drain_all_into)) is cheaper
-    /// than tracking the touched ones.
     #[inline(always)]
-    pub fn add_untracked(&mut self, column: u32, value: f32) {
-        let slot = &mut self.slots[column as usize];
-        slot.1 += 1;
-        slot.0 += value;
+    fn take(&mut self, c: usize) -> (f32, u32) {
+        let sum = std::mem::take(&mut self.sums[c]);
+        let count = self.counts.get_mut(c).map_or(0, std::mem::take);
+        (sum, count)
     }
 
-    /// Every column with contributions, as `drain_into` gives them (in
-    /// column order), after [`add_untracked`](Self::add_untracked).
+    /// Every column with a non-zero sum as `f(column, sum, count)`, in column
+    /// order (after untracked adds); leaves the accumulator empty.
     #[inline]
     pub fn drain_all_into(
         &mut self,
         f: impl Fn(u32, f32, u32) -> f32,
         mut sink: impl FnMut(u32, f32),
     ) {
-        for (c, slot) in self.slots.iter_mut().enumerate() {
-            if slot.1 > 0 {
-                sink(c as u32, f(c as u32, slot.0, slot.1));
-                *slot = (0.0, 0);
+        for c in 0..self.sums.len() {
+            if self.sums[c] != 0.0 {
+                let (sum, count) = self.take(c);
+                sink(c as u32, f(c as u32, sum, count));
             }
         }
     }
@@ -404,11 +412,14 @@ impl SparseAccumulator {
     /// Like [`drain`](Self::drain), handing each column to `sink`.
     #[inline]
     pub fn drain_into(&mut self, f: impl Fn(u32, f32, u32) -> f32, mut sink: impl FnMut(u32, f32)) {
-        for &c in &self.touched {
-            let slot = &mut self.slots[c as usize];
-            sink(c, f(c, slot.0, slot.1));
-            *slot = (0.0, 0);
+        let touched = std::mem::take(&mut self.touched);
+        for &c in &touched {
+            let (sum, count) = self.take(c as usize);
+            if sum != 0.0 {
+                sink(c, f(c, sum, count));
+            }
         }
+        self.touched = touched;
         self.touched.clear();
     }
 }
@@ -416,6 +427,23 @@ impl SparseAccumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accumulator_drops_cancelled_columns_and_counts_on_request() {
+        let mut acc = SparseAccumulator::with_counts(5);
+        acc.add_row(&[1, 3], &[1.0, 2.0], 1.0, true);
+        acc.add(3, -2.0); // cancels: column 3 is no longer touched
+        acc.add(3, 0.5); // touched again (recorded twice, drained once)
+        acc.add(4, 0.0); // nothing
+        let mut out = acc.drain(|_, s, n| s * 10.0 + n as f32);
+        out.sort_by_key(|p| p.0);
+        assert_eq!(out, vec![(1, 11.0), (3, 8.0)]);
+        assert!(acc.drain(|_, s, _| s).is_empty());
+        acc.add_row(&[2, 0], &[1.0, 1.0], 2.0, false);
+        let mut all = Vec::new();
+        acc.drain_all_into(|_, s, _| s, |c, s| all.push((c, s)));
+        assert_eq!(all, vec![(0, 2.0), (2, 2.0)]);
+    }
 
     #[test]
     fn duplicates_are_summed_and_rows_sorted() {
