@@ -141,12 +141,41 @@ def test_predictions_equal_lifetimes(model_type, cdnow):
     assert rel_diff(ours.conditional_probability_alive(cdnow), theirs.conditional_probability_alive(f, r, T)) < 1e-6
     times = np.array([0.5, 10.0, 39.0, 78.0])
     assert rel_diff(ours.expected_number_of_purchases_up_to_time(times), theirs.expected_number_of_purchases_up_to_time(times)) < 1e-6
-    if hasattr(ours, "probability_of_n_purchases_up_to_time"):
+    if model_type is ParetoNBD:  # lifetimes has the conditional PMF only
+        sample = slice(None, None, 50)
+        for n in (0, 1, 3, 8):
+            expected = [
+                theirs.conditional_probability_of_n_purchases_up_to_time(n, 39.0, *history)
+                for history in zip(f[sample], r[sample], T[sample])
+            ]
+            ours_n = ours.conditional_probability_of_n_purchases_up_to_time(n, 39.0, cdnow)
+            assert rel_diff(np.asarray(ours_n)[sample], np.array(expected)) < 1e-6
+    else:
         for n in range(6):
             assert rel_diff(
                 ours.probability_of_n_purchases_up_to_time(39.0, n),
                 theirs.probability_of_n_purchases_up_to_time(39.0, n),
             ) < 1e-6
+
+
+@pytest.mark.parametrize("model_type", [BetaGeo, ModifiedBetaGeo, ParetoNBD])
+def test_purchase_count_distributions_are_proper(model_type, cdnow):
+    model = model_type().fit(cdnow)
+    counts = np.arange(400)
+    pmf = np.array([model.probability_of_n_purchases_up_to_time(39.0, n) for n in counts])
+    assert (pmf >= 0).all() and abs(pmf.sum() - 1) < 1e-9
+    assert abs(counts @ pmf - model.expected_number_of_purchases_up_to_time(39.0)) < 1e-6
+    if model_type is ParetoNBD:
+        heavy = {"frequency": [0.0, 3.0, 40.0], "recency": [0.0, 20.0, 38.0], "T": [39.0, 39.0, 39.0]}
+        conditional = np.array(
+            [model.conditional_probability_of_n_purchases_up_to_time(n, 39.0, heavy) for n in counts]
+        )
+        np.testing.assert_allclose(conditional.sum(axis=0), 1.0, atol=1e-9)
+        np.testing.assert_allclose(
+            counts @ conditional, model.conditional_expected_number_of_purchases_up_to_time(39.0, heavy), rtol=1e-6
+        )
+        with pytest.raises(ValueError, match="n must be"):
+            model.conditional_probability_of_n_purchases_up_to_time(-1, 39.0, heavy)
 
 
 @pytest.mark.parametrize("model_type", [BetaGeo, ParetoNBD])

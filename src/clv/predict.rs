@@ -168,13 +168,21 @@ pub fn expected_purchases_new(kind: ModelKind, p: &[f64], t: f64) -> f64 {
     }
 }
 
-/// `P(X(t) = n)` for a new customer of a BG/NBD or MBG/NBD model.
+/// `P(X(t) = n)` for a new customer (BG/NBD, MBG/NBD, Pareto/NBD).
 pub fn probability_of_n_purchases(kind: ModelKind, p: &[f64], t: f64, n: u32) -> Result<f64> {
     check_kind(
         kind,
-        &[ModelKind::BetaGeo, ModelKind::ModifiedBetaGeo],
+        &[
+            ModelKind::BetaGeo,
+            ModelKind::ModifiedBetaGeo,
+            ModelKind::ParetoNbd,
+        ],
         "the probability of n purchases",
     )?;
+    if kind == ModelKind::ParetoNbd {
+        // A customer with no history yet: the conditional pmf at T = 0.
+        return Ok(pareto_conditional_probability_of_n(p, [0.0; 3], t, n));
+    }
     let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
     let shift = if kind == ModelKind::ModifiedBetaGeo {
         1.0
@@ -192,10 +200,71 @@ pub fn probability_of_n_purchases(kind: ModelKind, p: &[f64], t: f64, n: u32) ->
     if n == 0 && shift == 0.0 {
         return Ok(first);
     }
-    let partial: f64 = (0..n).map(|j| nb(j as f64).exp()).sum();
-    let second = (ln_beta(a + 1.0, b + nf - 1.0 + shift) - ln_beta(a, b)).exp()
-        * (1.0 - (r * ln_q).exp() * partial);
+    // P(NB ≥ n): one minus the head, or (past the median, where that
+    // subtraction would cancel) the tail summed directly.
+    let head: f64 = (0..n).map(|j| (nb(j as f64) + r * ln_q).exp()).sum();
+    let tail = if head < 0.5 {
+        1.0 - head
+    } else {
+        let mut tail = 0.0;
+        for j in n.. {
+            let term = (nb(j as f64) + r * ln_q).exp();
+            tail += term;
+            if term <= 1e-17 * tail || j - n > 1_000_000 {
+                break;
+            }
+        }
+        tail
+    };
+    let second = (ln_beta(a + 1.0, b + nf - 1.0 + shift) - ln_beta(a, b)).exp() * tail;
     Ok(first + second)
+}
+
+/// `P(X(T, T + t) = n | x, t_x, T)`: probability of exactly `n` purchases
+/// in the next `t` periods of a Pareto/NBD customer with this history (Fader
+/// & Hardie 2006, "Deriving the conditional PMF of the Pareto/NBD model",
+/// equation 16), with every term in log space.
+pub fn pareto_conditional_probability_of_n(p: &[f64], row: Row, t: f64, n: u32) -> f64 {
+    if !(t > 0.0) {
+        return if n == 0 { 1.0 } else { 0.0 };
+    }
+    let [x, _, big_t] = row;
+    let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+    let nf = n as f64;
+    let ln_l = ModelKind::ParetoNbd.log_likelihood(p, row);
+    let (lo, hi) = if alpha < beta {
+        (alpha, beta)
+    } else {
+        (beta, alpha)
+    };
+    let b = if alpha < beta { r + x + nf } else { s + 1.0 };
+    let c = r + s + x + nf + 1.0;
+    let common = r * alpha.ln() + s * beta.ln() - ln_gamma(r) - ln_l;
+    let ln_alive = ln_gamma(r + x) + common - (r + x) * (alpha + big_t).ln() - s * (beta + big_t).ln();
+    let alive_and_n = nf * t.ln() - ln_gamma(nf + 1.0) + ln_gamma(r + x + nf) + common
+        - (r + x + nf) * (alpha + big_t + t).ln()
+        - s * (beta + big_t + t).ln();
+    // The terms of customers who die within the window, B(i, horizon).
+    let ln_b = |i: f64, horizon: f64| {
+        let a = r + s + x + i;
+        let (ln_f, _) = ln_hyp2f1(a, b, c, (hi - lo) / (hi + horizon));
+        common + ln_gamma(a) + ln_beta(r + x + nf, s + 1.0) - ln_gamma(s) + ln_f
+            - a * (hi + horizon).ln()
+    };
+    let died_after_t = ln_b(0.0, big_t);
+    let died_before = (0..=n)
+        .map(|i| {
+            let i = i as f64;
+            i * t.ln() - ln_gamma(i + 1.0) + ln_b(i, big_t + t)
+        })
+        .fold(f64::NEG_INFINITY, |acc, v| {
+            let m = acc.max(v);
+            m + ((acc - m).exp() + (v - m).exp()).ln()
+        });
+    let dead_already = if n == 0 { -ln_alive.exp_m1() } else { 0.0 };
+    // The two death terms nearly cancel: subtract them relative to the larger.
+    let dying = died_after_t.exp() * -(died_before - died_after_t).exp_m1();
+    (dead_already + alive_and_n.exp() + dying).clamp(0.0, 1.0)
 }
 
 /// Gamma-Gamma `E[Z | x, m̄]`: the expected mean spend of a customer with `x`

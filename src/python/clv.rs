@@ -230,6 +230,21 @@ impl ClvModel {
         self.per_customer(py, data, columns, t, predict::probability_alive)
     }
 
+    /// Pareto/NBD `P(X(T, T + t) = n | history)` per customer.
+    fn conditional_probability_of_n<'py>(
+        &self,
+        py: Python<'py>,
+        data: AnyRecordBatch,
+        columns: [String; 3],
+        t: PyReadonlyArray1<f64>,
+        n: u32,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        self.require(ModelKind::ParetoNbd)?;
+        self.per_customer(py, data, columns, t, |_, p, row, t| {
+            predict::pareto_conditional_probability_of_n(p, row, t, n)
+        })
+    }
+
     /// Expected purchases of a new customer over each of `t`.
     fn expected_purchases_new<'py>(
         &self,
@@ -253,11 +268,13 @@ impl ClvModel {
         n: u32,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let (kind, p) = (self.fitted.kind, &self.fitted.params);
-        let out = t
-            .as_array()
-            .iter()
-            .map(|&t| predict::probability_of_n_purchases(kind, p, t, n))
-            .collect::<Result<Vec<_>>>()?;
+        let t = t.as_slice()?;
+        let out = py.detach(|| {
+            t.par_iter()
+                .with_min_len(256)
+                .map(|&t| predict::probability_of_n_purchases(kind, p, t, n))
+                .collect::<Result<Vec<_>>>()
+        })?;
         Ok(out.into_pyarray(py))
     }
 
@@ -404,7 +421,7 @@ impl ClvModel {
         data: AnyRecordBatch,
         columns: [String; 3],
         t: PyReadonlyArray1<f64>,
-        f: fn(ModelKind, &[f64], Row, f64) -> f64,
+        f: impl Fn(ModelKind, &[f64], Row, f64) -> f64 + Sync,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let (kind, p) = (self.fitted.kind, &self.fitted.params);
         if !(kind.is_continuous() || kind == ModelKind::BetaGeoBetaBinom) {

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._frames import build_frame, resolve_kind
 from ._base import ClvEstimator, _numeric_columns
-from ._models import BetaGeo, ModifiedBetaGeo, ParetoNBD, _PurchaseModel
+from ._models import _PurchaseModel
 
 __all__ = [
     "HoldoutComparison",
@@ -122,16 +122,13 @@ def period_transactions(
     data: Any,
     *,
     max_frequency: int = 7,
-    n_simulations: int = 20,
-    random_state: int = 0,
     output: str | None = None,
 ) -> Any:
     """Customers with 0, 1, ... repeat purchases: actual against the model.
 
     For each customer's observation length ``T`` the model's distribution of
-    repeat purchases is summed over customers (exactly for BetaGeo and
-    ModifiedBetaGeo; by ``n_simulations`` draws per customer for ParetoNBD).
-    The last row pools ``max_frequency`` and more.
+    repeat purchases, ``P(X(T) = n)``, is summed over customers. The last row
+    pools ``max_frequency`` and more.
 
     Example:
         >>> from patronage.clv import BetaGeo, period_transactions
@@ -146,30 +143,12 @@ def period_transactions(
     cols = _numeric_columns(data, ["frequency", "T"])
     T = cols["T"]
     actual = np.bincount(np.minimum(cols["frequency"], max_frequency).astype(np.int64), minlength=max_frequency + 1)
-    if isinstance(model, (BetaGeo, ModifiedBetaGeo)):
-        probabilities = np.array([model.probability_of_n_purchases_up_to_time(T, n).sum() for n in range(max_frequency)])
-        expected = np.append(probabilities, len(T) - probabilities.sum())
-    else:
-        expected = _simulate_pareto_counts(model, T, max_frequency, n_simulations, random_state)
+    probabilities = np.array([model.probability_of_n_purchases_up_to_time(T, n).sum() for n in range(max_frequency)])
+    expected = np.append(probabilities, len(T) - probabilities.sum())
     return build_frame(
         {"frequency": np.arange(max_frequency + 1), "actual": actual.astype(np.float64), "model": expected},
         resolve_kind(output, data),
     )
-
-
-def _simulate_pareto_counts(
-    model: ParetoNBD, T: np.ndarray, max_frequency: int, n_simulations: int, random_state: int
-) -> np.ndarray:
-    p = model.params_
-    rng = np.random.default_rng(random_state)
-    totals = np.zeros(max_frequency + 1)
-    for _ in range(n_simulations):
-        rate = rng.gamma(p["r"], 1.0 / p["alpha"], len(T))
-        death = rng.gamma(p["s"], 1.0 / p["beta"], len(T))
-        lifetime = rng.exponential(1.0 / death)
-        counts = rng.poisson(rate * np.minimum(lifetime, T))
-        totals += np.bincount(np.minimum(counts, max_frequency), minlength=max_frequency + 1)
-    return totals / n_simulations
 
 
 def frequency_recency_matrix(

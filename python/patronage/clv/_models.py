@@ -24,6 +24,11 @@ __all__ = ["BetaGeo", "ModifiedBetaGeo", "ParetoNBD", "BetaGeoBetaBinom", "Shift
 _PERIODS_PER_MONTH = {"W": 4.345, "M": 1.0, "D": 30.0, "H": 720.0, "h": 720.0}
 
 
+def _check_n(n: Any) -> None:
+    if isinstance(n, bool) or int(n) != n or n < 0:
+        raise ValueError(f"n must be a whole number >= 0, got {n!r}")
+
+
 class _PurchaseModel(ClvEstimator):
     """Continuous-time purchase models on (frequency, recency, T)."""
 
@@ -106,17 +111,10 @@ class _PurchaseModel(ClvEstimator):
         values = self._check_fitted().expected_purchases_new(np.ascontiguousarray(t_array))
         return values[0] if np.ndim(t) == 0 else values
 
-    def log_likelihood(self, data: Any, recency: Any = None, T: Any = None) -> Any:
-        """Log-likelihood of each customer's history under the fitted model."""
-        columns = self._columns(data, recency, T)
-        return columns.wrap(self._check_fitted().row_log_likelihood(columns.stream, columns.padded()), "log_likelihood")
-
-
-class _NegativeBinomialCounts(_PurchaseModel):
-    """BG/NBD and MBG/NBD also give the distribution of purchase counts."""
-
     def probability_of_n_purchases_up_to_time(self, t: Any, n: int) -> Any:
         """``P(X(t) = n)``: probability that a new customer makes ``n`` purchases by ``t``.
+
+        ``t`` is a number or an array (e.g. every customer's ``T``).
 
         Example:
             >>> from patronage.clv import BetaGeo
@@ -124,14 +122,18 @@ class _NegativeBinomialCounts(_PurchaseModel):
             >>> round(float(m.probability_of_n_purchases_up_to_time(39, 0)), 4)
             0.5738
         """
-        if int(n) != n or n < 0:
-            raise ValueError(f"n must be a whole number >= 0, got {n!r}")
+        _check_n(n)
         t_array = np.ascontiguousarray(np.atleast_1d(np.asarray(t, dtype=np.float64)))
         values = self._check_fitted().probability_of_n_purchases(t_array, int(n))
         return values[0] if np.ndim(t) == 0 else values
 
+    def log_likelihood(self, data: Any, recency: Any = None, T: Any = None) -> Any:
+        """Log-likelihood of each customer's history under the fitted model."""
+        columns = self._columns(data, recency, T)
+        return columns.wrap(self._check_fitted().row_log_likelihood(columns.stream, columns.padded()), "log_likelihood")
 
-class BetaGeo(_NegativeBinomialCounts):
+
+class BetaGeo(_PurchaseModel):
     """BG/NBD: Poisson purchases while alive, drop-out after each purchase
     with a beta-distributed probability (Fader, Hardie & Lee 2005).
 
@@ -154,7 +156,7 @@ class BetaGeo(_NegativeBinomialCounts):
     _model_params = ("r", "alpha", "a", "b")
 
 
-class ModifiedBetaGeo(_NegativeBinomialCounts):
+class ModifiedBetaGeo(_PurchaseModel):
     """MBG/NBD: BG/NBD where customers may also drop out at time zero
     (Batislam, Denizel & Filiztekin 2007), so zero-repeat customers can be dead.
 
@@ -186,6 +188,27 @@ class ParetoNBD(_PurchaseModel):
 
     _model_name = "ParetoNBD"
     _model_params = ("r", "alpha", "s", "beta")
+
+    def conditional_probability_of_n_purchases_up_to_time(
+        self, n: int, t: Any, data: Any, recency: Any = None, T: Any = None
+    ) -> Any:
+        """``P(X(T, T + t) = n | history)``: probability that each customer makes
+        exactly ``n`` purchases in the next ``t`` periods (Fader & Hardie's
+        conditional PMF; ``t`` is a number or one value per customer).
+
+        Example:
+            >>> from patronage.clv import ParetoNBD
+            >>> m = ParetoNBD.from_params({"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669})
+            >>> p = m.conditional_probability_of_n_purchases_up_to_time(0, 52, [2], [30.43], [38.86])
+            >>> round(float(p[0]), 3)
+            0.368
+        """
+        _check_n(n)
+        columns = self._columns(data, recency, T)
+        values = self._check_fitted().conditional_probability_of_n(
+            columns.stream, columns.padded(), _broadcast(t, columns.n), int(n)
+        )
+        return columns.wrap(values, "probability")
 
 
 class BetaGeoBetaBinom(ClvEstimator):
