@@ -17,7 +17,6 @@ use crate::error::{Error, Result};
 
 const CHUNK: usize = 2048;
 
-
 /// Distinct rows with the summed weights of the customers that share them.
 #[derive(Debug, Clone)]
 pub struct Collapsed {
@@ -167,7 +166,11 @@ fn total_order_key(v: f64) -> u64 {
 }
 
 fn from_total_order_key(key: u64) -> f64 {
-    f64::from_bits(if key >> 63 == 1 { key & !(1 << 63) } else { !key })
+    f64::from_bits(if key >> 63 == 1 {
+        key & !(1 << 63)
+    } else {
+        !key
+    })
 }
 
 /// Options of [`fit`].
@@ -272,13 +275,13 @@ pub fn fit(
     if !(total_weight > 0.0) {
         return Err(Error::argument("weights", "must not all be 0"));
     }
-    if kind == ModelKind::BetaGeoBetaBinom || kind.is_continuous() {
-        if data.rows.iter().all(|r| r[0] == 0.0) {
-            return Err(Error::column_value(
-                "frequency",
-                "is 0 for every customer: repeat purchases are needed to fit the model",
-            ));
-        }
+    if (kind == ModelKind::BetaGeoBetaBinom || kind.is_continuous())
+        && data.rows.iter().all(|r| r[0] == 0.0)
+    {
+        return Err(Error::column_value(
+            "frequency",
+            "is 0 for every customer: repeat purchases are needed to fit the model",
+        ));
     }
     let n = kind.n_params();
     let start = match &options.initial {
@@ -303,7 +306,12 @@ pub fn fit(
     let mut inverse_hessian = None;
     if options.warm_start_rows > 0 && data.rows.len() > options.warm_start_rows {
         let sample = data.systematic_sample(options.warm_start_rows)?;
-        let rough = minimize(mean_objective(kind, &sample, penalizer), &theta0, None, settings);
+        let rough = minimize(
+            mean_objective(kind, &sample, penalizer),
+            &theta0,
+            None,
+            settings,
+        );
         if rough.converged {
             theta0 = rough.x;
             inverse_hessian = Some(rough.inverse_hessian);
@@ -473,7 +481,10 @@ mod tests {
         use rand::{Rng, SeedableRng};
         use rand_distr::{Beta, Distribution, Exp, Gamma};
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
-        let (rate, dropout) = (Gamma::new(0.25, 0.25).unwrap(), Beta::new(0.8, 2.5).unwrap());
+        let (rate, dropout) = (
+            Gamma::new(0.25, 0.25).unwrap(),
+            Beta::new(0.8, 2.5).unwrap(),
+        );
         (0..n)
             .map(|_| {
                 let (lambda, p): (f64, f64) = (rate.sample(&mut rng), dropout.sample(&mut rng));
@@ -523,7 +534,12 @@ mod tests {
         .unwrap();
         assert!(cold.converged && cold.iterations > one.iterations);
         for (a, b) in one.params.iter().zip(&cold.params) {
-            assert!((a - b).abs() < 1e-5 * a, "{:?} vs {:?}", one.params, cold.params);
+            assert!(
+                (a - b).abs() < 1e-5 * a,
+                "{:?} vs {:?}",
+                one.params,
+                cold.params
+            );
         }
     }
 }

@@ -9,6 +9,9 @@
 //!   weighted data; standard errors from the Hessian.
 //! * [`predict`]: predictions, vectorised over customers with rayon.
 
+// `!(x > 0.0)` is how these modules reject NaN along with non-positive values.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 pub mod fit;
 pub mod models;
 pub mod optimize;

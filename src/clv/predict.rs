@@ -240,7 +240,8 @@ pub fn pareto_conditional_probability_of_n(p: &[f64], row: Row, t: f64, n: u32) 
     let b = if alpha < beta { r + x + nf } else { s + 1.0 };
     let c = r + s + x + nf + 1.0;
     let common = r * alpha.ln() + s * beta.ln() - ln_gamma(r) - ln_l;
-    let ln_alive = ln_gamma(r + x) + common - (r + x) * (alpha + big_t).ln() - s * (beta + big_t).ln();
+    let ln_alive =
+        ln_gamma(r + x) + common - (r + x) * (alpha + big_t).ln() - s * (beta + big_t).ln();
     let alive_and_n = nf * t.ln() - ln_gamma(nf + 1.0) + ln_gamma(r + x + nf) + common
         - (r + x + nf) * (alpha + big_t + t).ln()
         - s * (beta + big_t + t).ln();

@@ -250,14 +250,9 @@ impl ClvModel {
         &self,
         py: Python<'py>,
         t: PyReadonlyArray1<f64>,
-    ) -> Bound<'py, PyArray1<f64>> {
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let (kind, p) = (self.fitted.kind, &self.fitted.params);
-        let out: Vec<f64> = t
-            .as_array()
-            .iter()
-            .map(|&t| predict::expected_purchases_new(kind, p, t))
-            .collect();
-        out.into_pyarray(py)
+        map_times(py, &t, |t| Ok(predict::expected_purchases_new(kind, p, t)))
     }
 
     /// `P(X(t) = n)` for a new customer, for each `t`.
@@ -268,14 +263,9 @@ impl ClvModel {
         n: u32,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let (kind, p) = (self.fitted.kind, &self.fitted.params);
-        let t = t.as_slice()?;
-        let out = py.detach(|| {
-            t.par_iter()
-                .with_min_len(256)
-                .map(|&t| predict::probability_of_n_purchases(kind, p, t, n))
-                .collect::<Result<Vec<_>>>()
-        })?;
-        Ok(out.into_pyarray(py))
+        map_times(py, &t, |t| {
+            predict::probability_of_n_purchases(kind, p, t, n)
+        })
     }
 
     /// Gamma-Gamma expected mean spend per customer.
@@ -303,11 +293,7 @@ impl ClvModel {
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         self.require(ModelKind::ShiftedBetaGeo)?;
         let p = &self.fitted.params;
-        Ok(t.as_array()
-            .iter()
-            .map(|&t| predict::sbg_survival(p, t))
-            .collect::<Vec<_>>()
-            .into_pyarray(py))
+        map_times(py, &t, |t| Ok(predict::sbg_survival(p, t)))
     }
 
     fn retention_rate<'py>(
@@ -317,11 +303,7 @@ impl ClvModel {
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         self.require(ModelKind::ShiftedBetaGeo)?;
         let p = &self.fitted.params;
-        Ok(t.as_array()
-            .iter()
-            .map(|&t| predict::sbg_retention(p, t))
-            .collect::<Vec<_>>()
-            .into_pyarray(py))
+        map_times(py, &t, |t| Ok(predict::sbg_retention(p, t)))
     }
 
     /// Discounted value of each customer's purchases over `months`, each
@@ -447,6 +429,22 @@ impl ClvModel {
 
 /// Gamma-Gamma predictions accept customers without repeat purchases
 /// (they get the population mean) but not negative or missing values.
+/// `f` of every time in `t` (a model-level prediction), in parallel and
+/// without the GIL.
+fn map_times<'py>(
+    py: Python<'py>,
+    t: &PyReadonlyArray1<f64>,
+    f: impl Fn(f64) -> Result<f64> + Sync,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let t = t.as_array();
+    let out = py.detach(|| {
+        t.as_slice()
+            .map(|t| t.par_iter().with_min_len(256).map(|&t| f(t)).collect())
+            .unwrap_or_else(|| t.iter().map(|&t| f(t)).collect::<Result<Vec<f64>>>())
+    })?;
+    Ok(out.into_pyarray(py))
+}
+
 fn check_spend_rows(rows: &[Row]) -> Result<()> {
     for (i, &[x, m, _]) in rows.iter().enumerate() {
         if !(x.is_finite() && x >= 0.0) {

@@ -144,7 +144,7 @@ impl TopN {
     pub fn queries(&self) -> Vec<u32> {
         let mut out = Vec::with_capacity(self.item.len());
         for (q, w) in self.offsets.windows(2).enumerate() {
-            out.extend(std::iter::repeat_n(q as u32, w[1] - w[0]));
+            out.extend(std::iter::repeat(q as u32).take(w[1] - w[0]));
         }
         out
     }
@@ -444,23 +444,33 @@ impl Recommender {
                         .into(),
                 ))
             }
-            Model::ItemKnn(knn) => TopN::gather_each(items.len(), width, || (), |_, k| {
-                let q = query(k);
-                let (nbrs, sims) = knn.similarity.row(q as usize);
-                let c = nbrs
-                    .iter()
-                    .zip(sims)
-                    .filter(|(&i, _)| keep(q, i))
-                    .map(|(&i, &s)| (i, s))
-                    .collect();
-                top_n_pairs(c, n)
-            }),
-            Model::Ease(ease) => TopN::gather_each(items.len(), width, || (), |_, k| {
-                let q = query(k);
-                let row = &ease.b[q as usize * ease.n_items..(q as usize + 1) * ease.n_items];
-                let scores: Vec<f32> = row.iter().map(|&v| v as f32).collect();
-                top_n_dense(&scores, n, |i| keep(q, i))
-            }),
+            Model::ItemKnn(knn) => TopN::gather_each(
+                items.len(),
+                width,
+                || (),
+                |_, k| {
+                    let q = query(k);
+                    let (nbrs, sims) = knn.similarity.row(q as usize);
+                    let c = nbrs
+                        .iter()
+                        .zip(sims)
+                        .filter(|(&i, _)| keep(q, i))
+                        .map(|(&i, &s)| (i, s))
+                        .collect();
+                    top_n_pairs(c, n)
+                },
+            ),
+            Model::Ease(ease) => TopN::gather_each(
+                items.len(),
+                width,
+                || (),
+                |_, k| {
+                    let q = query(k);
+                    let row = &ease.b[q as usize * ease.n_items..(q as usize + 1) * ease.n_items];
+                    let scores: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+                    top_n_dense(&scores, n, |i| keep(q, i))
+                },
+            ),
             Model::Als(f) | Model::Bpr(f) => {
                 let normed = normalised_rows(&f.item, f.n_factors);
                 cosine_top(&normed, f.n_factors, items, n, keep)
@@ -535,12 +545,17 @@ fn cosine_top(
     keep: impl Fn(u32, u32) -> bool + Sync,
 ) -> TopN {
     let rows = normed.len() / f.max(1);
-    TopN::gather_each(queries.len(), n.min(rows), || vec![0f32; rows], |scores, k| {
-        let q = queries[k].expect("checked by the caller");
-        let x = &normed[q as usize * f..(q as usize + 1) * f];
-        super::factors::score_rows(normed, f, x, scores);
-        top_n_dense(scores, n, |i| keep(q, i))
-    })
+    TopN::gather_each(
+        queries.len(),
+        n.min(rows),
+        || vec![0f32; rows],
+        |scores, k| {
+            let q = queries[k].expect("checked by the caller");
+            let x = &normed[q as usize * f..(q as usize + 1) * f];
+            super::factors::score_rows(normed, f, x, scores);
+            top_n_dense(scores, n, |i| keep(q, i))
+        },
+    )
 }
 
 /// Serde for the shared interactions: written and read as a plain value.

@@ -353,7 +353,11 @@ impl SparseAccumulator {
     /// ([`drain_all_into`](Self::drain_all_into)) is cheaper.
     #[inline(always)]
     pub fn add_row(&mut self, columns: &[u32], values: &[f32], scale: f32, tracked: bool) {
-        self.add_iter(columns.iter().copied().zip(values.iter().copied()), scale, tracked);
+        self.add_iter(
+            columns.iter().copied().zip(values.iter().copied()),
+            scale,
+            tracked,
+        );
     }
 
     /// [`add_row`](Self::add_row) for a row stored as (column, value) pairs.

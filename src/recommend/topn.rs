@@ -9,8 +9,12 @@
 #[inline(always)]
 fn rank_key(index: u32, score: f32) -> u64 {
     let bits = (score + 0.0).to_bits(); // -0.0 ranks as 0.0
-    // f32's total order as unsigned bits, reversed so larger scores come first.
-    let ascending = if bits >> 31 == 1 { !bits } else { bits | 1 << 31 };
+                                        // f32's total order as unsigned bits, reversed so larger scores come first.
+    let ascending = if bits >> 31 == 1 {
+        !bits
+    } else {
+        bits | 1 << 31
+    };
     let descending = if score.is_nan() { u32::MAX } else { !ascending };
     (u64::from(descending) << 32) | u64::from(index)
 }
@@ -125,13 +129,20 @@ mod tests {
     #[test]
     fn ranks_nan_last_and_round_trips_scores() {
         let scores = [f32::NAN, -1.5, 0.0, -0.0, 3.25, f32::NEG_INFINITY, 1e-40];
-        let pairs: Vec<(u32, f32)> = scores.iter().enumerate().map(|(i, &s)| (i as u32, s)).collect();
+        let pairs: Vec<(u32, f32)> = scores
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| (i as u32, s))
+            .collect();
         let top = top_n_pairs(pairs, 7);
         let order: Vec<u32> = top.iter().map(|p| p.0).collect();
         assert_eq!(order, vec![4, 6, 2, 3, 1, 5, 0]);
         assert_eq!(top[0].1, 3.25);
         assert_eq!(top[1].1, 1e-40);
         assert!(top[6].1.is_nan());
-        assert_eq!(top_n_pairs(vec![(3, 1.0), (1, 1.0), (2, 1.0)], 2), vec![(1, 1.0), (2, 1.0)]);
+        assert_eq!(
+            top_n_pairs(vec![(3, 1.0), (1, 1.0), (2, 1.0)], 2),
+            vec![(1, 1.0), (2, 1.0)]
+        );
     }
 }

@@ -1,4 +1,7 @@
-//! Bindings for recommendations: interactions, fitted models, splits, metrics.
+//! Bindings for recommendations: interactions and fitted models (splits and
+//! metrics in `evaluation`).
+
+mod evaluation;
 
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -13,22 +16,19 @@ use crate::recommend::bpr::{self, BprParams};
 use crate::recommend::ease::Ease;
 use crate::recommend::ids::IdMap;
 use crate::recommend::knn::{ItemKnn, Weighting};
-use crate::recommend::metrics;
 use crate::recommend::sparse::Csr;
-use crate::recommend::split;
 use crate::recommend::{Interactions, Model, Recommender, TopN, Unknown};
 use crate::table::{self, Column};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyInteractions>()?;
     m.add_class::<PyRecommender>()?;
-    m.add_function(wrap_pyfunction!(split_mask, m)?)?;
-    m.add_function(wrap_pyfunction!(ranking_metrics, m)?)?;
+    evaluation::register(m)?;
     Ok(())
 }
 
 /// An Arrow array (or chunked array) as a named column.
-fn column(name: &str, values: AnyArray) -> PyResult<Column> {
+pub(super) fn column(name: &str, values: AnyArray) -> PyResult<Column> {
     let reader = values.into_reader()?;
     let field = reader.field();
     let chunks = reader
@@ -407,7 +407,14 @@ impl PyRecommender {
                 .recommend(&codes, n, exclude_seen, allowed.as_deref(), unknown)
         })?;
         let d = &self.inner.data;
-        Self::top_dict(py, top, &queries, None, (&d.user_col, &d.item_col), &d.items)
+        Self::top_dict(
+            py,
+            top,
+            &queries,
+            None,
+            (&d.user_col, &d.item_col),
+            &d.items,
+        )
     }
 
     /// Recommendations for users given by their items (a log of new users).
@@ -459,7 +466,14 @@ impl PyRecommender {
         })?;
         // Query positions are new-user codes; their ids are at `rows`.
         let d = &self.inner.data;
-        Self::top_dict(py, top, &user_column, Some(&rows), (user_col, &d.item_col), &d.items)
+        Self::top_dict(
+            py,
+            top,
+            &user_column,
+            Some(&rows),
+            (user_col, &d.item_col),
+            &d.items,
+        )
     }
 
     #[pyo3(signature = (items, n, candidates=None))]
@@ -478,7 +492,14 @@ impl PyRecommender {
         let allowed = mask(self.inner.n_items(), allowed);
         let top = py.detach(|| self.inner.similar_items(&codes, n, allowed.as_deref()))?;
         let d = &self.inner.data;
-        Self::top_dict(py, top, &queries, None, (&d.item_col, "similar_item"), &d.items)
+        Self::top_dict(
+            py,
+            top,
+            &queries,
+            None,
+            (&d.item_col, "similar_item"),
+            &d.items,
+        )
     }
 
     fn similar_users<'py>(
@@ -491,7 +512,14 @@ impl PyRecommender {
         let codes = self.inner.data.users.lookup(&queries)?;
         let top = py.detach(|| self.inner.similar_users(&codes, n))?;
         let d = &self.inner.data;
-        Self::top_dict(py, top, &queries, None, (&d.user_col, "similar_user"), &d.users)
+        Self::top_dict(
+            py,
+            top,
+            &queries,
+            None,
+            (&d.user_col, "similar_user"),
+            &d.users,
+        )
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
@@ -508,128 +536,4 @@ impl PyRecommender {
     fn __eq__(&self, other: &Self) -> bool {
         self.inner == other.inner
     }
-}
-
-/// Test-row mask of a split: `how` is "time" (rows at or after `cutoff`),
-/// "last" (each user's `k` latest rows) or "random" (`test_size` of rows).
-#[pyfunction]
-#[pyo3(signature = (data, user_col, time_col, how, cutoff=None, k=1, test_size=0.2, seed=0))]
-#[allow(clippy::too_many_arguments)]
-fn split_mask<'py>(
-    py: Python<'py>,
-    data: AnyRecordBatch,
-    user_col: &str,
-    time_col: Option<&str>,
-    how: &str,
-    cutoff: Option<(i64, bool)>,
-    k: usize,
-    test_size: f64,
-    seed: u64,
-) -> PyResult<Bound<'py, PyArray1<bool>>> {
-    let table = read_table(data)?;
-    if table.num_rows() == 0 {
-        return Err(
-            Error::Invalid("the interactions table has no rows; nothing to split".into()).into(),
-        );
-    }
-    let need_time = || {
-        time_col
-            .ok_or_else(|| Error::argument("time_col", format!("is required to split by '{how}'")))
-    };
-    let mask = py.detach(|| -> Result<Vec<bool>> {
-        match how {
-            "time" => {
-                let column = table.column(need_time()?)?;
-                let times = table::wall_times(&column)?;
-                let (t, utc) = cutoff.ok_or_else(|| Error::argument("cutoff", "is required"))?;
-                let t = if utc { times.utc_to_wall(t) } else { t };
-                Ok(split::by_time(&times.micros, t))
-            }
-            "last" => {
-                let users = table::encode_ids(&table.column(user_col)?)?;
-                let column = table.column(need_time()?)?;
-                let times = table::wall_times(&column)?;
-                split::last_k(&users.codes, &times.micros, k)
-            }
-            "random" => {
-                let users = table::encode_ids(&table.column(user_col)?)?;
-                split::random(&users.codes, users.n_unique(), test_size, seed)
-            }
-            other => Err(Error::argument(
-                "how",
-                format!("must be 'time', 'last' or 'random', got '{other}'"),
-            )),
-        }
-    })?;
-    Ok(mask.into_pyarray(py))
-}
-
-/// Ranking metrics of recommendation lists against held-out items.
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-fn ranking_metrics<'py>(
-    py: Python<'py>,
-    rec_users: AnyArray,
-    rec_items: AnyArray,
-    rec_ranks: PyReadonlyArray1<'py, i64>,
-    test_users: AnyArray,
-    test_items: AnyArray,
-    k: usize,
-    n_items: usize,
-) -> PyResult<Bound<'py, PyDict>> {
-    let rec_users = column("recommendations user", rec_users)?;
-    let rec_items = column("recommendations item", rec_items)?;
-    let test_users = column("test user", test_users)?;
-    let test_items = column("test item", test_items)?;
-    let ranks = rec_ranks.as_slice()?.to_vec();
-    let m = py.detach(|| -> Result<metrics::RankingMetrics> {
-        if test_users.is_empty() {
-            return Err(Error::Invalid("the test set has no rows".into()));
-        }
-        let (test_user_codes, users) = IdMap::encode(&test_users)?;
-        let rec_user_codes = users.lookup(&rec_users)?;
-        let (rec_item_codes, items) = IdMap::encode(&rec_items)?;
-        let n_rec_items = items.len() as u32;
-        // Test items never recommended get codes of their own past the
-        // recommended ones (the same code for the same item).
-        let (test_codes, _) = IdMap::encode(&test_items)?;
-        let test_item_codes: Vec<u32> = items
-            .lookup(&test_items)?
-            .into_iter()
-            .zip(&test_codes)
-            .map(|(c, &t)| c.unwrap_or(n_rec_items + t))
-            .collect();
-        let mut relevant: Vec<Vec<u32>> = vec![Vec::new(); users.len()];
-        for (&u, &i) in test_user_codes.iter().zip(&test_item_codes) {
-            relevant[u as usize].push(i);
-        }
-        for r in relevant.iter_mut() {
-            r.sort_unstable();
-            r.dedup();
-        }
-        let mut ranked: Vec<Vec<(i64, u32)>> = vec![Vec::new(); users.len()];
-        for ((u, &i), &r) in rec_user_codes.iter().zip(&rec_item_codes).zip(&ranks) {
-            if let Some(u) = u {
-                ranked[*u as usize].push((r, i));
-            }
-        }
-        let recommended: Vec<Vec<u32>> = ranked
-            .into_iter()
-            .map(|mut l| {
-                l.sort_unstable();
-                l.into_iter().map(|p| p.1).collect()
-            })
-            .collect();
-        metrics::ranking_metrics(&recommended, &relevant, k, n_items)
-    })?;
-    let d = PyDict::new(py);
-    d.set_item("precision", m.precision)?;
-    d.set_item("recall", m.recall)?;
-    d.set_item("map", m.map)?;
-    d.set_item("ndcg", m.ndcg)?;
-    d.set_item("auc", m.auc)?;
-    d.set_item("hit_rate", m.hit_rate)?;
-    d.set_item("coverage", m.coverage)?;
-    d.set_item("n_users", m.n_users)?;
-    Ok(d)
 }
