@@ -10,6 +10,7 @@ from patronage.recommend import ALS, BPR, EASE, ItemKNN, Popularity, evaluate, r
 
 implicit = pytest.importorskip("implicit")
 from implicit.als import AlternatingLeastSquares  # noqa: E402
+from implicit.bpr import BayesianPersonalizedRanking  # noqa: E402
 from implicit.evaluation import ranking_metrics_at_k  # noqa: E402
 from implicit.nearest_neighbours import BM25Recommender, CosineRecommender, TFIDFRecommender  # noqa: E402
 
@@ -137,6 +138,21 @@ def test_als_matches_implicit_averaged_over_seeds():
         mean_ours = np.mean([m[name] for m in ours])
         mean_theirs = np.mean([m[name] for m in theirs])
         assert mean_ours == pytest.approx(mean_theirs, rel=0.02), name
+
+
+def test_bpr_at_least_matches_implicit():
+    # The libraries scale SGD steps differently (the same learning_rate is not
+    # the same step), so each gets its best of a small grid.
+    data = Split(10_000, seed=1)
+    ours, theirs = [], []
+    for rate in (0.01, 0.05):
+        params = dict(factors=32, iterations=100, learning_rate=rate, regularization=0.01)
+        model = BPR(**params, random_state=0).fit(data.X)
+        ours.append(implicit_metrics(Adapter(model, data), data)["ndcg"])
+        reference = BayesianPersonalizedRanking(**params, random_state=0)
+        reference.fit(data.X, show_progress=False)
+        theirs.append(implicit_metrics(reference, data)["ndcg"])
+    assert max(ours) >= 0.98 * max(theirs), (ours, theirs)
 
 
 def test_every_model_beats_popularity_widely(data):
