@@ -20,7 +20,8 @@ except ImportError:  # pragma: no cover - exercised only without scikit-learn
     _SklearnBase = object  # type: ignore[assignment,misc]
 
 _MAGIC = b"PATRONAGE\n"
-_FORMAT_VERSION = 1
+# 2: recommenders remember the Arrow type of their ids.
+_FORMAT_VERSION = 2
 
 E = TypeVar("E", bound="Estimator")
 
