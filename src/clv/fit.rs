@@ -130,11 +130,16 @@ impl Collapsed {
                 // Rows are sorted by frequency, so the frequency terms are
                 // computed once per run of equal frequencies.
                 let mut sum = Dual::<4>::cst(0.0);
-                let mut run = (f64::NAN, kind.frequency_terms(&duals, 0.0));
+                let mut run = None;
                 for ((row, &w), &[i_tx, i_t]) in rows.iter().zip(weights).zip(levels) {
-                    if row[0] != run.0 {
-                        run = (row[0], kind.frequency_terms(&duals, row[0]));
-                    }
+                    let frequency = match run {
+                        Some((x, terms)) if x == row[0] => terms,
+                        _ => {
+                            let terms = kind.frequency_terms(&duals, row[0]);
+                            run = Some((row[0], terms));
+                            terms
+                        }
+                    };
                     let logs = if continuous {
                         TimeLogs {
                             alpha_tx: alpha_tx[i_tx as usize],
@@ -144,8 +149,8 @@ impl Collapsed {
                     } else {
                         TimeLogs::default()
                     };
-                    let history = kind.ln_history_terms(&duals, *row, &run.1, &logs);
-                    sum = sum + (run.1.ln_constant + history) * Dual::cst(w);
+                    let history = kind.ln_history_terms(&duals, *row, &frequency, &logs);
+                    sum = sum + (frequency.ln_constant + history) * Dual::cst(w);
                 }
                 sum
             })

@@ -68,6 +68,17 @@ impl ModelKind {
         )
     }
 
+    /// MBG/NBD lets customers drop out at their first purchase too, which
+    /// shifts BG/NBD's beta-function terms by one purchase: 1 for MBG/NBD, 0
+    /// otherwise.
+    pub fn dropout_shift(self) -> f64 {
+        if self == ModelKind::ModifiedBetaGeo {
+            1.0
+        } else {
+            0.0
+        }
+    }
+
     pub fn n_params(self) -> usize {
         self.param_names().len()
     }
@@ -91,12 +102,7 @@ impl ModelKind {
         match self {
             ModelKind::BetaGeo | ModelKind::ModifiedBetaGeo => {
                 let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
-                // MBG/NBD's beta terms are shifted by one purchase.
-                let shift = if self == ModelKind::ModifiedBetaGeo {
-                    1.0
-                } else {
-                    0.0
-                };
+                let shift = self.dropout_shift();
                 let ln_constant = (r + x_).ln_gamma() - r.ln_gamma()
                     + r * alpha.ln()
                     + (a + b).ln_gamma()

@@ -36,12 +36,7 @@ pub fn conditional_expected_purchases(kind: ModelKind, p: &[f64], row: Row, t: f
     match kind {
         ModelKind::BetaGeo | ModelKind::ModifiedBetaGeo => {
             let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
-            // MBG/NBD shifts b by one (drop-out also possible at the first purchase).
-            let shift = if kind == ModelKind::ModifiedBetaGeo {
-                1.0
-            } else {
-                0.0
-            };
+            let shift = kind.dropout_shift();
             let c = a + b + x - 1.0 + shift;
             let z = t / (alpha + big_t + t);
             let (ln_h, sign) = ln_hyp2f1(r + x, b + x + shift, c, z);
@@ -133,11 +128,7 @@ pub fn expected_purchases_new(kind: ModelKind, p: &[f64], t: f64) -> f64 {
     match kind {
         ModelKind::BetaGeo | ModelKind::ModifiedBetaGeo => {
             let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
-            let shift = if kind == ModelKind::ModifiedBetaGeo {
-                1.0
-            } else {
-                0.0
-            };
+            let shift = kind.dropout_shift();
             let (ln_h, sign) = ln_hyp2f1(r, b + shift, a + b - 1.0 + shift, t / (alpha + t));
             let lead = if shift > 0.0 {
                 b / (a - 1.0)
@@ -184,11 +175,7 @@ pub fn probability_of_n_purchases(kind: ModelKind, p: &[f64], t: f64, n: u32) ->
         return Ok(pareto_conditional_probability_of_n(p, [0.0; 3], t, n));
     }
     let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
-    let shift = if kind == ModelKind::ModifiedBetaGeo {
-        1.0
-    } else {
-        0.0
-    };
+    let shift = kind.dropout_shift();
     let nf = n as f64;
     let ln_q = (alpha / (alpha + t)).ln();
     let ln_u = (t / (alpha + t)).ln();

@@ -436,11 +436,12 @@ fn map_times<'py>(
     t: &PyReadonlyArray1<f64>,
     f: impl Fn(f64) -> Result<f64> + Sync,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let t = t.as_array();
+    let t = t.as_array().to_vec();
     let out = py.detach(|| {
-        t.as_slice()
-            .map(|t| t.par_iter().with_min_len(256).map(|&t| f(t)).collect())
-            .unwrap_or_else(|| t.iter().map(|&t| f(t)).collect::<Result<Vec<f64>>>())
+        t.par_iter()
+            .with_min_len(256)
+            .map(|&t| f(t))
+            .collect::<Result<Vec<f64>>>()
     })?;
     Ok(out.into_pyarray(py))
 }

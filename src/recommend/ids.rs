@@ -123,6 +123,22 @@ impl IdMap {
 
     /// The ids of the given codes as an Arrow array of the ids' own type.
     pub fn take(&self, codes: &[u32]) -> ArrayRef {
+        if self.id_type != IdType::Categorical {
+            return self.take_as(codes, self.id_type);
+        }
+        // Categoricals: the codes index the sorted ids directly.
+        let keys = Int32Array::from_iter_values(codes.iter().map(|&c| c as i32));
+        let all: Vec<u32> = (0..self.len() as u32).collect();
+        let values = self.take_as(&all, IdType::Str);
+        Arc::new(
+            DictionaryArray::<Int32Type>::try_new(keys, values)
+                .expect("codes are below the number of ids"),
+        )
+    }
+
+    /// The ids of `codes` as a plain array: integers of `id_type`'s width
+    /// (Int64 for any other type), or strings.
+    fn take_as(&self, codes: &[u32], id_type: IdType) -> ArrayRef {
         macro_rules! ints {
             ($v:expr, $t:ty) => {
                 Arc::new(PrimitiveArray::<$t>::from_iter_values(
@@ -130,20 +146,7 @@ impl IdMap {
                 ))
             };
         }
-        match (&self.ids, self.id_type) {
-            // Categoricals: the codes index the sorted ids directly.
-            (_, IdType::Categorical) => {
-                let keys = Int32Array::from_iter_values(codes.iter().map(|&c| c as i32));
-                let plain = IdMap {
-                    ids: self.ids.clone(),
-                    id_type: IdType::Str,
-                };
-                let values = plain.take(&(0..self.len() as u32).collect::<Vec<_>>());
-                Arc::new(
-                    DictionaryArray::<Int32Type>::try_new(keys, values)
-                        .expect("codes are below the number of ids"),
-                )
-            }
+        match (&self.ids, id_type) {
             (IdValues::Int(v), IdType::Int8) => ints!(v, Int8Type),
             (IdValues::Int(v), IdType::Int16) => ints!(v, Int16Type),
             (IdValues::Int(v), IdType::Int32) => ints!(v, Int32Type),
