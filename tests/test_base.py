@@ -1,6 +1,8 @@
 """The shared estimator base: scikit-learn parameter protocol, pickle and save/load."""
 
 import pickle
+import subprocess
+import sys
 
 import pytest
 
@@ -64,6 +66,33 @@ def test_sklearn_clone_and_check_is_fitted():
     check_is_fitted(m)
     with pytest.raises(Exception):
         check_is_fitted(c)
+
+
+def test_sklearn_tags_and_html_repr():
+    pytest.importorskip("sklearn", minversion="1.6")
+    from sklearn.base import is_outlier_detector
+    from sklearn.utils import get_tags
+
+    from patronage.anomaly import IsolationForest
+
+    assert get_tags(Model()).estimator_type is None
+    assert is_outlier_detector(IsolationForest()) and not is_outlier_detector(Model())
+    assert "Model" in Model(alpha=2.0)._repr_html_()
+
+
+def test_import_needs_neither_sklearn_nor_pandas():
+    # scikit-learn is optional and slow to import; patronage works without it.
+    script = """
+import sys
+sys.modules["sklearn"] = None  # as if not installed
+import numpy as np, patronage
+from patronage.anomaly import IsolationForest
+X = np.random.default_rng(0).normal(size=(64, 2))
+assert IsolationForest(random_state=0).fit(X).predict(X).shape == (64,)
+assert IsolationForest()._repr_html_() is None
+assert not any(m in sys.modules for m in ("pandas", "polars", "scipy"))
+"""
+    subprocess.run([sys.executable, "-c", script], check=True)
 
 
 def test_pickle_and_save_load_round_trip(tmp_path):

@@ -12,12 +12,8 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import sys
 from typing import Any, ClassVar, TypeVar
-
-try:  # scikit-learn is optional; with it, estimators get its tags, clone and HTML repr
-    from sklearn.base import BaseEstimator as _SklearnBase
-except ImportError:  # pragma: no cover - exercised only without scikit-learn
-    _SklearnBase = object  # type: ignore[assignment,misc]
 
 _MAGIC = b"PATRONAGE\n"
 # 2: recommenders remember the Arrow type of their ids.
@@ -30,14 +26,21 @@ class NotFittedError(ValueError, AttributeError):
     """Raised when a model is used before ``fit`` (like scikit-learn's)."""
 
 
-class Estimator(_SklearnBase):  # type: ignore[misc,valid-type]
+class Estimator:
     """Base class of patronage's estimators.
 
     Subclasses set ``_native_type`` to their ``_core`` class and store only
     parameters in ``__init__``; ``fit`` sets ``self._model`` and returns self.
+
+    scikit-learn's estimator protocol (parameters, tags, fitted check, HTML
+    repr) is implemented here rather than inherited, so importing patronage
+    does not import scikit-learn (about 1.5 s and 120 MB): ``clone``,
+    ``Pipeline`` and ``check_is_fitted`` work all the same.
     """
 
     _native_type: ClassVar[Any] = None
+    # scikit-learn's kind of estimator ("outlier_detector" for detectors).
+    _estimator_type: ClassVar[str | None] = None
     _model: Any = None
 
     # -- scikit-learn parameter protocol ---------------------------------
@@ -89,6 +92,27 @@ class Estimator(_SklearnBase):  # type: ignore[misc,valid-type]
             if not same:
                 shown.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(shown)})"
+
+    def __sklearn_tags__(self) -> Any:
+        # Called only by scikit-learn >= 1.6, which is then already imported.
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(
+            estimator_type=self._estimator_type,
+            target_tags=TargetTags(required=False),
+            transformer_tags=None,
+            regressor_tags=None,
+            classifier_tags=None,
+        )
+
+    def _repr_html_(self) -> str | None:
+        # scikit-learn's diagram in notebooks, when the user has imported it;
+        # otherwise (None) Jupyter shows the text repr.
+        if sys.modules.get("sklearn") is None:
+            return None
+        from sklearn.utils import estimator_html_repr
+
+        return estimator_html_repr(self)
 
     # -- fitted state ----------------------------------------------------
     def __sklearn_is_fitted__(self) -> bool:

@@ -13,16 +13,13 @@ from .. import _core
 from .._base import Estimator
 from ._input import as_matrix, resolve_n_jobs, resolve_seed
 
-try:  # fit_predict and the outlier-detector tag when scikit-learn is installed
-    from sklearn.base import OutlierMixin as _OutlierMixin
-except ImportError:  # pragma: no cover - exercised only without scikit-learn
-    _OutlierMixin = object  # type: ignore[assignment,misc]
-
 __all__ = ["ECOD", "HBOS", "IsolationForest"]
 
 
-class _Detector(_OutlierMixin, Estimator):  # type: ignore[misc,valid-type]
+class _Detector(Estimator):
     """Shared input handling: frames or arrays in, names remembered."""
+
+    _estimator_type = "outlier_detector"
 
     def _matrix(self, X: Any) -> np.ndarray:
         values, names = as_matrix(X)
