@@ -8,7 +8,9 @@ held to one thread so implicit does not oversubscribe). Tasks:
 
 * ``als``: implicit ALS, 64 factors, conjugate gradient, seconds per iteration.
 * ``knn``: item-kNN fit (cosine, K=50).
-* ``recommend``: top-10 for every user, from the fitted item-kNN and ALS.
+* ``recommend``: top-10 for every user, from the fitted item-kNN and ALS
+  (patronage's two models share one ``Interactions``; implicit's take the
+  matrix at each call).
 
     python benchmarks/recommend.py                       # ~1.0M distinct (user, item) interactions, 2 threads, best of 3
     python benchmarks/recommend.py --customers 300000 --threads 2
@@ -37,10 +39,9 @@ def worker(library: str, task: str, path: str, threads: int, iterations: int) ->
         import implicit.als  # noqa: F401
         import implicit.nearest_neighbours  # noqa: F401
     base = start_measuring()
-    users = np.arange(X.shape[0])
     out: dict[str, float] = {}
     if library == "patronage":
-        from patronage.recommend import ALS, ItemKNN
+        from patronage.recommend import ALS, Interactions, ItemKNN
 
         if task == "als":
             model = ALS(factors=64, iterations=iterations, regularization=0.05, alpha=10.0, random_state=0)
@@ -52,13 +53,14 @@ def worker(library: str, task: str, path: str, threads: int, iterations: int) ->
             ItemKNN(k=50).fit(X)
             out["seconds"] = time.perf_counter() - start
         else:
-            knn = ItemKNN(k=50).fit(X)
-            als = ALS(factors=64, iterations=1, random_state=0).fit(X)
+            data = Interactions(X)  # one matrix shared by both models
+            knn = ItemKNN(k=50).fit(data)
+            als = ALS(factors=64, iterations=1, random_state=0).fit(data)
             start = time.perf_counter()
-            knn.recommend(users, n=10, output="pyarrow")
+            knn.recommend(n=10, output="pyarrow")  # users=None: every training user
             out["knn_seconds"] = time.perf_counter() - start
             start = time.perf_counter()
-            als.recommend(users, n=10, output="pyarrow")
+            als.recommend(n=10, output="pyarrow")
             out["als_seconds"] = time.perf_counter() - start
     else:
         from implicit.als import AlternatingLeastSquares
@@ -81,6 +83,7 @@ def worker(library: str, task: str, path: str, threads: int, iterations: int) ->
             als = AlternatingLeastSquares(factors=64, iterations=1, random_state=0, num_threads=threads)
             als.fit(X, show_progress=False)
             start = time.perf_counter()
+            users = np.arange(X.shape[0])
             knn.recommend(users, X, N=10)
             out["knn_seconds"] = time.perf_counter() - start
             start = time.perf_counter()

@@ -11,7 +11,17 @@ import scipy.sparse as sp
 
 from patronage import NotFittedError
 from patronage.datasets import simulate_transactions
-from patronage.recommend import ALS, BPR, EASE, ItemKNN, Popularity, evaluate, ranking_metrics, train_test_split
+from patronage.recommend import (
+    ALS,
+    BPR,
+    EASE,
+    Interactions,
+    ItemKNN,
+    Popularity,
+    evaluate,
+    ranking_metrics,
+    train_test_split,
+)
 
 MODELS = {
     "popularity": lambda: Popularity(),
@@ -78,6 +88,30 @@ def test_scipy_input_uses_row_and_column_numbers():
     assert list(recs.columns) == ["user", "item", "score", "rank"]
     assert recs["item"].between(0, 29).all()
     np.testing.assert_array_equal(model.user_items_().toarray(), X.toarray())
+
+
+@pytest.mark.parametrize("kind", ["polars", "scipy"])
+def test_shared_interactions_fit_like_their_input(log, kind):
+    X = pl.from_pandas(log) if kind == "polars" else Popularity().fit(log).user_items_()
+    data = Interactions(X)
+    assert data.shape == (data.n_users, data.n_items) == (log["customer_id"].nunique(), log["item_id"].nunique())
+    if kind == "scipy":
+        assert (data.user_col, data.item_col, data.nnz) == ("user", "item", X.nnz)
+        np.testing.assert_array_equal(data.to_scipy().toarray(), X.toarray())
+        np.testing.assert_array_equal(data.user_ids, np.arange(X.shape[0]))
+    for name in ("knn", "als"):
+        shared = MODELS[name]().fit(data)
+        direct = MODELS[name]().fit(X)
+        users = data.user_ids[:20]
+        a, b = shared.recommend(users, n=5), direct.recommend(users, n=5)
+        assert type(a) is type(b)  # the output kind of the data the interactions came from
+        assert (pa.table(a) if kind == "polars" else pa.Table.from_pandas(a)).equals(
+            pa.table(b) if kind == "polars" else pa.Table.from_pandas(b)
+        )
+    copy = pickle.loads(pickle.dumps(data))
+    assert repr(copy) == repr(data) and copy.user_col == data.user_col
+    np.testing.assert_array_equal(copy.to_scipy().toarray(), data.to_scipy().toarray())
+    assert "Interactions(" in repr(data) and "users" in repr(data)
 
 
 # -- serving --------------------------------------------------------------------
@@ -263,6 +297,8 @@ def test_bad_input_is_a_clear_error():
         ALS().fit(df.assign(user=[None] + ["ann"] * 7), user_col="user", item_col="item")
     with pytest.raises(ValueError, match="empty"):
         ALS().fit(sp.csr_matrix((3, 4)))
+    with pytest.raises(ValueError, match="'nope' not found"):
+        Interactions(df, user_col="nope", item_col="item")
     bad = sp.csr_matrix(np.array([[1.0, -2.0], [0.0, 1.0]]))
     with pytest.raises(ValueError, match="negative"):
         ALS().fit(bad)

@@ -3,6 +3,8 @@
 Fit on a transaction log or interactions table (pandas, polars, pyarrow; ids
 of any type) or on a scipy.sparse user × item matrix, then serve frames:
 
+* Data: :class:`Interactions`, the user × item matrix with its ids; build it
+  once to fit several models that share it.
 * Models: :class:`Popularity` (baseline), :class:`ItemKNN` (cosine, TF-IDF,
   BM25), :class:`ALS` (implicit ALS, conjugate gradient), :class:`EASE`,
   :class:`BPR`. All computed in Rust, in parallel, deterministic for a
@@ -28,12 +30,14 @@ Example:
 """
 
 from ._evaluation import evaluate, ranking_metrics, train_test_split
+from ._interactions import Interactions
 from ._models import ALS, BPR, EASE, ItemKNN, Popularity, Recommender
 
 __all__ = [
     "ALS",
     "BPR",
     "EASE",
+    "Interactions",
     "ItemKNN",
     "Popularity",
     "Recommender",

@@ -9,7 +9,8 @@ import numpy as np
 from .. import _core
 from .._base import Estimator
 from .._frames import FrameKind, build_frame, resolve_kind
-from ._inputs import check_n, id_array, interactions, is_sparse_matrix
+from ._inputs import check_n, csr_matrix, id_array, to_numpy
+from ._interactions import Interactions
 
 __all__ = ["ALS", "BPR", "EASE", "ItemKNN", "Popularity", "Recommender"]
 
@@ -57,8 +58,9 @@ class Recommender(Estimator):
 
     ``fit(X)`` takes a transaction log or interactions table (pandas, polars,
     pyarrow; one row per event, ``user_col``/``item_col`` ids of any type,
-    optional ``weight_col``) or a scipy.sparse user × item matrix (row and
-    column numbers are the ids). Repeated (user, item) rows are **summed**
+    optional ``weight_col``), a scipy.sparse user × item matrix (row and
+    column numbers are the ids) or an :class:`Interactions` built from either
+    (models fitted on the same one share its matrix). Repeated (user, item) rows are **summed**
     (so a log gives purchase counts); weights must be finite and >= 0, and
     entries summing to 0 are dropped.
 
@@ -85,21 +87,23 @@ class Recommender(Estimator):
         item_col: str = "item_id",
         weight_col: str | None = None,
     ) -> Recommender:
-        """Fit on a log/interactions frame or a scipy.sparse user × item matrix; returns self."""
-        self._output = "pandas" if is_sparse_matrix(X) else resolve_kind(None, X)
-        self._model = self._fit_native(interactions(X, user_col, item_col, weight_col))
+        """Fit on a log/interactions frame, a scipy.sparse user × item matrix
+        or :class:`Interactions` (whose columns then apply); returns self."""
+        data = X if isinstance(X, Interactions) else Interactions(X, user_col, item_col, weight_col)
+        self._output = data._output
+        self._model = self._fit_native(data._native)
         return self
 
     # -- fitted attributes -------------------------------------------------
     @property
     def user_ids_(self) -> np.ndarray:
         """Training user ids, in the order of rows of factors and matrices."""
-        return _to_numpy(self._check_fitted().user_ids())
+        return to_numpy(self._check_fitted().user_ids())
 
     @property
     def item_ids_(self) -> np.ndarray:
         """Training item ids, in the order of item rows of factors and matrices."""
-        return _to_numpy(self._check_fitted().item_ids())
+        return to_numpy(self._check_fitted().item_ids())
 
     @property
     def n_users_(self) -> int:
@@ -116,7 +120,7 @@ class Recommender(Estimator):
 
     def user_items_(self) -> Any:
         """The training matrix as a scipy.sparse CSR matrix (summed weights)."""
-        return _csr(self._check_fitted().train_csr())
+        return csr_matrix(self._check_fitted().train_csr())
 
     # -- serving -----------------------------------------------------------
     def _kind(self, output: str | None) -> FrameKind:
@@ -222,18 +226,6 @@ class Recommender(Estimator):
         return build_frame(top, self._kind(output))
 
 
-def _to_numpy(array: Any) -> np.ndarray:
-    import pyarrow as pa
-
-    return pa.array(array).to_numpy(zero_copy_only=False)
-
-
-def _csr(parts: dict[str, Any]) -> Any:
-    from scipy.sparse import csr_matrix
-
-    return csr_matrix((parts["data"], parts["indices"], parts["indptr"]), shape=parts["shape"])
-
-
 class Popularity(Recommender):
     """The baseline: the items most users have, the same for everyone.
 
@@ -307,7 +299,7 @@ class ItemKNN(Recommender):
 
     def similarity_(self) -> Any:
         """The item × item similarity (row i: the neighbours of item i), scipy CSR."""
-        return _csr(self._check_fitted().similarity())
+        return csr_matrix(self._check_fitted().similarity())
 
 
 class _FactorModel(Recommender):

@@ -130,6 +130,29 @@ impl PyInteractions {
     fn item_ids(&self) -> PyArray {
         PyArray::from_array_ref(self.inner.items.all())
     }
+
+    #[getter]
+    fn user_col(&self) -> &str {
+        &self.inner.user_col
+    }
+
+    #[getter]
+    fn item_col(&self) -> &str {
+        &self.inner.item_col
+    }
+
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = py.detach(|| to_bytes(self.inner.as_ref()))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        let inner = py.detach(|| from_bytes::<Interactions>(data))?;
+        Ok(PyInteractions {
+            inner: std::sync::Arc::new(inner),
+        })
+    }
 }
 
 fn csr_dict<'py>(py: Python<'py>, m: &Csr) -> PyResult<Bound<'py, PyDict>> {
