@@ -81,7 +81,8 @@ def test_sklearn_tags_and_html_repr():
 
 
 def test_import_needs_neither_sklearn_nor_pandas():
-    # scikit-learn is optional and slow to import; patronage works without it.
+    # scikit-learn is optional and slow to import; patronage works without it,
+    # and Arrow in, Arrow out never loads pandas.
     script = """
 import sys
 sys.modules["sklearn"] = None  # as if not installed
@@ -90,6 +91,14 @@ from patronage.anomaly import IsolationForest
 X = np.random.default_rng(0).normal(size=(64, 2))
 assert IsolationForest(random_state=0).fit(X).predict(X).shape == (64,)
 assert IsolationForest()._repr_html_() is None
+import pyarrow as pa
+from patronage.recommend import ItemKNN
+def column(values):  # pa.array itself would import pandas
+    values = np.asarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+log = pa.table({"customer_id": column([1, 1, 2, 2, 3]), "item_id": column([1, 2, 2, 3, 1])})
+users = column([1, 2])
+assert isinstance(ItemKNN(k=2).fit(log).recommend(users, n=1), pa.Table)
 assert not any(m in sys.modules for m in ("pandas", "polars", "scipy"))
 """
     subprocess.run([sys.executable, "-c", script], check=True)
