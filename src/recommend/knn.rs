@@ -122,14 +122,9 @@ impl ItemKnn {
                 "must be a non-negative number",
             ));
         }
-        let (weighted_items, weighted_users) = {
-            let weights = weight(user_items, weighting);
-            (
-                user_items.transpose_with(&weights),
-                PairRows::new(user_items, &weights),
-            )
-        };
-        let n_items = weighted_items.n_rows;
+        let weights = weight(user_items, weighting);
+        let weighted = PairRows::new(user_items, &weights);
+        let n_items = user_items.n_cols;
         let mut rows: Vec<Vec<(u32, f32)>> = Vec::with_capacity(n_items);
         // Blocks keep progress reports coming while staying parallel inside.
         let block = (n_items / 20).max(256);
@@ -146,9 +141,7 @@ impl ItemKnn {
                             SparseAccumulator::new(n_items)
                         }
                     },
-                    |acc, item| {
-                        neighbours(&weighted_items, &weighted_users, item, k, shrinkage, acc)
-                    },
+                    |acc, item| neighbours(&weighted, item, k, shrinkage, acc),
                 )
                 .collect();
             rows.extend(part);
@@ -156,7 +149,7 @@ impl ItemKnn {
             progress(start, n_items);
         }
         Ok(ItemKnn {
-            similarity: rows_to_csr(rows, n_items),
+            similarity: Csr::from_rows(&rows, n_items),
         })
     }
 
@@ -169,49 +162,60 @@ impl ItemKnn {
     }
 }
 
-/// Rows with (column, value) side by side: a short row is one cache line
-/// instead of two, which matters when rows are visited in random order.
+/// The weighted matrix both ways, laid out for computing `W Wᵀ` row by row:
+/// users' rows with (item, weight) side by side (a short row is one cache
+/// line instead of two, which matters as they are visited in random order),
+/// and each item's (user, weight) pairs.
 struct PairRows<'a> {
-    indptr: &'a [usize],
+    user_ptr: &'a [usize],
     pairs: Vec<(u32, f32)>,
-    n_cols: usize,
+    item_ptr: Vec<usize>,
+    item_users: Vec<(u32, f32)>,
+    n_items: usize,
 }
 
 impl<'a> PairRows<'a> {
-    fn new(m: &'a Csr, values: &[f32]) -> Self {
+    fn new(m: &'a Csr, weights: &[f32]) -> Self {
+        let (item_ptr, item_users) = m.transpose_entries(|u, k| (u as u32, weights[k]));
         PairRows {
-            indptr: &m.indptr,
+            user_ptr: &m.indptr,
             pairs: m
                 .indices
                 .iter()
                 .copied()
-                .zip(values.iter().copied())
+                .zip(weights.iter().copied())
                 .collect(),
-            n_cols: m.n_cols,
+            item_ptr,
+            item_users,
+            n_items: m.n_cols,
         }
     }
 
     #[inline(always)]
-    fn row(&self, r: usize) -> &[(u32, f32)] {
-        &self.pairs[self.indptr[r]..self.indptr[r + 1]]
+    fn users_of(&self, item: usize) -> &[(u32, f32)] {
+        &self.item_users[self.item_ptr[item]..self.item_ptr[item + 1]]
     }
 
-    /// Ask for row `r`'s entries (its offset should already be cached, see
+    #[inline(always)]
+    fn row(&self, user: u32) -> &[(u32, f32)] {
+        let u = user as usize;
+        &self.pairs[self.user_ptr[u]..self.user_ptr[u + 1]]
+    }
+
+    /// Ask for a user's row (its offset should already be cached, see
     /// [`PairRows::prefetch_offset`]).
     #[inline(always)]
-    fn prefetch(&self, r: usize) {
-        if let Some(p) = self.pairs.get(self.indptr[r]) {
+    fn prefetch(&self, user: u32) {
+        if let Some(p) = self.pairs.get(self.user_ptr[user as usize]) {
             prefetch(p);
         }
     }
 
-    /// Ask for row `r`'s offset: a random lookup that would otherwise stall
-    /// [`PairRows::prefetch`] itself.
+    /// Ask for a user's row offset: a random lookup that would otherwise
+    /// stall [`PairRows::prefetch`] itself.
     #[inline(always)]
-    fn prefetch_offset(&self, r: usize) {
-        if let Some(p) = self.indptr.get(r) {
-            prefetch(p);
-        }
+    fn prefetch_offset(&self, user: u32) {
+        prefetch(&self.user_ptr[user as usize]);
     }
 }
 
@@ -231,14 +235,13 @@ fn prefetch<T>(p: &T) {
 }
 
 fn neighbours(
-    items: &Csr,
-    users: &PairRows<'_>,
+    rows: &PairRows<'_>,
     item: usize,
     k: usize,
     shrinkage: f32,
     acc: &mut SparseAccumulator,
 ) -> Vec<(u32, f32)> {
-    let (item_users, item_weights) = items.row(item);
+    let users = rows.users_of(item);
     let shrink = |_, sum: f32, shared: u32| {
         if shrinkage > 0.0 {
             let n = shared as f32;
@@ -250,19 +253,19 @@ fn neighbours(
     let mut top = TopCollector::new(k);
     // Popular items touch most of the catalogue: accumulating densely and
     // scanning every column beats tracking the columns touched.
-    let mean_user_len = users.pairs.len() as f64 / (users.indptr.len() - 1).max(1) as f64;
-    let dense = item_users.len() as f64 * mean_user_len * 2.0 > users.n_cols as f64;
-    // Users' rows are scattered in memory: prefetch a few users ahead, and
-    // their row offsets twice as far ahead.
+    let mean_user_len = rows.pairs.len() as f64 / (rows.user_ptr.len() - 1).max(1) as f64;
+    let dense = users.len() as f64 * mean_user_len * 2.0 > rows.n_items as f64;
+    // Users' rows are scattered in memory: ask for them a few users ahead,
+    // and for their row offsets twice as far ahead.
     const AHEAD: usize = 6;
-    for (t, (&u, &a)) in item_users.iter().zip(item_weights).enumerate() {
-        if let Some(&later) = item_users.get(t + 2 * AHEAD) {
-            users.prefetch_offset(later as usize);
+    for (t, &(user, weight)) in users.iter().enumerate() {
+        if let Some(&(later, _)) = users.get(t + 2 * AHEAD) {
+            rows.prefetch_offset(later);
         }
-        if let Some(&next) = item_users.get(t + AHEAD) {
-            users.prefetch(next as usize);
+        if let Some(&(next, _)) = users.get(t + AHEAD) {
+            rows.prefetch(next);
         }
-        acc.add_pairs(users.row(u as usize), a, !dense);
+        acc.add_pairs(rows.row(user), weight, !dense);
     }
     if dense {
         acc.drain_all_into(shrink, |j, s| top.push(j, s));
@@ -272,23 +275,6 @@ fn neighbours(
     let mut best = top.finish();
     best.sort_unstable_by_key(|p| p.0);
     best
-}
-
-/// Rows (each already sorted by column) into one matrix.
-fn rows_to_csr(rows: Vec<Vec<(u32, f32)>>, n_items: usize) -> Csr {
-    let mut indptr = Vec::with_capacity(n_items + 1);
-    indptr.push(0);
-    for r in &rows {
-        indptr.push(indptr.last().unwrap() + r.len());
-    }
-    let (indices, data) = rows.into_iter().flatten().unzip();
-    Csr {
-        n_rows: n_items,
-        n_cols: n_items,
-        indptr,
-        indices,
-        data,
-    }
 }
 
 #[cfg(test)]
@@ -321,10 +307,14 @@ mod tests {
         let _w = weight(&m, Weighting::Cosine);
         drop(it);
         println!("weight {:?}", t.elapsed());
-        for _ in 0..3 {
+        // The machine may be shared: the fastest of many fits is the signal.
+        let mut best = f64::INFINITY;
+        for _ in 0..15 {
             let t = Instant::now();
             let knn = ItemKnn::fit(&m, Weighting::Cosine, 50, 0.0, &mut |_, _| {}).unwrap();
-            println!("fit {:?} nnz {}", t.elapsed(), knn.similarity.nnz());
+            best = best.min(t.elapsed().as_secs_f64());
+            assert!(knn.similarity.nnz() > 0);
         }
+        println!("fit: best of 15 {:.1} ms", best * 1e3);
     }
 }

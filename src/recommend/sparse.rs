@@ -1,8 +1,9 @@
 //! Compressed sparse rows (user × item or item × user), built in parallel.
 //!
-//! `from_coo` is a parallel counting sort: per-chunk row histograms give every
-//! chunk its own write positions, chunks scatter concurrently, then each row
-//! is sorted by column and duplicate (row, column) entries are summed.
+//! `from_coo` and the transposes are parallel counting sorts: per-chunk
+//! histograms give every chunk its own write positions and chunks scatter
+//! concurrently.  `from_coo` then sorts each row by column and sums duplicate
+//! (row, column) entries; a transpose's rows come out sorted already.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -83,7 +84,6 @@ impl Csr {
         // One histogram of n_rows counters per chunk: few chunks keep that small.
         let n_chunks = rayon::current_num_threads().clamp(1, nnz.max(1).div_ceil(4096));
         let chunk_len = nnz.div_ceil(n_chunks).max(1);
-        // Per-chunk histograms, then exclusive offsets (row-major over chunks).
         let histograms: Vec<Vec<usize>> = rows
             .par_chunks(chunk_len)
             .map(|chunk| {
@@ -94,18 +94,7 @@ impl Csr {
                 h
             })
             .collect();
-        let mut indptr = vec![0usize; n_rows + 1];
-        let mut offsets = histograms;
-        let mut running = 0usize;
-        for r in 0..n_rows {
-            indptr[r] = running;
-            for h in offsets.iter_mut() {
-                let count = h[r];
-                h[r] = running;
-                running += count;
-            }
-        }
-        indptr[n_rows] = running;
+        let (indptr, offsets) = chunk_offsets(histograms, n_rows);
         let mut indices = vec![0u32; nnz];
         let mut data = vec![0f32; nnz];
         let (ip, dp) = (
@@ -139,6 +128,32 @@ impl Csr {
         };
         csr.sort_and_sum_duplicates();
         csr
+    }
+
+    /// From rows of (column, value) pairs, each sorted by column.
+    pub fn from_rows(rows: &[Vec<(u32, f32)>], n_cols: usize) -> Self {
+        let mut indptr = Vec::with_capacity(rows.len() + 1);
+        indptr.push(0);
+        for r in rows {
+            indptr.push(indptr.last().unwrap() + r.len());
+        }
+        let nnz = *indptr.last().unwrap();
+        let (mut indices, mut data) = (vec![0u32; nnz], vec![0f32; nnz]);
+        split_rows_mut(&indptr, &mut indices, &mut data)
+            .into_par_iter()
+            .zip(rows)
+            .for_each(|((idx, val), row)| {
+                for ((i, v), &(c, x)) in idx.iter_mut().zip(val.iter_mut()).zip(row) {
+                    (*i, *v) = (c, x);
+                }
+            });
+        Csr {
+            n_rows: rows.len(),
+            n_cols,
+            indptr,
+            indices,
+            data,
+        }
     }
 
     /// Sort each row by column, sum repeated columns and compact.
@@ -201,33 +216,67 @@ impl Csr {
     /// The transpose of this matrix's structure holding `data` instead of
     /// its values (`data` aligned with `indices`).
     pub fn transpose_with(&self, data: &[f32]) -> Csr {
-        // A counting sort by column: rows are visited in order, so every
-        // output row comes out sorted and duplicate-free, with no sort pass.
-        let mut indptr = vec![0usize; self.n_cols + 1];
-        for &c in &self.indices {
-            indptr[c as usize + 1] += 1;
-        }
-        for c in 0..self.n_cols {
-            indptr[c + 1] += indptr[c];
-        }
-        let mut next = indptr[..self.n_cols].to_vec();
-        let mut indices = vec![0u32; self.nnz()];
-        let mut values = vec![0f32; self.nnz()];
-        for r in 0..self.n_rows {
-            for k in self.indptr[r]..self.indptr[r + 1] {
-                let slot = &mut next[self.indices[k] as usize];
-                indices[*slot] = r as u32;
-                values[*slot] = data[k];
-                *slot += 1;
-            }
-        }
+        let (indptr, entries) = self.transpose_entries(|r, k| (r as u32, data[k]));
+        let (indices, data) = entries.into_iter().unzip();
         Csr {
             n_rows: self.n_cols,
             n_cols: self.n_rows,
             indptr,
             indices,
-            data: values,
+            data,
         }
+    }
+
+    /// The transpose's row pointers and its entries `entry(row, k)`, `k`
+    /// indexing this matrix's `indices`: column `c` of this matrix becomes
+    /// row `c`, holding `entry` of each of its entries in row order.
+    pub fn transpose_entries<T: Copy + Default + Send + Sync>(
+        &self,
+        entry: impl Fn(usize, usize) -> T + Sync,
+    ) -> (Vec<usize>, Vec<T>) {
+        // A parallel counting sort by column over chunks of rows: rows are
+        // visited in order, so every output row comes out sorted.  Each chunk
+        // has a histogram of n_cols counters, so chunks are few and large.
+        let nnz = self.nnz();
+        let min_chunk = (4 * self.n_cols).max(4096);
+        let n_chunks = rayon::current_num_threads().min(nnz / min_chunk).max(1);
+        let bounds: Vec<usize> = (0..=n_chunks)
+            .map(|c| {
+                self.indptr
+                    .partition_point(|&p| p < c * nnz / n_chunks)
+                    .min(self.n_rows)
+            })
+            .collect();
+        let histograms: Vec<Vec<usize>> = bounds
+            .par_windows(2)
+            .map(|w| {
+                let mut h = vec![0usize; self.n_cols];
+                for &c in &self.indices[self.indptr[w[0]]..self.indptr[w[1]]] {
+                    h[c as usize] += 1;
+                }
+                h
+            })
+            .collect();
+        let (indptr, offsets) = chunk_offsets(histograms, self.n_cols);
+        let mut entries = vec![T::default(); nnz];
+        let out = SharedMut(entries.as_mut_ptr());
+        let entry = &entry;
+        offsets
+            .into_par_iter()
+            .zip(bounds.par_windows(2))
+            .for_each(move |(mut next, w)| {
+                let out = out;
+                for r in w[0]..w[1] {
+                    for k in self.indptr[r]..self.indptr[r + 1] {
+                        let slot = &mut next[self.indices[k] as usize];
+                        // SAFETY: each (chunk, column) owns the range given
+                        // by the offsets, so every slot is written once.
+                        unsafe { *out.0.add(*slot) = entry(r, k) };
+                        *slot += 1;
+                    }
+                }
+            });
+        (indptr, entries)
     }
 
     /// Number of stored entries in each column.
@@ -290,6 +339,27 @@ impl Csr {
 }
 
 /// Split `values` into the row slices given by `indptr`.
+/// Per-chunk histograms of bucket sizes into the bucket pointers and, for
+/// every chunk, the first slot of each bucket it writes (buckets in order,
+/// chunks in order within a bucket, so a stable counting sort).
+fn chunk_offsets(
+    mut histograms: Vec<Vec<usize>>,
+    n_buckets: usize,
+) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let mut indptr = vec![0usize; n_buckets + 1];
+    let mut running = 0usize;
+    for b in 0..n_buckets {
+        indptr[b] = running;
+        for h in histograms.iter_mut() {
+            let count = h[b];
+            h[b] = running;
+            running += count;
+        }
+    }
+    indptr[n_buckets] = running;
+    (indptr, histograms)
+}
+
 fn split_by<'a, T>(indptr: &[usize], mut values: &'a mut [T]) -> Vec<&'a mut [T]> {
     let mut parts = Vec::with_capacity(indptr.len().saturating_sub(1));
     for w in indptr.windows(2) {
@@ -367,17 +437,37 @@ impl SparseAccumulator {
     }
 
     #[inline(always)]
-    fn add_iter(&mut self, row: impl Iterator<Item = (u32, f32)>, scale: f32, tracked: bool) {
+    fn add_iter(
+        &mut self,
+        row: impl ExactSizeIterator<Item = (u32, f32)>,
+        scale: f32,
+        tracked: bool,
+    ) {
         let sums = &mut self.sums[..];
         let counting = !self.counts.is_empty();
-        for (c, v) in row {
-            let sum = &mut sums[c as usize];
-            if tracked && *sum == 0.0 {
-                self.touched.push(c);
+        if tracked {
+            // Branch-free tracking: every column is written to the next free
+            // slot, which is kept only if the column was untouched (whether a
+            // column is new is a coin flip the branch predictor would lose).
+            let mut n = self.touched.len();
+            self.touched.resize(n + row.len(), 0);
+            let touched = &mut self.touched[..];
+            for (c, v) in row {
+                let sum = &mut sums[c as usize];
+                touched[n] = c;
+                n += usize::from(*sum == 0.0);
+                *sum += scale * v;
+                if counting {
+                    self.counts[c as usize] += 1;
+                }
             }
-            *sum += scale * v;
-            if counting {
-                self.counts[c as usize] += 1;
+            self.touched.truncate(n);
+        } else {
+            for (c, v) in row {
+                sums[c as usize] += scale * v;
+                if counting {
+                    self.counts[c as usize] += 1;
+                }
             }
         }
     }
@@ -483,5 +573,31 @@ mod tests {
                 assert_eq!(dense[r * 389 + *c as usize], *v);
             }
         }
+        // The transpose, in as many chunks as 8 threads give, is the dense
+        // transpose; rebuilt from its rows it is unchanged.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(8)
+            .build()
+            .unwrap();
+        let t = pool.install(|| m.transpose());
+        assert_eq!(t.nnz(), m.nnz());
+        for c in 0..389 {
+            let (idx, val) = t.row(c);
+            assert!(idx.windows(2).all(|w| w[0] < w[1]));
+            for (r, v) in idx.iter().zip(val) {
+                assert_eq!(dense[*r as usize * 389 + c], *v);
+            }
+        }
+        let rows: Vec<Vec<(u32, f32)>> = (0..389)
+            .map(|c| {
+                t.row(c)
+                    .0
+                    .iter()
+                    .copied()
+                    .zip(t.row(c).1.iter().copied())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(Csr::from_rows(&rows, 997), t);
     }
 }
