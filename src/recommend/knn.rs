@@ -51,11 +51,11 @@ pub struct ItemKnn {
     pub similarity: Csr,
 }
 
-/// The weighted values of the user × item matrix (aligned with its
-/// entries), items being the vectors compared (users are the "terms", items
-/// the "documents"): every weighting is a function of the entry, its user's
-/// and its item's statistics, so no transpose is needed.
-pub fn weight(user_items: &Csr, weighting: Weighting) -> Vec<f32> {
+/// The user × item matrix's entries as (item, weighted value) pairs, aligned
+/// with its entries, items being the vectors compared (users are the
+/// "terms", items the "documents"): every weighting is a function of the
+/// entry, its user's and its item's statistics, so no transpose is needed.
+pub fn weight(user_items: &Csr, weighting: Weighting) -> Vec<(u32, f32)> {
     let n_items = user_items.n_cols as f64;
     // idf of a user: log(n_items) − log(1 + number of items the user has).
     let idf = || -> Vec<f64> {
@@ -81,13 +81,13 @@ pub fn weight(user_items: &Csr, weighting: Weighting) -> Vec<f32> {
     match weighting {
         Weighting::Cosine => {
             let inv = inverse_norms(column_sums(&|_, v| v as f64 * v as f64));
-            user_items.mapped_values(|_, i, v| (v as f64 * inv[i as usize]) as f32)
+            user_items.mapped_values(|_, i, v| (i, (v as f64 * inv[i as usize]) as f32))
         }
         Weighting::TfIdf => {
             let idf = idf();
             let tfidf = |u: usize, v: f32| (v as f64).sqrt() * idf[u];
             let inv = inverse_norms(column_sums(&|u, v| tfidf(u, v).powi(2)));
-            user_items.mapped_values(|u, i, v| (tfidf(u, v) * inv[i as usize]) as f32)
+            user_items.mapped_values(|u, i, v| (i, (tfidf(u, v) * inv[i as usize]) as f32))
         }
         Weighting::Bm25 { k1, b } => {
             let idf = idf();
@@ -97,7 +97,7 @@ pub fn weight(user_items: &Csr, weighting: Weighting) -> Vec<f32> {
             user_items.mapped_values(|u, i, v| {
                 let norm = (1.0 - b) + b * lengths[i as usize] / mean;
                 let v = v as f64;
-                (v * (k1 + 1.0) / (k1 * norm + v) * idf[u]) as f32
+                (i, (v * (k1 + 1.0) / (k1 * norm + v) * idf[u]) as f32)
             })
         }
     }
@@ -122,8 +122,7 @@ impl ItemKnn {
                 "must be a non-negative number",
             ));
         }
-        let weights = weight(user_items, weighting);
-        let weighted = PairRows::new(user_items, &weights);
+        let weighted = PairRows::new(user_items, weight(user_items, weighting));
         let n_items = user_items.n_cols;
         let mut rows: Vec<Vec<(u32, f32)>> = Vec::with_capacity(n_items);
         // Blocks keep progress reports coming while staying parallel inside.
@@ -175,16 +174,12 @@ struct PairRows<'a> {
 }
 
 impl<'a> PairRows<'a> {
-    fn new(m: &'a Csr, weights: &[f32]) -> Self {
-        let (item_ptr, item_users) = m.transpose_entries(|u, k| (u as u32, weights[k]));
+    /// `pairs`: the matrix's entries as (item, weight), as [`weight`] gives.
+    fn new(m: &'a Csr, pairs: Vec<(u32, f32)>) -> Self {
+        let (item_ptr, item_users) = m.transpose_entries(|u, k| (u as u32, pairs[k].1));
         PairRows {
             user_ptr: &m.indptr,
-            pairs: m
-                .indices
-                .iter()
-                .copied()
-                .zip(weights.iter().copied())
-                .collect(),
+            pairs,
             item_ptr,
             item_users,
             n_items: m.n_cols,
@@ -272,9 +267,7 @@ fn neighbours(
     } else {
         acc.drain_into(shrink, |j, s| top.push(j, s));
     }
-    let mut best = top.finish();
-    best.sort_unstable_by_key(|p| p.0);
-    best
+    top.finish_by_index()
 }
 
 #[cfg(test)]

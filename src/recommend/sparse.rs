@@ -289,8 +289,11 @@ impl Csr {
     }
 
     /// `f(row, col, value)` of every stored entry, aligned with `indices`.
-    pub fn mapped_values(&self, f: impl Fn(usize, u32, f32) -> f32 + Sync) -> Vec<f32> {
-        let mut out = vec![0f32; self.nnz()];
+    pub fn mapped_values<T: Copy + Default + Send>(
+        &self,
+        f: impl Fn(usize, u32, f32) -> T + Sync,
+    ) -> Vec<T> {
+        let mut out = vec![T::default(); self.nnz()];
         {
             let parts = split_by(&self.indptr, &mut out);
             parts.into_par_iter().enumerate().for_each(|(r, part)| {

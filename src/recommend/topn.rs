@@ -78,13 +78,25 @@ impl TopCollector {
         rank_key(0, score) <= self.threshold
     }
 
+    /// The best `n`, best first.
     pub fn finish(mut self) -> Vec<(u32, f32)> {
+        self.select();
+        self.keys.sort_unstable();
+        self.keys.into_iter().map(unpack).collect()
+    }
+
+    /// The best `n` in index order (rows of a sparse matrix).
+    pub fn finish_by_index(mut self) -> Vec<(u32, f32)> {
+        self.select();
+        self.keys.sort_unstable_by_key(|&key| key as u32);
+        self.keys.into_iter().map(unpack).collect()
+    }
+
+    fn select(&mut self) {
         if self.keys.len() > self.n && self.n > 0 {
             self.keys.select_nth_unstable(self.n - 1);
         }
         self.keys.truncate(self.n);
-        self.keys.sort_unstable();
-        self.keys.into_iter().map(unpack).collect()
     }
 }
 
