@@ -341,7 +341,6 @@ impl Csr {
     }
 }
 
-/// Split `values` into the row slices given by `indptr`.
 /// Per-chunk histograms of bucket sizes into the bucket pointers and, for
 /// every chunk, the first slot of each bucket it writes (buckets in order,
 /// chunks in order within a bucket, so a stable counting sort).
@@ -363,6 +362,7 @@ fn chunk_offsets(
     (indptr, histograms)
 }
 
+/// Split `values` into the row slices given by `indptr`.
 fn split_by<'a, T>(indptr: &[usize], mut values: &'a mut [T]) -> Vec<&'a mut [T]> {
     let mut parts = Vec::with_capacity(indptr.len().saturating_sub(1));
     for w in indptr.windows(2) {
