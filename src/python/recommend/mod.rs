@@ -94,16 +94,17 @@ impl PyInteractions {
         indices: PyReadonlyArray1<'_, i32>,
         data: PyReadonlyArray1<'_, f32>,
     ) -> PyResult<Self> {
-        let indptr = indptr.as_slice()?;
-        let indices = indices.as_slice()?;
-        if indptr.iter().any(|&v| v < 0) || indices.iter().any(|&v| v < 0) {
-            return Err(Error::argument("user_items", "has negative indices").into());
-        }
-        let indptr: Vec<usize> = indptr.iter().map(|&v| v as usize).collect();
-        let indices: Vec<u32> = indices.iter().map(|&v| v as u32).collect();
-        let data = data.as_slice()?.to_vec();
-        let inner =
-            py.detach(|| Interactions::from_csr(shape, indptr, indices, data, "user_items"))?;
+        let (indptr, indices, data) = (indptr.as_slice()?, indices.as_slice()?, data.as_slice()?);
+        // The readonly borrows keep the arrays alive and unchanged while the
+        // checks and copies run without the GIL.
+        let inner = py.detach(|| {
+            if indptr.iter().any(|&v| v < 0) || indices.iter().any(|&v| v < 0) {
+                return Err(Error::argument("user_items", "has negative indices"));
+            }
+            let indptr: Vec<usize> = indptr.iter().map(|&v| v as usize).collect();
+            let indices: Vec<u32> = indices.iter().map(|&v| v as u32).collect();
+            Interactions::from_csr(shape, indptr, indices, data.to_vec(), "user_items")
+        })?;
         Ok(PyInteractions {
             inner: std::sync::Arc::new(inner),
         })
