@@ -1,9 +1,12 @@
 //! One error type for the whole crate.
 //!
-//! Pure Rust code returns [`Error`]; the binding layer maps each variant to the
-//! Python exception a data scientist expects (`TypeError` for a wrong kind of
-//! column or argument, `ValueError` for a bad value).  Anything user data can
-//! reach returns an `Error` instead of panicking.
+//! Pure Rust code returns [`Error`]; the binding layer maps each variant to
+//! the Python exception a data scientist expects, in one place
+//! (`python/mod.rs`): `TypeError` for a wrong kind of column, argument or
+//! parameter, `KeyboardInterrupt` for Ctrl-C, `ValueError` for everything
+//! else.  Every message names the column, argument or parameter at fault.
+//! Anything user data (or a saved model's bytes) can reach returns an `Error`
+//! instead of panicking.
 
 use thiserror::Error;
 
@@ -28,25 +31,54 @@ pub enum Error {
     #[error("column '{column}' {problem}")]
     ColumnValue { column: String, problem: String },
 
-    /// An argument has a value that is not allowed.
+    /// A function argument has a value that is not allowed.
     #[error("argument '{name}' {problem}")]
     Argument { name: String, problem: String },
 
-    /// An argument has the wrong kind (maps to `TypeError`).
+    /// A function argument has the wrong kind.
     #[error("argument '{name}' {problem}")]
     ArgumentType { name: String, problem: String },
 
-    /// The input is valid but the computation cannot proceed.
+    /// An estimator's parameter (as given to its constructor) has a value
+    /// outside its contract (see `spec`).
+    #[error("{estimator} parameter '{name}' {problem}")]
+    Parameter {
+        estimator: String,
+        name: String,
+        problem: String,
+    },
+
+    /// An estimator's parameter has the wrong kind.
+    #[error("{estimator} parameter '{name}' {problem}")]
+    ParameterType {
+        estimator: String,
+        name: String,
+        problem: String,
+    },
+
+    /// The input has nothing to work on.
     #[error("{0}")]
-    Invalid(String),
+    Empty(String),
 
-    /// A model was used before `fit`.
-    #[error("this {0} is not fitted yet; call fit first")]
-    NotFitted(String),
+    /// A fit failed numerically.
+    #[error("{model} fit failed: {problem}")]
+    Fit { model: String, problem: String },
 
-    /// A serialised model could not be read.
-    #[error("could not read the saved model: {0}")]
-    Deserialize(String),
+    /// The model cannot do what was asked.
+    #[error("{model} {problem}")]
+    Unsupported { model: String, problem: String },
+
+    /// An Arrow stream could not be read or an output could not be built.
+    #[error("{0}")]
+    Arrow(String),
+
+    /// Bytes given as a saved model are not a valid one.
+    #[error("could not load the saved model: {0}")]
+    SavedModel(String),
+
+    /// The user pressed Ctrl-C (the work stopped; nothing was changed).
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl Error {
@@ -81,6 +113,36 @@ impl Error {
             expected: expected.into(),
             found: found.to_string(),
         }
+    }
+
+    pub fn empty(what: impl Into<String>) -> Self {
+        Error::Empty(what.into())
+    }
+
+    pub fn fit(model: impl Into<String>, problem: impl Into<String>) -> Self {
+        Error::Fit {
+            model: model.into(),
+            problem: problem.into(),
+        }
+    }
+
+    pub fn unsupported(model: impl Into<String>, problem: impl Into<String>) -> Self {
+        Error::Unsupported {
+            model: model.into(),
+            problem: problem.into(),
+        }
+    }
+
+    pub fn saved_model(problem: impl Into<String>) -> Self {
+        Error::SavedModel(problem.into())
+    }
+
+    /// Whether the binding maps this error to `TypeError`.
+    pub fn is_type_error(&self) -> bool {
+        matches!(
+            self,
+            Error::ColumnType { .. } | Error::ArgumentType { .. } | Error::ParameterType { .. }
+        )
     }
 }
 

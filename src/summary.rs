@@ -11,10 +11,14 @@
 //! Rows are grouped by customer with a counting sort (O(n), no comparison sort
 //! of the whole log), and every customer is then summarised in parallel.
 
+use std::borrow::Cow;
+
+use arrow_array::RecordBatch;
 use rayon::prelude::*;
 
+use crate::control::Control;
 use crate::error::{Error, Result};
-use crate::table::{format_micros, MICROS_PER_DAY};
+use crate::table::{self, format_micros, IdMap, Table, MICROS_PER_DAY};
 
 /// The period a time falls in, as pandas' `to_period(freq)` buckets it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +112,7 @@ pub struct Log<'a> {
 impl Log<'_> {
     fn validate(&self) -> Result<()> {
         if self.customers.is_empty() {
-            return Err(Error::Invalid("the transaction table is empty".into()));
+            return Err(Error::empty("the transaction table has no rows"));
         }
         debug_assert_eq!(self.customers.len(), self.times.len());
         Ok(())
@@ -142,6 +146,7 @@ pub fn rfm_summary(
     log: Log<'_>,
     observation_end: Option<i64>,
     opts: SummaryOptions,
+    ctl: &Control,
 ) -> Result<Summary> {
     log.validate()?;
     opts.validate()?;
@@ -151,7 +156,7 @@ pub fn rfm_summary(
     let freq = opts.freq;
     let end_period = freq.period(end);
     let times = log.times;
-    let stats = per_customer(log, freq, |row| freq.period(times[row]) <= end_period);
+    let stats = per_customer(log, freq, ctl, |row| freq.period(times[row]) <= end_period)?;
     Ok(summarise(stats, end_period, opts, log.amounts.is_some()))
 }
 
@@ -166,6 +171,7 @@ pub fn rfm_calibration_holdout(
     calibration_end: i64,
     observation_end: Option<i64>,
     opts: SummaryOptions,
+    ctl: &Control,
 ) -> Result<CalibrationHoldout> {
     log.validate()?;
     opts.validate()?;
@@ -183,12 +189,12 @@ pub fn rfm_calibration_holdout(
         ));
     }
     let (freq, times) = (opts.freq, log.times);
-    let calibration = per_customer(log, freq, |row| times[row] <= calibration_end);
-    let holdout: Vec<Option<HoldoutStats>> = per_customer(log, freq, |row| {
+    let calibration = per_customer(log, freq, ctl, |row| times[row] <= calibration_end)?;
+    let holdout: Vec<Option<HoldoutStats>> = per_customer(log, freq, ctl, |row| {
         times[row] > calibration_end && times[row] <= end
-    });
+    })?;
     if holdout.iter().all(Option::is_none) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::empty(format!(
             "there are no transactions between calibration_period_end ({}) and \
              observation_period_end ({})",
             format_micros(calibration_end),
@@ -322,8 +328,9 @@ impl Accumulate for HoldoutStats {
 fn per_customer<A: Accumulate>(
     log: Log<'_>,
     freq: Freq,
+    ctl: &Control,
     keep: impl Fn(usize) -> bool + Sync,
-) -> Vec<Option<A>> {
+) -> Result<Vec<Option<A>>> {
     let n = log.n_customers;
     let parts = rayon::current_num_threads().clamp(1, n.max(1));
     let bounds: Vec<usize> = (0..=parts).map(|i| i * n / parts).collect();
@@ -345,6 +352,9 @@ fn per_customer<A: Accumulate>(
         .enumerate()
         .all(|(part, out)| {
             for (row, k) in rows_of_part(part) {
+                if row % CHECK_EVERY == 0 && ctl.cancelled() {
+                    return true;
+                }
                 let p = period(row);
                 match &mut out[k] {
                     Some(acc) if p < acc.last_period() => return false,
@@ -354,8 +364,9 @@ fn per_customer<A: Accumulate>(
             }
             true
         });
+    ctl.check()?;
     if in_order {
-        return out;
+        return Ok(out);
     }
 
     let mut counts = vec![0usize; n];
@@ -367,6 +378,7 @@ fn per_customer<A: Accumulate>(
                 counts[k] += 1;
             }
         });
+    ctl.check()?;
     let mut offsets = Vec::with_capacity(n + 1);
     offsets.push(0usize);
     for count in counts {
@@ -396,8 +408,11 @@ fn per_customer<A: Accumulate>(
                 });
             }
         });
-    out
+    Ok(out)
 }
+
+/// Rows between two looks at the cancel flag in the passes over the log.
+const CHECK_EVERY: usize = 1 << 20;
 
 /// Cut `slice` into consecutive pieces at the (increasing) positions `cuts`,
 /// which start at 0 and end at `slice.len()`.
@@ -455,6 +470,132 @@ fn summarise(
     }
 }
 
+/// The columns of a transaction log, by the user's names.
+#[derive(Debug, Clone, Copy)]
+pub struct LogColumns<'a> {
+    pub customer: &'a str,
+    pub time: &'a str,
+    pub amount: Option<&'a str>,
+}
+
+/// The log's columns, looked up by name (errors name them).
+struct LogTable {
+    customer: table::Column,
+    time: table::Column,
+    amount: Option<table::Column>,
+}
+
+/// A log read from its columns: customer codes and ids, wall-clock times,
+/// amounts.
+struct ReadLog<'t> {
+    codes: Vec<u32>,
+    ids: IdMap,
+    times: table::WallTimes<'t>,
+    amounts: Option<Cow<'t, [f64]>>,
+}
+
+impl LogTable {
+    fn new(table: &Table, columns: LogColumns<'_>) -> Result<Self> {
+        Ok(LogTable {
+            customer: table.column(columns.customer)?,
+            time: table.column(columns.time)?,
+            amount: table.optional_column(columns.amount)?,
+        })
+    }
+
+    fn read(&self) -> Result<ReadLog<'_>> {
+        let encoded = IdMap::encode(&self.customer)?;
+        Ok(ReadLog {
+            codes: encoded.codes,
+            ids: encoded.ids,
+            times: table::wall_times(&self.time)?,
+            amounts: self
+                .amount
+                .as_ref()
+                .map(table::numbers::finite_f64)
+                .transpose()?,
+        })
+    }
+}
+
+impl ReadLog<'_> {
+    fn log(&self) -> Log<'_> {
+        Log {
+            customers: &self.codes,
+            n_customers: self.ids.len(),
+            times: &self.times.micros,
+            amounts: self.amounts.as_deref(),
+        }
+    }
+}
+
+fn summary_columns(out: &mut Vec<(String, arrow_array::ArrayRef)>, s: Summary, suffix: &str) {
+    out.push((format!("frequency{suffix}"), table::f64_array(s.frequency)));
+    out.push((format!("recency{suffix}"), table::f64_array(s.recency)));
+    out.push((format!("T{suffix}"), table::f64_array(s.t)));
+    if let Some(m) = s.monetary_value {
+        out.push((format!("monetary_value{suffix}"), table::f64_array(m)));
+    }
+}
+
+/// [`rfm_summary`] of a table: one row per customer, the customer column
+/// (ids in their own type, sorted) then frequency, recency, T and (with an
+/// amount column) monetary_value.  Ends are `(microseconds, is_utc)`.
+pub fn summary_table(
+    table: &Table,
+    columns: LogColumns<'_>,
+    observation_end: Option<(i64, bool)>,
+    opts: SummaryOptions,
+    ctl: &Control,
+) -> Result<RecordBatch> {
+    let log_table = LogTable::new(table, columns)?;
+    let read = log_table.read()?;
+    let end = observation_end.map(|e| read.times.wall(e));
+    let summary = rfm_summary(read.log(), end, opts, ctl)?;
+    let mut out = vec![(
+        columns.customer.to_string(),
+        read.ids.take(&summary.customers),
+    )];
+    summary_columns(&mut out, summary, "");
+    table::record_batch(out)
+}
+
+/// [`rfm_calibration_holdout`] of a table: the calibration summary (columns
+/// suffixed `_cal`), frequency_holdout, monetary_value_holdout (with amounts)
+/// and duration_holdout.
+pub fn calibration_holdout_table(
+    table: &Table,
+    columns: LogColumns<'_>,
+    calibration_end: (i64, bool),
+    observation_end: Option<(i64, bool)>,
+    opts: SummaryOptions,
+    ctl: &Control,
+) -> Result<RecordBatch> {
+    let log_table = LogTable::new(table, columns)?;
+    let read = log_table.read()?;
+    let cal_end = read.times.wall(calibration_end);
+    let end = observation_end.map(|e| read.times.wall(e));
+    let r = rfm_calibration_holdout(read.log(), cal_end, end, opts, ctl)?;
+    let n = r.frequency_holdout.len();
+    let mut out = vec![(
+        columns.customer.to_string(),
+        read.ids.take(&r.calibration.customers),
+    )];
+    summary_columns(&mut out, r.calibration, "_cal");
+    out.push((
+        "frequency_holdout".into(),
+        table::f64_array(r.frequency_holdout),
+    ));
+    if let Some(m) = r.monetary_value_holdout {
+        out.push(("monetary_value_holdout".into(), table::f64_array(m)));
+    }
+    out.push((
+        "duration_holdout".into(),
+        table::f64_array(vec![r.duration_holdout; n]),
+    ));
+    table::record_batch(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,7 +623,7 @@ mod tests {
             times: &times,
             amounts: Some(&amounts),
         };
-        let s = rfm_summary(log, None, SummaryOptions::default()).unwrap();
+        let s = rfm_summary(log, None, SummaryOptions::default(), &Control::new()).unwrap();
         assert_eq!(s.frequency, vec![1.0, 1.0, 0.0]);
         assert_eq!(s.recency, vec![45.0, 86.0, 0.0]);
         assert_eq!(s.t, vec![90.0, 86.0, 30.0]);
@@ -497,7 +638,8 @@ mod tests {
             times: &[10 * DAY],
             amounts: None,
         };
-        let err = rfm_summary(log, Some(0), SummaryOptions::default()).unwrap_err();
+        let err =
+            rfm_summary(log, Some(0), SummaryOptions::default(), &Control::new()).unwrap_err();
         assert!(err.to_string().contains("observation_period_end"), "{err}");
         let empty = Log {
             customers: &[],
@@ -505,7 +647,7 @@ mod tests {
             times: &[],
             amounts: None,
         };
-        assert!(rfm_summary(empty, None, SummaryOptions::default()).is_err());
+        assert!(rfm_summary(empty, None, SummaryOptions::default(), &Control::new()).is_err());
         assert!(Freq::parse("M").is_err());
     }
 
@@ -520,8 +662,14 @@ mod tests {
             times: &times,
             amounts: Some(&amounts),
         };
-        let r = rfm_calibration_holdout(log, 30 * DAY, Some(60 * DAY), SummaryOptions::default())
-            .unwrap();
+        let r = rfm_calibration_holdout(
+            log,
+            30 * DAY,
+            Some(60 * DAY),
+            SummaryOptions::default(),
+            &Control::new(),
+        )
+        .unwrap();
         assert_eq!(r.calibration.customers, vec![0]);
         assert_eq!(r.frequency_holdout, vec![1.0]);
         assert_eq!(r.monetary_value_holdout.unwrap(), vec![4.0]);

@@ -130,6 +130,25 @@ def build_frame(columns: Mapping[str, Any], kind: FrameKind, *, index: str | Non
     return table
 
 
+def from_arrow(batch: Any, kind: FrameKind, *, index: str | None = None) -> Any:
+    """A frame of ``kind`` from an Arrow record batch or table (as the core
+    returns them): zero-copy for pyarrow and polars; for pandas each column
+    keeps its own block, so numeric columns are not copied together.
+
+    For pandas, the column named ``index`` becomes the index (as lifetimes
+    returns customer summaries).
+    """
+    table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([pa.record_batch(batch)])
+    if kind == "pandas":
+        frame = table.to_pandas(split_blocks=True, self_destruct=True)
+        return frame.set_index(index) if index is not None else frame
+    if kind == "polars":
+        import polars as pl
+
+        return pl.from_arrow(table)
+    return table
+
+
 def to_utc_micros(value: Any, argument: str) -> tuple[int, bool]:
     """A date/time scalar as ``(microseconds since epoch, is_utc)``.
 

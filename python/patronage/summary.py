@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _core
-from ._frames import FrameKind, arrow_stream, build_frame, resolve_kind, to_utc_micros
+from ._frames import FrameKind, arrow_stream, from_arrow, resolve_kind, to_utc_micros
 
 __all__ = ["rfm_summary", "rfm_calibration_holdout"]
 
@@ -81,17 +81,17 @@ def rfm_summary(
     stream = arrow_stream(
         transactions, [customer_col, datetime_col, monetary_value_col], argument="transactions"
     )
-    columns = _core.rfm_summary(
+    batch = _core.rfm_summary(
         stream,
         customer_col,
         datetime_col,
         monetary_value_col,
         _end(observation_period_end, "observation_period_end"),
-        _freq(freq),
-        float(freq_multiplier),
-        bool(include_first_transaction),
+        freq,
+        freq_multiplier,
+        include_first_transaction,
     )
-    return build_frame(columns, resolve_kind(output, transactions), index=customer_col)
+    return from_arrow(batch, resolve_kind(output, transactions), index=customer_col)
 
 
 def rfm_calibration_holdout(
@@ -130,27 +130,15 @@ def rfm_calibration_holdout(
     stream = arrow_stream(
         transactions, [customer_col, datetime_col, monetary_value_col], argument="transactions"
     )
-    if calibration_period_end is None:
-        raise ValueError("calibration_period_end is required")
-    columns = _core.rfm_calibration_holdout(
+    batch = _core.rfm_calibration_holdout(
         stream,
         customer_col,
         datetime_col,
         to_utc_micros(calibration_period_end, "calibration_period_end"),
         monetary_value_col,
         _end(observation_period_end, "observation_period_end"),
-        _freq(freq),
-        float(freq_multiplier),
-        bool(include_first_transaction),
+        freq,
+        freq_multiplier,
+        include_first_transaction,
     )
-    n = len(columns["frequency_cal"])
-    import numpy as np
-
-    columns["duration_holdout"] = np.full(n, columns["duration_holdout"], dtype=np.float64)
-    return build_frame(columns, resolve_kind(output, transactions), index=customer_col)
-
-
-def _freq(freq: Any) -> str:
-    if not isinstance(freq, str):
-        raise TypeError(f"freq must be a string such as 'D' or 'W', got {type(freq).__name__}")
-    return freq
+    return from_arrow(batch, resolve_kind(output, transactions), index=customer_col)

@@ -16,8 +16,21 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{require_n_features, require_training_data, Matrix, ROW_BLOCK};
+use super::hbos::CONTAMINATION;
+use super::scored::Detector;
+use super::{require_training_data, Matrix, ROW_BLOCK};
+use crate::control::Control;
 use crate::error::Result;
+use crate::persist;
+use crate::spec::{self, Params, Spec};
+
+/// The contract of `patronage.anomaly.ECOD` (PyOD's parameters).
+pub static SPEC: Spec = Spec {
+    name: "ECOD",
+    params: &[CONTAMINATION, spec::N_JOBS],
+    columns: &[],
+    fitted: &[],
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ecod {
@@ -71,9 +84,16 @@ fn tail_score(u_left: f64, u_right: f64, skew_sign: i8) -> f64 {
     u_left.max(u_right).max(u_skew)
 }
 
-impl Ecod {
+impl Detector for Ecod {
+    const NAME: &'static str = "ECOD";
+
     /// Fit on `x` and return the training scores (PyOD's `decision_scores_`).
-    pub fn fit(x: &Matrix<'_>, names: &[String]) -> Result<(Self, Vec<f64>)> {
+    fn fit(
+        x: &Matrix<'_>,
+        names: &[String],
+        _: &Params,
+        ctl: &Control,
+    ) -> Result<(Self, Vec<f64>)> {
         require_training_data(x, names)?;
         let n = x.n_rows();
         let mut total = vec![0.0; n];
@@ -87,6 +107,7 @@ impl Ecod {
         // -ln(k / n) = ln n - ln k: one table of logs serves every feature.
         let ln: Vec<f64> = (0..=n).into_par_iter().map(|k| (k as f64).ln()).collect();
         for chunk in columns.chunks(group) {
+            ctl.check()?;
             let results: Vec<(Vec<f64>, i8, Vec<f64>)> = x
                 .columns(chunk)
                 .par_iter()
@@ -104,20 +125,34 @@ impl Ecod {
         Ok((Ecod { sorted, skew_sign }, total))
     }
 
-    pub fn n_features(&self) -> usize {
+    fn n_features(&self) -> usize {
         self.sorted.len()
+    }
+
+    fn validate(&self) -> Result<()> {
+        let n = self.sorted.first().map_or(0, Vec::len);
+        let ok = n > 0
+            && self.skew_sign.len() == self.sorted.len()
+            && self.skew_sign.iter().all(|s| (-1..=1).contains(s))
+            && self.sorted.iter().all(|v| {
+                v.len() == n
+                    && v.iter().all(|x| x.is_finite())
+                    && v.windows(2).all(|w| w[0] <= w[1])
+            });
+        persist::require(ok, || "the ECOD training values are malformed".into())
     }
 
     /// Scores of new rows (higher is more abnormal), each row scored as if it
     /// were appended alone to the training data.
-    pub fn decision_function(&self, x: &Matrix<'_>) -> Result<Vec<f64>> {
-        require_n_features(self.n_features(), x)?;
-        x.require_finite(&[])?;
+    fn scores(&self, x: &Matrix<'_>, ctl: &Control) -> Result<Vec<f64>> {
         let n1 = (self.sorted[0].len() + 1) as f64;
         let mut out = vec![0.0; x.n_rows()];
         out.par_chunks_mut(ROW_BLOCK)
             .enumerate()
             .for_each(|(block, scores)| {
+                if ctl.cancelled() {
+                    return;
+                }
                 let start = block * ROW_BLOCK;
                 for (j, values) in self.sorted.iter().enumerate() {
                     for (k, s) in scores.iter_mut().enumerate() {
@@ -131,6 +166,7 @@ impl Ecod {
                     }
                 }
             });
+        ctl.check()?;
         Ok(out)
     }
 }
@@ -167,14 +203,15 @@ mod tests {
     fn extreme_values_score_highest_and_new_rows_use_n_plus_one() {
         let data: Vec<f64> = vec![1.0, 2.0, 2.0, 3.0, 50.0];
         let x = Matrix::new(&data, 5, 1).unwrap();
-        let (model, scores) = Ecod::fit(&x, &[]).unwrap();
+        let ctl = Control::new();
+        let (model, scores) = Ecod::fit(&x, &[], &SPEC.defaults(), &ctl).unwrap();
         let max = scores.iter().cloned().fold(f64::MIN, f64::max);
         assert_eq!(scores[4], max);
         // Ties share counts.
         assert_eq!(scores[1], scores[2]);
         let one = [50.0];
         let s = model
-            .decision_function(&Matrix::new(&one, 1, 1).unwrap())
+            .scores(&Matrix::new(&one, 1, 1).unwrap(), &ctl)
             .unwrap();
         // Appended: 2 values >= 50 out of 6, 6 <= 50; skew > 0 -> right tail.
         assert!((s[0] - (-(2.0f64 / 6.0).ln())).abs() < 1e-12);

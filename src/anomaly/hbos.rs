@@ -11,8 +11,53 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{require_n_features, require_training_data, Matrix, ROW_BLOCK};
-use crate::error::{Error, Result};
+use super::scored::Detector;
+use super::{require_training_data, Matrix, ROW_BLOCK};
+use crate::control::Control;
+use crate::error::Result;
+use crate::persist;
+use crate::spec::{self, Accept, Literal, Param, Params, Spec};
+
+/// The contract of `patronage.anomaly.HBOS` (PyOD's parameters).
+pub static SPEC: Spec = Spec {
+    name: "HBOS",
+    params: &[
+        Param {
+            name: "n_bins",
+            default: Literal::Int(10),
+            accepts: &[Accept::int_from(2)],
+            unit: "bins",
+            doc: "equal-width bins per feature (PyOD's 'auto' is not supported)",
+        },
+        Param {
+            name: "alpha",
+            default: Literal::Float(0.1),
+            accepts: &[Accept::in_closed(0.0, 1.0)],
+            unit: "",
+            doc: "added to densities before the log",
+        },
+        Param {
+            name: "tol",
+            default: Literal::Float(0.5),
+            accepts: &[Accept::in_closed(0.0, 1.0)],
+            unit: "bin widths",
+            doc: "how far outside the training range still counts as the edge bin",
+        },
+        CONTAMINATION,
+        spec::N_JOBS,
+    ],
+    columns: &[],
+    fitted: &[],
+};
+
+/// PyOD's `contamination`: the share of training rows above the threshold.
+pub const CONTAMINATION: Param = Param {
+    name: "contamination",
+    default: Literal::Float(0.1),
+    accepts: &[Accept::in_open_closed(0.0, 0.5)],
+    unit: "",
+    doc: "share of training rows above threshold_",
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hbos {
@@ -64,32 +109,15 @@ fn histogram(values: &[f64], n_bins: usize) -> (Vec<f64>, Vec<f64>) {
 
 impl Hbos {
     /// Fit on `x` and return the training scores (PyOD's `decision_scores_`).
-    pub fn fit(
+    pub fn fit_with(
         x: &Matrix<'_>,
         names: &[String],
         n_bins: usize,
         alpha: f64,
         tol: f64,
+        ctl: &Control,
     ) -> Result<(Self, Vec<f64>)> {
         require_training_data(x, names)?;
-        if n_bins < 2 {
-            return Err(Error::argument(
-                "n_bins",
-                format!("is {n_bins}; it must be at least 2"),
-            ));
-        }
-        if !(0.0..=1.0).contains(&alpha) {
-            return Err(Error::argument(
-                "alpha",
-                format!("is {alpha}; it must be in [0, 1]"),
-            ));
-        }
-        if !(0.0..=1.0).contains(&tol) {
-            return Err(Error::argument(
-                "tol",
-                format!("is {tol}; it must be in [0, 1]"),
-            ));
-        }
         let (log_density, edges) = (0..x.n_cols())
             .into_par_iter()
             .map(|j| {
@@ -103,18 +131,48 @@ impl Hbos {
             log_density,
             tol,
         };
-        let scores = model.decision_function(x)?;
+        let scores = model.scores(x, ctl)?;
         Ok((model, scores))
     }
+}
 
-    pub fn n_features(&self) -> usize {
+impl Detector for Hbos {
+    const NAME: &'static str = "HBOS";
+
+    fn fit(
+        x: &Matrix<'_>,
+        names: &[String],
+        p: &Params,
+        ctl: &Control,
+    ) -> Result<(Self, Vec<f64>)> {
+        let (n_bins, alpha, tol) = (p.count("n_bins"), p.number("alpha"), p.number("tol"));
+        Hbos::fit_with(x, names, n_bins, alpha, tol, ctl)
+    }
+
+    fn n_features(&self) -> usize {
         self.edges.len()
     }
 
-    /// Scores (higher is more abnormal).
-    pub fn decision_function(&self, x: &Matrix<'_>) -> Result<Vec<f64>> {
-        require_n_features(self.n_features(), x)?;
-        x.require_finite(&[])?;
+    fn validate(&self) -> Result<()> {
+        persist::require(
+            !self.edges.is_empty() && self.edges.len() == self.log_density.len(),
+            || "HBOS has no features or unequal edge and density lists".into(),
+        )?;
+        persist::require((0.0..=1.0).contains(&self.tol), || {
+            "HBOS tol is outside [0, 1]".into()
+        })?;
+        for (edges, logs) in self.edges.iter().zip(&self.log_density) {
+            let ok = logs.len() >= 2
+                && edges.len() == logs.len() + 1
+                && edges.iter().all(|e| e.is_finite())
+                && edges.windows(2).all(|w| w[0] <= w[1])
+                && logs.iter().all(|l| !l.is_nan() && *l != f64::INFINITY);
+            persist::require(ok, || "an HBOS histogram is malformed".into())?;
+        }
+        Ok(())
+    }
+
+    fn scores(&self, x: &Matrix<'_>, ctl: &Control) -> Result<Vec<f64>> {
         let lowest: Vec<f64> = self
             .log_density
             .iter()
@@ -124,6 +182,9 @@ impl Hbos {
         out.par_chunks_mut(ROW_BLOCK)
             .enumerate()
             .for_each(|(block, scores)| {
+                if ctl.cancelled() {
+                    return;
+                }
                 let start = block * ROW_BLOCK;
                 for (j, edges) in self.edges.iter().enumerate() {
                     let logs = &self.log_density[j];
@@ -153,6 +214,7 @@ impl Hbos {
                     }
                 }
             });
+        ctl.check()?;
         Ok(out)
     }
 }
@@ -176,7 +238,7 @@ mod tests {
     fn rare_bins_score_high() {
         let data = [0.0, 1.0, 1.0, 2.0, 10.0];
         let x = Matrix::new(&data, 5, 1).unwrap();
-        let (_, s) = Hbos::fit(&x, &[], 5, 0.1, 0.5).unwrap();
+        let (_, s) = Hbos::fit_with(&x, &[], 5, 0.1, 0.5, &Control::new()).unwrap();
         assert!(s[4] > s[1]);
     }
 }

@@ -17,7 +17,62 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{percentile, require_n_features, require_training_data, stream_seed, Matrix};
-use crate::error::{Error, Result};
+use crate::control::Control;
+use crate::error::Result;
+use crate::persist::{self, Persist};
+use crate::spec::{self, Accept, Literal, Param, Params, Spec, Value};
+
+/// The contract of `patronage.anomaly.IsolationForest` (scikit-learn's
+/// parameters and meanings).
+pub static SPEC: Spec = Spec {
+    name: "IsolationForest",
+    params: &[
+        Param {
+            name: "n_estimators",
+            default: Literal::Int(100),
+            accepts: &[Accept::int_from(1)],
+            unit: "trees",
+            doc: "number of trees",
+        },
+        Param {
+            name: "max_samples",
+            default: Literal::Str("auto"),
+            accepts: &[
+                Accept::Word(&["auto"]),
+                Accept::int_from(1),
+                Accept::in_open_closed(0.0, 1.0),
+            ],
+            unit: "",
+            doc: "rows per tree: 'auto' (min(256, n_samples)), a count (more than n_samples \
+                  warns and uses all rows), or a float share of the rows",
+        },
+        Param {
+            name: "contamination",
+            default: Literal::Str("auto"),
+            accepts: &[Accept::Word(&["auto"]), Accept::in_open_closed(0.0, 0.5)],
+            unit: "",
+            doc: "'auto' (offset -0.5) or the expected share of outliers",
+        },
+        Param {
+            name: "max_features",
+            default: Literal::Float(1.0),
+            accepts: &[Accept::int_from(1), Accept::in_open_closed(0.0, 1.0)],
+            unit: "",
+            doc: "features per tree: a count or a float share of the features",
+        },
+        Param {
+            name: "bootstrap",
+            default: Literal::Bool(false),
+            accepts: &[Accept::Bool],
+            unit: "",
+            doc: "draw each tree's rows with replacement",
+        },
+        spec::RANDOM_STATE,
+        spec::N_JOBS,
+    ],
+    columns: &[],
+    fitted: &[],
+};
 
 /// scikit-learn treats a feature as constant in a node below this range.
 const FEATURE_THRESHOLD: f64 = 1e-7;
@@ -68,6 +123,30 @@ pub struct IsolationForestParams {
     pub seed: u64,
 }
 
+impl IsolationForestParams {
+    /// From parameters checked against [`SPEC`].
+    pub fn from_params(p: &Params) -> Self {
+        IsolationForestParams {
+            n_estimators: p.count("n_estimators"),
+            max_samples: match p.get("max_samples") {
+                Value::Int(k) => MaxSamples::Count(*k as usize),
+                Value::Float(f) => MaxSamples::Fraction(*f),
+                _ => MaxSamples::Auto,
+            },
+            max_features: match p.get("max_features") {
+                Value::Int(k) => MaxFeatures::Count(*k as usize),
+                _ => MaxFeatures::Fraction(p.number("max_features")),
+            },
+            contamination: match p.float("contamination") {
+                Some(share) => Contamination::Share(share),
+                None => Contamination::Auto,
+            },
+            bootstrap: p.flag("bootstrap"),
+            seed: p.seed(),
+        }
+    }
+}
+
 /// A node: rows with `x[feature] > threshold` go to `left + 1`, others to
 /// `left`.  A leaf points to itself with an infinite threshold, so a row can
 /// take exactly `depth` steps from the root without testing for leaves.
@@ -78,7 +157,7 @@ struct Node {
     threshold: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Tree {
     nodes: Vec<Node>,
     /// For leaves: depth + c(leaf size), the path length of rows ending there.
@@ -127,37 +206,34 @@ pub struct IsolationForest {
     max_samples: usize,
     /// `score_samples - offset < 0` marks an outlier.
     pub offset: f64,
+    /// Column names seen in fit (empty for arrays).
+    pub feature_names: Vec<String>,
 }
 
-fn resolve_max_samples(spec: MaxSamples, n_rows: usize) -> Result<usize> {
-    let k = match spec {
+/// Rows per tree; scikit-learn warns and uses every row when more are asked for.
+fn resolve_max_samples(spec: MaxSamples, n_rows: usize, ctl: &Control) -> usize {
+    match spec {
         MaxSamples::Auto => n_rows.min(256),
-        // scikit-learn warns and uses all rows when more are asked for; the
-        // Python layer emits that warning.
-        MaxSamples::Count(0) => return Err(Error::argument("max_samples", "must be at least 1")),
-        MaxSamples::Count(k) => k.min(n_rows),
-        MaxSamples::Fraction(f) if !(f > 0.0 && f <= 1.0) => {
-            return Err(Error::argument(
-                "max_samples",
-                format!("is {f}; a fraction must be in (0, 1]"),
-            ))
+        MaxSamples::Count(k) => {
+            if k > n_rows {
+                ctl.warn(format!(
+                    "max_samples ({k}) is greater than the total number of samples \
+                     ({n_rows}). max_samples will be set to n_samples for estimation."
+                ));
+            }
+            k.clamp(1, n_rows)
         }
         MaxSamples::Fraction(f) => ((f * n_rows as f64) as usize).max(1),
-    };
-    Ok(k)
+    }
 }
 
 fn resolve_max_features(spec: MaxFeatures, n_features: usize) -> Result<usize> {
     match spec {
-        MaxFeatures::Count(k) if k == 0 || k > n_features => Err(Error::argument(
+        MaxFeatures::Count(k) if k == 0 || k > n_features => Err(SPEC.defaults().error(
             "max_features",
             format!("is {k}; it must be between 1 and the number of features ({n_features})"),
         )),
         MaxFeatures::Count(k) => Ok(k),
-        MaxFeatures::Fraction(f) if !(f > 0.0 && f <= 1.0) => Err(Error::argument(
-            "max_features",
-            format!("is {f}; a fraction must be in (0, 1]"),
-        )),
         MaxFeatures::Fraction(f) => Ok(((f * n_features as f64) as usize).max(1)),
     }
 }
@@ -165,39 +241,38 @@ fn resolve_max_features(spec: MaxFeatures, n_features: usize) -> Result<usize> {
 impl IsolationForest {
     /// Grow the forest on `x`; with a contamination share, also score the
     /// training rows to set the offset (as scikit-learn does).
-    pub fn fit(x: &Matrix<'_>, names: &[String], params: &IsolationForestParams) -> Result<Self> {
+    pub fn fit(
+        x: &Matrix<'_>,
+        names: &[String],
+        params: &IsolationForestParams,
+        ctl: &Control,
+    ) -> Result<Self> {
         require_training_data(x, names)?;
-        if params.n_estimators == 0 {
-            return Err(Error::argument("n_estimators", "must be at least 1"));
-        }
-        if let Contamination::Share(c) = params.contamination {
-            if !(c > 0.0 && c <= 0.5) {
-                return Err(Error::argument(
-                    "contamination",
-                    format!("is {c}; it must be 'auto' or in (0, 0.5]"),
-                ));
-            }
-        }
-        let max_samples = resolve_max_samples(params.max_samples, x.n_rows())?;
+        let max_samples = resolve_max_samples(params.max_samples, x.n_rows(), ctl);
         let max_features = resolve_max_features(params.max_features, x.n_cols())?;
         let max_depth = (max_samples.max(2) as f64).log2().ceil() as usize;
         let trees = (0..params.n_estimators)
             .into_par_iter()
             .map(|t| {
+                if ctl.cancelled() {
+                    return Tree::default();
+                }
                 let mut rng = Xoshiro256PlusPlus::seed_from_u64(stream_seed(params.seed, t as u64));
                 let rows = sample_rows(&mut rng, x.n_rows(), max_samples, params.bootstrap);
                 let features = sample_without_replacement(&mut rng, x.n_cols(), max_features);
                 grow_tree(x, rows, features, max_depth, &mut rng)
             })
             .collect();
+        ctl.check()?;
         let mut forest = IsolationForest {
             trees,
             n_features: x.n_cols(),
             max_samples,
             offset: -0.5,
+            feature_names: names.to_vec(),
         };
         if let Contamination::Share(c) = params.contamination {
-            let scores = forest.score_samples(x)?;
+            let scores = forest.score_samples(x, ctl)?;
             forest.offset = percentile(&scores, 100.0 * c);
         }
         Ok(forest)
@@ -205,25 +280,6 @@ impl IsolationForest {
 
     pub fn n_features(&self) -> usize {
         self.n_features
-    }
-
-    /// Check the invariants the scoring loop relies on (children and features
-    /// in range), for a forest read from bytes.
-    pub fn validate(&self) -> Result<()> {
-        let ok = self.trees.iter().all(|t| {
-            t.path_length.len() == t.nodes.len()
-                && t.nodes.iter().all(|n| {
-                    (n.left as usize) + 1 < t.nodes.len() + (n.threshold == f64::INFINITY) as usize
-                        && (n.feature as usize) < self.n_features.max(1)
-                })
-        });
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::Deserialize(
-                "the isolation forest's trees are inconsistent".into(),
-            ))
-        }
     }
 
     pub fn max_samples(&self) -> usize {
@@ -236,15 +292,18 @@ impl IsolationForest {
 
     /// scikit-learn's `score_samples`: minus the anomaly score, in [-1, 0];
     /// the lower, the more abnormal.
-    pub fn score_samples(&self, x: &Matrix<'_>) -> Result<Vec<f64>> {
-        require_n_features(self.n_features, x)?;
-        x.require_finite(&[])?;
+    pub fn score_samples(&self, x: &Matrix<'_>, ctl: &Control) -> Result<Vec<f64>> {
+        require_n_features(SPEC.name, self.n_features, x)?;
+        x.require_finite(&self.feature_names)?;
         let denominator = self.trees.len() as f64 * average_path_length(self.max_samples);
         let mut scores = vec![0.0; x.n_rows()];
         scores
             .par_chunks_mut(TREE_BLOCK)
             .enumerate()
             .for_each(|(block, out)| {
+                if ctl.cancelled() {
+                    return;
+                }
                 let start = block * TREE_BLOCK;
                 // Tree-major within a block: a tree's nodes stay in cache.
                 for tree in &self.trees {
@@ -259,14 +318,61 @@ impl IsolationForest {
                     *total = -(2f64).powf(-ratio);
                 }
             });
+        ctl.check()?;
         Ok(scores)
     }
 
-    /// `score_samples - offset`: negative for outliers.
-    pub fn decision_function(&self, x: &Matrix<'_>) -> Result<Vec<f64>> {
-        let mut scores = self.score_samples(x)?;
+    /// scikit-learn's `decision_function`: `score_samples - offset`,
+    /// negative for outliers.
+    pub fn decision_function(&self, x: &Matrix<'_>, ctl: &Control) -> Result<Vec<f64>> {
+        let mut scores = self.score_samples(x, ctl)?;
         scores.iter_mut().for_each(|s| *s -= self.offset);
         Ok(scores)
+    }
+
+    /// scikit-learn's `predict`: -1 for outliers, 1 for inliers.
+    pub fn predict(&self, x: &Matrix<'_>, ctl: &Control) -> Result<Vec<i64>> {
+        let decision = self.decision_function(x, ctl)?;
+        Ok(decision
+            .iter()
+            .map(|&d| if d < 0.0 { -1 } else { 1 })
+            .collect())
+    }
+}
+
+impl Persist for IsolationForest {
+    fn kind(&self) -> String {
+        "anomaly.IsolationForest".into()
+    }
+
+    fn accepts_kind(kind: &str) -> bool {
+        kind == "anomaly.IsolationForest"
+    }
+
+    /// The invariants the scoring loop relies on: every tree has nodes,
+    /// children and features in range, finite path lengths.
+    fn validate(&self) -> Result<()> {
+        persist::require(!self.trees.is_empty() && self.n_features > 0, || {
+            "the forest has no trees or no features".into()
+        })?;
+        persist::require(self.max_samples > 0, || "max_samples is 0".into())?;
+        persist::require(
+            self.feature_names.is_empty() || self.feature_names.len() == self.n_features,
+            || "feature names do not match the number of features".into(),
+        )?;
+        persist::require_finite(&[self.offset], "the offset")?;
+        for (k, t) in self.trees.iter().enumerate() {
+            let n = t.nodes.len();
+            let consistent = n > 0
+                && t.path_length.len() == n
+                && t.path_length.iter().all(|v| v.is_finite())
+                && t.nodes.iter().all(|node| {
+                    (node.left as usize) + 1 < n + (node.threshold == f64::INFINITY) as usize
+                        && (node.feature as usize) < self.n_features
+                });
+            persist::require(consistent, || format!("tree {k} is malformed"))?;
+        }
+        Ok(())
     }
 }
 
@@ -444,8 +550,9 @@ mod tests {
     fn isolates_the_far_point_and_is_deterministic() {
         let d = data();
         let x = Matrix::new(&d, 201, 2).unwrap();
-        let f = IsolationForest::fit(&x, &[], &params(3)).unwrap();
-        let s = f.score_samples(&x).unwrap();
+        let ctl = Control::new();
+        let f = IsolationForest::fit(&x, &[], &params(3), &ctl).unwrap();
+        let s = f.score_samples(&x, &ctl).unwrap();
         let worst = s
             .iter()
             .enumerate()
@@ -454,7 +561,7 @@ mod tests {
             .0;
         assert_eq!(worst, 200);
         assert!(s.iter().all(|&v| (-1.0..=0.0).contains(&v)));
-        assert_eq!(f, IsolationForest::fit(&x, &[], &params(3)).unwrap());
+        assert_eq!(f, IsolationForest::fit(&x, &[], &params(3), &ctl).unwrap());
         assert!(f.validate().is_ok());
         let mut broken = f.clone();
         broken.trees[0].nodes[0].left = 1_000_000;
@@ -465,9 +572,31 @@ mod tests {
     fn constant_data_gives_equal_scores() {
         let d = vec![1.0; 100];
         let x = Matrix::new(&d, 50, 2).unwrap();
-        let f = IsolationForest::fit(&x, &[], &params(0)).unwrap();
-        let s = f.score_samples(&x).unwrap();
+        let ctl = Control::new();
+        let f = IsolationForest::fit(&x, &[], &params(0), &ctl).unwrap();
+        let s = f.score_samples(&x, &ctl).unwrap();
         assert!(s.iter().all(|&v| v == s[0]));
+    }
+
+    #[test]
+    fn spec_defaults_give_scikit_learns_forest_and_warn_like_it() {
+        let p = IsolationForestParams::from_params(&SPEC.defaults());
+        assert_eq!(p.n_estimators, 100);
+        assert_eq!(p.max_samples, MaxSamples::Auto);
+        assert_eq!(p.contamination, Contamination::Auto);
+        let d = data();
+        let x = Matrix::new(&d, 201, 2).unwrap();
+        let ctl = Control::new();
+        let many = IsolationForestParams {
+            max_samples: MaxSamples::Count(1000),
+            ..params(1)
+        };
+        let f = IsolationForest::fit(&x, &[], &many, &ctl).unwrap();
+        assert_eq!(f.max_samples(), 201);
+        assert!(ctl.take_warnings()[0].contains("max_samples (1000)"));
+        let cancelled = Control::new();
+        cancelled.cancel();
+        assert!(IsolationForest::fit(&x, &[], &params(1), &cancelled).is_err());
     }
 
     #[test]

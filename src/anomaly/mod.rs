@@ -14,6 +14,7 @@ mod argsort;
 pub mod ecod;
 pub mod hbos;
 pub mod iforest;
+pub mod scored;
 pub mod transactions;
 
 use std::borrow::Cow;
@@ -21,6 +22,16 @@ use std::borrow::Cow;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+pub use crate::hashing::stream_seed;
+use crate::spec::Spec;
+
+/// The contracts of the anomaly estimators.
+pub static SPECS: [&Spec; 4] = [
+    &iforest::SPEC,
+    &hbos::SPEC,
+    &ecod::SPEC,
+    &transactions::SPEC,
+];
 
 /// A borrowed dense matrix in either memory order (numpy's C or Fortran),
 /// so arrays are never copied to change layout: element `(row, col)` is
@@ -37,11 +48,14 @@ pub struct Matrix<'a> {
 impl<'a> Matrix<'a> {
     fn checked(data: &'a [f64], n_rows: usize, n_cols: usize) -> Result<()> {
         if n_rows.checked_mul(n_cols) != Some(data.len()) {
-            return Err(Error::Invalid(format!(
-                "a {n_rows}x{n_cols} matrix needs {} values, got {}",
-                n_rows.saturating_mul(n_cols),
-                data.len()
-            )));
+            return Err(Error::argument(
+                "X",
+                format!(
+                    "is a {n_rows}x{n_cols} matrix, which needs {} values, but has {}",
+                    n_rows.saturating_mul(n_cols),
+                    data.len()
+                ),
+            ));
         }
         Ok(())
     }
@@ -160,13 +174,14 @@ pub fn feature_name(names: &[String], j: usize) -> String {
     names.get(j).cloned().unwrap_or_else(|| format!("x{j}"))
 }
 
-/// Check the feature count of data scored by a fitted detector.
-pub fn require_n_features(expected: usize, x: &Matrix<'_>) -> Result<()> {
+/// Check the feature count of data scored by a fitted detector (in
+/// scikit-learn's words, which its estimator checks look for).
+pub fn require_n_features(detector: &str, expected: usize, x: &Matrix<'_>) -> Result<()> {
     if x.n_cols() != expected {
         return Err(Error::argument(
             "X",
             format!(
-                "has {} features, but the detector was fitted with {expected}",
+                "has {} features, but {detector} is expecting {expected} features as input",
                 x.n_cols()
             ),
         ));
@@ -174,16 +189,27 @@ pub fn require_n_features(expected: usize, x: &Matrix<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Check a detector's training data: at least one row and one column, all finite.
+/// Check a detector's training data: at least one row and one column, all
+/// finite (messages in scikit-learn's words).
 pub fn require_training_data(x: &Matrix<'_>, names: &[String]) -> Result<()> {
+    let shape = (x.n_rows(), x.n_cols());
     if x.n_rows() == 0 {
         return Err(Error::argument(
             "X",
-            "has no rows; fit needs at least one sample",
+            format!("has 0 sample(s) (shape={shape:?}) while a minimum of 1 is required"),
         ));
     }
     if x.n_cols() == 0 {
-        return Err(Error::argument("X", "has no features (0 columns)"));
+        return Err(Error::argument(
+            "X",
+            format!("has 0 feature(s) (shape={shape:?}) while a minimum of 1 is required."),
+        ));
+    }
+    if !names.is_empty() && names.len() != x.n_cols() {
+        return Err(Error::argument(
+            "feature_names",
+            format!("has {} names for {} features", names.len(), x.n_cols()),
+        ));
     }
     x.require_finite(names)
 }
@@ -218,17 +244,6 @@ pub fn percentile(values: &[f64], pct: f64) -> f64 {
     } else {
         a + diff * gamma
     }
-}
-
-/// An independent, well-mixed seed for stream `index` of a run seeded with
-/// `seed` (splitmix64), so results do not depend on the number of threads.
-pub fn stream_seed(seed: u64, index: u64) -> u64 {
-    let mut z = seed
-        .wrapping_add(0x9e37_79b9_7f4a_7c15)
-        .wrapping_add(index.wrapping_mul(0xbf58_476d_1ce4_e5b9));
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// Rows per parallel task when scoring row by row.

@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 use super::models::{ModelKind, Row, TimeLogs};
 use super::optimize::{invert_spd, minimize, Settings};
 use super::real::{Dual, Real};
+use crate::control::Control;
 use crate::error::{Error, Result};
+use crate::persist::{self, Persist};
+use crate::spec::Params;
 
 const CHUNK: usize = 2048;
 
@@ -103,8 +106,14 @@ impl Collapsed {
         Collapsed::new(&rows, Some(&weights))
     }
 
-    /// Weighted log-likelihood and its gradient in the natural parameters.
-    pub fn log_likelihood(&self, kind: ModelKind, params: &[f64]) -> (f64, [f64; 4]) {
+    /// Weighted log-likelihood and its gradient in the natural parameters
+    /// (NaN once `ctl` is cancelled, which ends the optimisation).
+    pub fn log_likelihood(
+        &self,
+        kind: ModelKind,
+        params: &[f64],
+        ctl: &Control,
+    ) -> (f64, [f64; 4]) {
         let duals: Vec<Dual<4>> = params
             .iter()
             .enumerate()
@@ -127,6 +136,9 @@ impl Collapsed {
             .zip(self.weights.par_chunks(CHUNK))
             .zip(self.level_of_row.par_chunks(CHUNK))
             .map(|((rows, weights), levels)| {
+                if ctl.cancelled() {
+                    return Dual::<4>::cst(f64::NAN);
+                }
                 // Rows are sorted by frequency, so the frequency terms are
                 // computed once per run of equal frequencies.
                 let mut sum = Dual::<4>::cst(0.0);
@@ -179,7 +191,7 @@ fn from_total_order_key(key: u64) -> f64 {
 }
 
 /// Options of [`fit`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FitOptions {
     /// L2 penalty on the parameters, added to the mean negative
     /// log-likelihood as in lifetimes (`penalizer * Σ θ²`).
@@ -192,6 +204,18 @@ pub struct FitOptions {
     /// curvature are close to the full data's, so the full data needs a few
     /// iterations instead of twenty (0: no warm start).
     pub warm_start_rows: usize,
+}
+
+impl FitOptions {
+    /// From parameters checked against a model's spec.
+    pub fn from_params(p: &Params) -> Self {
+        FitOptions {
+            penalizer: p.number("penalizer_coef"),
+            max_iter: p.count("max_iter"),
+            gradient_tol: p.number("tol"),
+            ..FitOptions::default()
+        }
+    }
 }
 
 impl Default for FitOptions {
@@ -219,14 +243,46 @@ pub struct Fitted {
     /// Total weight of the rows fitted on (customers when unweighted).
     pub n_samples: f64,
     pub n_distinct_rows: usize,
-    /// Rows left out of the fit (Gamma-Gamma: customers without repeat purchases).
+    /// Rows left out of the fit (Gamma-Gamma: customers without repeat
+    /// purchases, and repeat buyers whose mean spend is 0).
     pub n_excluded: usize,
+    /// Of those, the repeat buyers whose mean spend is 0 (Gamma-Gamma).
+    pub n_zero_spend: usize,
     pub iterations: usize,
     pub converged: bool,
     pub penalizer: f64,
 }
 
 impl Fitted {
+    /// A model with given parameters (no data), e.g. published estimates.
+    pub fn from_params(kind: ModelKind, params: Vec<f64>) -> Result<Self> {
+        let n = kind.n_params();
+        if params.len() != n || params.iter().any(|p| !(p.is_finite() && *p > 0.0)) {
+            return Err(Error::argument(
+                "params",
+                format!(
+                    "{} needs {n} finite values > 0 ({:?})",
+                    kind.name(),
+                    kind.param_names()
+                ),
+            ));
+        }
+        Ok(Fitted {
+            kind,
+            params,
+            std_errors: vec![f64::NAN; n],
+            covariance: vec![f64::NAN; n * n],
+            log_likelihood: f64::NAN,
+            n_samples: 0.0,
+            n_distinct_rows: 0,
+            n_excluded: 0,
+            n_zero_spend: 0,
+            iterations: 0,
+            converged: true,
+            penalizer: 0.0,
+        })
+    }
+
     pub fn aic(&self) -> f64 {
         2.0 * self.params.len() as f64 - 2.0 * self.log_likelihood
     }
@@ -236,18 +292,49 @@ impl Fitted {
     }
 }
 
+impl Persist for Fitted {
+    fn kind(&self) -> String {
+        format!("clv.{}", self.kind.name())
+    }
+
+    fn accepts_kind(kind: &str) -> bool {
+        kind.strip_prefix("clv.")
+            .is_some_and(|name| ModelKind::parse(name).is_ok())
+    }
+
+    /// Parameters of the model's count, finite and positive, and evidence of
+    /// matching sizes (standard errors and covariance may be NaN: a model
+    /// made from given parameters has none).
+    fn validate(&self) -> Result<()> {
+        let n = self.kind.n_params();
+        persist::require(
+            self.params.len() == n
+                && self.params.iter().all(|p| p.is_finite() && *p > 0.0)
+                && self.std_errors.len() == n
+                && self.covariance.len() == n * n,
+            || format!("the {} parameters are malformed", self.kind.name()),
+        )?;
+        persist::require(
+            self.n_samples.is_finite()
+                && self.n_samples >= 0.0
+                && self.penalizer.is_finite()
+                && self.penalizer >= 0.0
+                && self.n_zero_spend <= self.n_excluded,
+            || "the fit's counts are malformed".into(),
+        )
+    }
+}
+
 /// Fit `kind` to `rows` (see [`ModelKind::columns`] for their meaning).
 pub fn fit(
     kind: ModelKind,
     rows: &[Row],
     weights: Option<&[f64]>,
     options: &FitOptions,
+    ctl: &Control,
 ) -> Result<Fitted> {
     if rows.is_empty() {
-        return Err(Error::Invalid("cannot fit on an empty table".into()));
-    }
-    if !(options.penalizer.is_finite() && options.penalizer >= 0.0) {
-        return Err(Error::argument("penalizer", "must be finite and >= 0"));
+        return Err(Error::empty("the table has no rows; nothing to fit"));
     }
     // Gamma-Gamma describes positive repeat spend: customers without repeat
     // purchases (or whose repeats cost nothing) carry no information about it
@@ -264,6 +351,11 @@ pub fn fit(
     let n_excluded = spenders
         .as_ref()
         .map_or(0, |(kept, _)| rows.len() - kept.len());
+    let n_zero_spend = if kind == ModelKind::GammaGamma {
+        rows.iter().filter(|r| r[0] > 0.0 && r[1] == 0.0).count()
+    } else {
+        0
+    };
     let (rows, weights) = match &spenders {
         Some((kept, w)) => (kept.as_slice(), w.as_deref()),
         None => (rows, weights),
@@ -312,7 +404,7 @@ pub fn fit(
     if options.warm_start_rows > 0 && data.rows.len() > options.warm_start_rows {
         let sample = data.systematic_sample(options.warm_start_rows)?;
         let rough = minimize(
-            mean_objective(kind, &sample, penalizer),
+            mean_objective(kind, &sample, penalizer, ctl),
             &theta0,
             None,
             settings,
@@ -322,17 +414,19 @@ pub fn fit(
             inverse_hessian = Some(rough.inverse_hessian);
         }
     }
-    let objective = mean_objective(kind, &data, penalizer);
+    let objective = mean_objective(kind, &data, penalizer, ctl);
     let minimum = minimize(objective, &theta0, inverse_hessian, settings);
+    ctl.check()?;
     let params: Vec<f64> = minimum.x.iter().map(|t| t.exp()).collect();
     if params.iter().any(|p| !(p.is_finite() && *p > 0.0)) || !minimum.value.is_finite() {
-        return Err(Error::Invalid(format!(
-            "{} fit diverged (parameters {params:?}); try a penalizer > 0",
-            kind.name()
-        )));
+        return Err(Error::fit(
+            kind.name(),
+            format!("the estimates diverged (parameters {params:?}); try penalizer_coef > 0"),
+        ));
     }
-    let (log_likelihood, gradient) = data.log_likelihood(kind, &params);
-    let covariance = covariance(kind, &data, &params, &gradient);
+    let (log_likelihood, gradient) = data.log_likelihood(kind, &params, ctl);
+    let covariance = covariance(kind, &data, &params, &gradient, ctl);
+    ctl.check()?;
     let std_errors: Vec<f64> = (0..n).map(|i| covariance[i * n + i].sqrt()).collect();
     // A stationary point whose information matrix is not positive definite
     // is a ridge or a boundary (e.g. a → 0 when nobody is seen to drop out).
@@ -346,6 +440,7 @@ pub fn fit(
         n_samples: total_weight,
         n_distinct_rows: data.rows.len(),
         n_excluded,
+        n_zero_spend,
         iterations: minimum.iterations,
         converged: minimum.converged && proper_maximum,
         penalizer,
@@ -381,15 +476,16 @@ fn initial_params(kind: ModelKind, data: &Collapsed) -> Vec<f64> {
 
 /// The mean penalised negative log-likelihood and its gradient in
 /// log-parameter space, where every parameter is positive.
-fn mean_objective(
+fn mean_objective<'a>(
     kind: ModelKind,
-    data: &Collapsed,
+    data: &'a Collapsed,
     penalizer: f64,
-) -> impl Fn(&[f64]) -> (f64, Vec<f64>) + '_ {
+    ctl: &'a Control,
+) -> impl Fn(&[f64]) -> (f64, Vec<f64>) + 'a {
     let total_weight = data.total_weight();
     move |theta: &[f64]| {
         let p: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
-        let (ll, grad) = data.log_likelihood(kind, &p);
+        let (ll, grad) = data.log_likelihood(kind, &p, ctl);
         let penalty: f64 = p.iter().map(|v| v * v).sum();
         let value = -ll / total_weight + penalizer * penalty;
         let gradient = p
@@ -404,14 +500,20 @@ fn mean_objective(
 /// Inverse of the observed information (minus the Hessian of the total
 /// log-likelihood), by forward differences of the exact gradient, whose
 /// value at the estimates is `gradient`.
-fn covariance(kind: ModelKind, data: &Collapsed, params: &[f64], gradient: &[f64]) -> Vec<f64> {
+fn covariance(
+    kind: ModelKind,
+    data: &Collapsed,
+    params: &[f64],
+    gradient: &[f64],
+    ctl: &Control,
+) -> Vec<f64> {
     let n = params.len();
     let mut hessian = vec![0.0; n * n];
     for j in 0..n {
         let h = 1e-6 * params[j];
         let mut up = params.to_vec();
         up[j] += h;
-        let (_, g_up) = data.log_likelihood(kind, &up);
+        let (_, g_up) = data.log_likelihood(kind, &up, ctl);
         for i in 0..n {
             hessian[i * n + j] = (g_up[i] - gradient[i]) / h;
         }
@@ -465,6 +567,7 @@ mod tests {
             &rows,
             Some(&weights),
             &FitOptions::default(),
+            &Control::new(),
         )
         .unwrap();
         assert!(fitted.converged);
@@ -518,7 +621,16 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            pool.install(|| fit(ModelKind::BetaGeo, &rows, None, &FitOptions::default()).unwrap())
+            pool.install(|| {
+                fit(
+                    ModelKind::BetaGeo,
+                    &rows,
+                    None,
+                    &FitOptions::default(),
+                    &Control::new(),
+                )
+                .unwrap()
+            })
         };
         let (one, two) = (run(1), run(2));
         assert_eq!(format!("{one:?}"), format!("{two:?}"));
@@ -535,6 +647,7 @@ mod tests {
                 warm_start_rows: 0,
                 ..FitOptions::default()
             },
+            &Control::new(),
         )
         .unwrap();
         assert!(cold.converged && cold.iterations > one.iterations);
@@ -546,5 +659,15 @@ mod tests {
                 cold.params
             );
         }
+        let cancelled = Control::new();
+        cancelled.cancel();
+        let stopped = fit(
+            ModelKind::BetaGeo,
+            &rows,
+            None,
+            &FitOptions::default(),
+            &cancelled,
+        );
+        assert_eq!(stopped.unwrap_err(), Error::Interrupted);
     }
 }

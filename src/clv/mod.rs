@@ -8,10 +8,13 @@
 //! * [`optimize`] and [`fit`]: BFGS in log-parameter space on collapsed,
 //!   weighted data; standard errors from the Hessian.
 //! * [`predict`]: predictions, vectorised over customers with rayon.
+//! * [`customers`]: the models on summary tables (columns named by each
+//!   model's spec), the entry points of the bindings.
 
 // `!(x > 0.0)` is how these modules reject NaN along with non-positive values.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod customers;
 pub mod fit;
 pub mod models;
 pub mod optimize;
@@ -20,4 +23,16 @@ pub mod real;
 pub mod special;
 
 pub use fit::{fit, FitOptions, Fitted};
-pub use models::ModelKind;
+pub use models::{Continuous, ModelKind};
+
+use crate::spec::Spec;
+
+/// The contracts of the lifetime-value models.
+pub static SPECS: [&Spec; 6] = [
+    &models::BETA_GEO,
+    &models::MODIFIED_BETA_GEO,
+    &models::PARETO_NBD,
+    &models::BETA_GEO_BETA_BINOM,
+    &models::SHIFTED_BETA_GEO,
+    &models::GAMMA_GAMMA,
+];

@@ -1,6 +1,9 @@
 //! The likelihoods of the buy-till-you-die models, written once over
 //! [`Real`] so that the same code gives values and analytic gradients.
 //!
+//! Each model's identity (public name, fitted parameters, the summary
+//! columns it reads, its fitting options) is its [`Spec`], written once here.
+//!
 //! A data row is three numbers whose meaning depends on the model (see
 //! [`ModelKind::columns`]):
 //! * BG/NBD, MBG/NBD, Pareto/NBD: `(frequency x, recency t_x, age T)`;
@@ -13,8 +16,73 @@ use serde::{Deserialize, Serialize};
 use super::real::{ln_beta, log_add_exp, log_sub_exp, Real};
 use super::special::ln_hyp2f1_c_is_a_plus_1;
 use crate::error::{Error, Result};
+use crate::spec::{Accept, Literal, Param, Spec};
 
 pub type Row = [f64; 3];
+
+/// The fitting options every model shares (lifetimes' names and meanings).
+const FIT_PARAMS: &[Param] = &[
+    Param {
+        name: "penalizer_coef",
+        default: Literal::Float(0.0),
+        accepts: &[Accept::at_least(0.0)],
+        unit: "",
+        doc: "L2 penalty added to the mean negative log-likelihood, as in lifetimes",
+    },
+    Param {
+        name: "max_iter",
+        default: Literal::Int(500),
+        accepts: &[Accept::int_from(1)],
+        unit: "",
+        doc: "BFGS iterations",
+    },
+    Param {
+        name: "tol",
+        default: Literal::Float(1e-8),
+        accepts: &[Accept::above(0.0)],
+        unit: "",
+        doc: "largest gradient component at convergence",
+    },
+];
+
+const PURCHASE_COLUMNS: &[&str] = &["frequency", "recency", "T"];
+
+pub static BETA_GEO: Spec = Spec {
+    name: "BetaGeo",
+    params: FIT_PARAMS,
+    columns: PURCHASE_COLUMNS,
+    fitted: &["r", "alpha", "a", "b"],
+};
+pub static MODIFIED_BETA_GEO: Spec = Spec {
+    name: "ModifiedBetaGeo",
+    params: FIT_PARAMS,
+    columns: PURCHASE_COLUMNS,
+    fitted: &["r", "alpha", "a", "b"],
+};
+pub static PARETO_NBD: Spec = Spec {
+    name: "ParetoNBD",
+    params: FIT_PARAMS,
+    columns: PURCHASE_COLUMNS,
+    fitted: &["r", "alpha", "s", "beta"],
+};
+pub static BETA_GEO_BETA_BINOM: Spec = Spec {
+    name: "BetaGeoBetaBinom",
+    params: FIT_PARAMS,
+    columns: &["frequency", "recency", "periods"],
+    fitted: &["alpha", "beta", "gamma", "delta"],
+};
+pub static SHIFTED_BETA_GEO: Spec = Spec {
+    name: "ShiftedBetaGeo",
+    params: FIT_PARAMS,
+    columns: &["duration", "churned"],
+    fitted: &["alpha", "beta"],
+};
+pub static GAMMA_GAMMA: Spec = Spec {
+    name: "GammaGamma",
+    params: FIT_PARAMS,
+    columns: &["frequency", "monetary_value"],
+    fitted: &["p", "q", "v"],
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ModelKind {
@@ -26,46 +94,82 @@ pub enum ModelKind {
     GammaGamma,
 }
 
-impl ModelKind {
-    pub fn name(self) -> &'static str {
+/// The models of purchases in continuous time, on `(frequency, recency, T)`:
+/// the ones with P(X(t) = n), conditional counts and lifetime value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Continuous {
+    BetaGeo,
+    ModifiedBetaGeo,
+    ParetoNbd,
+}
+
+impl Continuous {
+    pub fn kind(self) -> ModelKind {
         match self {
-            ModelKind::BetaGeo => "BetaGeo",
-            ModelKind::ModifiedBetaGeo => "ModifiedBetaGeo",
-            ModelKind::ParetoNbd => "ParetoNBD",
-            ModelKind::BetaGeoBetaBinom => "BetaGeoBetaBinom",
-            ModelKind::ShiftedBetaGeo => "ShiftedBetaGeo",
-            ModelKind::GammaGamma => "GammaGamma",
+            Continuous::BetaGeo => ModelKind::BetaGeo,
+            Continuous::ModifiedBetaGeo => ModelKind::ModifiedBetaGeo,
+            Continuous::ParetoNbd => ModelKind::ParetoNbd,
         }
+    }
+
+    /// The continuous model of `kind`, if it is one.
+    pub fn of(kind: ModelKind) -> Option<Self> {
+        match kind {
+            ModelKind::BetaGeo => Some(Continuous::BetaGeo),
+            ModelKind::ModifiedBetaGeo => Some(Continuous::ModifiedBetaGeo),
+            ModelKind::ParetoNbd => Some(Continuous::ParetoNbd),
+            _ => None,
+        }
+    }
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 6] = [
+        ModelKind::BetaGeo,
+        ModelKind::ModifiedBetaGeo,
+        ModelKind::ParetoNbd,
+        ModelKind::BetaGeoBetaBinom,
+        ModelKind::ShiftedBetaGeo,
+        ModelKind::GammaGamma,
+    ];
+
+    pub fn spec(self) -> &'static Spec {
+        match self {
+            ModelKind::BetaGeo => &BETA_GEO,
+            ModelKind::ModifiedBetaGeo => &MODIFIED_BETA_GEO,
+            ModelKind::ParetoNbd => &PARETO_NBD,
+            ModelKind::BetaGeoBetaBinom => &BETA_GEO_BETA_BINOM,
+            ModelKind::ShiftedBetaGeo => &SHIFTED_BETA_GEO,
+            ModelKind::GammaGamma => &GAMMA_GAMMA,
+        }
+    }
+
+    /// The model named `name` (the Python class name).
+    pub fn parse(name: &str) -> Result<Self> {
+        ModelKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| {
+                Error::argument("model", format!("{name:?} is not a lifetime-value model"))
+            })
+    }
+
+    pub fn name(self) -> &'static str {
+        self.spec().name
     }
 
     pub fn param_names(self) -> &'static [&'static str] {
-        match self {
-            ModelKind::BetaGeo | ModelKind::ModifiedBetaGeo => &["r", "alpha", "a", "b"],
-            ModelKind::ParetoNbd => &["r", "alpha", "s", "beta"],
-            ModelKind::BetaGeoBetaBinom => &["alpha", "beta", "gamma", "delta"],
-            ModelKind::ShiftedBetaGeo => &["alpha", "beta"],
-            ModelKind::GammaGamma => &["p", "q", "v"],
-        }
+        self.spec().fitted
     }
 
-    /// Names of the three row values, for error messages.
-    pub fn columns(self) -> [&'static str; 3] {
-        match self {
-            ModelKind::BetaGeo | ModelKind::ModifiedBetaGeo | ModelKind::ParetoNbd => {
-                ["frequency", "recency", "T"]
-            }
-            ModelKind::BetaGeoBetaBinom => ["frequency", "recency", "periods"],
-            ModelKind::ShiftedBetaGeo => ["duration", "churned", ""],
-            ModelKind::GammaGamma => ["frequency", "monetary_value", ""],
-        }
+    /// Names of the row values (the summary columns the model reads).
+    pub fn columns(self) -> &'static [&'static str] {
+        self.spec().columns
     }
 
     /// Models of purchases in continuous time, on `(frequency, recency, T)`.
     pub fn is_continuous(self) -> bool {
-        matches!(
-            self,
-            ModelKind::BetaGeo | ModelKind::ModifiedBetaGeo | ModelKind::ParetoNbd
-        )
+        Continuous::of(self).is_some()
     }
 
     /// MBG/NBD lets customers drop out at their first purchase too, which
@@ -161,7 +265,8 @@ impl ModelKind {
     /// Check the rows a model is fitted on or predicts for; errors name the
     /// column and the first offending row.
     pub fn validate(self, rows: &[Row]) -> Result<()> {
-        let [c0, c1, c2] = self.columns();
+        let column = |k: usize| self.columns().get(k).copied().unwrap_or("");
+        let (c0, c1, c2) = (column(0), column(1), column(2));
         let bad = |col: &str, i: usize, what: &str| {
             Err(Error::column_value(col, format!("{what} (row {i})")))
         };

@@ -8,35 +8,23 @@
 
 use rayon::prelude::*;
 
-use super::models::{pareto_ln_a0, ModelKind, Row};
+use super::models::{pareto_ln_a0, Continuous, ModelKind, Row};
 use super::real::{ln_beta, ln_gamma};
 use super::special::ln_hyp2f1;
-use crate::error::{Error, Result};
 
 /// Apply `f` to every row in parallel, preserving order.
 pub fn map_rows<F: Fn(Row) -> f64 + Sync>(rows: &[Row], f: F) -> Vec<f64> {
     rows.par_iter().with_min_len(1024).map(|r| f(*r)).collect()
 }
 
-fn check_kind(kind: ModelKind, allowed: &[ModelKind], what: &str) -> Result<()> {
-    if allowed.contains(&kind) {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!(
-            "{what} is not defined for the {} model",
-            kind.name()
-        )))
-    }
-}
-
 /// `E[X(T, T + t) | x, t_x, T]`: purchases in the next `t` periods of a
-/// customer with this history (for BG/BB, `t` whole future opportunities).
-pub fn conditional_expected_purchases(kind: ModelKind, p: &[f64], row: Row, t: f64) -> f64 {
+/// customer with this history.
+pub fn conditional_expected_purchases(model: Continuous, p: &[f64], row: Row, t: f64) -> f64 {
     let [x, tx, big_t] = row;
-    match kind {
-        ModelKind::BetaGeo | ModelKind::ModifiedBetaGeo => {
+    match model {
+        Continuous::BetaGeo | Continuous::ModifiedBetaGeo => {
             let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
-            let shift = kind.dropout_shift();
+            let shift = model.kind().dropout_shift();
             let c = a + b + x - 1.0 + shift;
             let z = t / (alpha + big_t + t);
             let (ln_h, sign) = ln_hyp2f1(r + x, b + x + shift, c, z);
@@ -50,9 +38,9 @@ pub fn conditional_expected_purchases(kind: ModelKind, p: &[f64], row: Row, t: f
             };
             numerator / denominator
         }
-        ModelKind::ParetoNbd => {
+        Continuous::ParetoNbd => {
             let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
-            let ll = kind.log_likelihood(p, row);
+            let ll = ModelKind::ParetoNbd.log_likelihood(p, row);
             let first = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln()
                 - (r + x) * (alpha + big_t).ln()
                 - s * (beta + big_t).ln();
@@ -66,28 +54,14 @@ pub fn conditional_expected_purchases(kind: ModelKind, p: &[f64], row: Row, t: f
             };
             (first + second + third.ln() - ll).exp()
         }
-        ModelKind::BetaGeoBetaBinom => {
-            let (alpha, beta, gamma, delta) = (p[0], p[1], p[2], p[3]);
-            let n = big_t;
-            let ll = kind.log_likelihood(p, row);
-            let _ = tx; // enters through the likelihood
-            let p2 = ln_beta(alpha + x + 1.0, beta + n - x) - ln_beta(alpha, beta);
-            // δ/(γ-1) and p4 - p5 change sign together at γ = 1.
-            let p3 = delta / (gamma - 1.0);
-            let p4 = (ln_gamma(1.0 + delta + n) - ln_gamma(gamma + delta + n)).exp();
-            let p5 = (ln_gamma(1.0 + delta + n + t) - ln_gamma(gamma + delta + n + t)).exp();
-            (p2 + ln_gamma(gamma + delta) - ln_gamma(1.0 + delta) - ll).exp() * p3 * (p4 - p5)
-        }
-        _ => f64::NAN,
     }
 }
 
-/// Probability that a customer with this history is still alive (BG/BB: still
-/// alive `t` opportunities from now; other models ignore `t`).
-pub fn probability_alive(kind: ModelKind, p: &[f64], row: Row, t: f64) -> f64 {
+/// Probability that a customer with this history is still alive.
+pub fn probability_alive(model: Continuous, p: &[f64], row: Row) -> f64 {
     let [x, tx, big_t] = row;
-    match kind {
-        ModelKind::BetaGeo => {
+    match model {
+        Continuous::BetaGeo => {
             if x == 0.0 {
                 return 1.0;
             }
@@ -96,11 +70,11 @@ pub fn probability_alive(kind: ModelKind, p: &[f64], row: Row, t: f64) -> f64 {
                 (r + x) * ((alpha + big_t) / (alpha + tx)).ln() + (a / (b + x - 1.0)).ln();
             1.0 / (1.0 + log_div.exp())
         }
-        ModelKind::ModifiedBetaGeo => {
+        Continuous::ModifiedBetaGeo => {
             let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
             1.0 / (1.0 + (a / (b + x)) * ((alpha + big_t) / (alpha + tx)).powf(r + x))
         }
-        ModelKind::ParetoNbd => {
+        Continuous::ParetoNbd => {
             let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
             if tx >= big_t {
                 return 1.0;
@@ -112,23 +86,15 @@ pub fn probability_alive(kind: ModelKind, p: &[f64], row: Row, t: f64) -> f64 {
                 + ln_a0;
             1.0 / (1.0 + z.exp())
         }
-        ModelKind::BetaGeoBetaBinom => {
-            let (alpha, beta, gamma, delta) = (p[0], p[1], p[2], p[3]);
-            let n = big_t;
-            let p1 = ln_beta(alpha + x, beta + n - x) - ln_beta(alpha, beta);
-            let p2 = ln_beta(gamma, delta + n + t) - ln_beta(gamma, delta);
-            (p1 + p2 - kind.log_likelihood(p, row)).exp()
-        }
-        _ => f64::NAN,
     }
 }
 
-/// `E[X(t)]` for a customer just acquired (BG/BB: in the first `t` opportunities).
-pub fn expected_purchases_new(kind: ModelKind, p: &[f64], t: f64) -> f64 {
-    match kind {
-        ModelKind::BetaGeo | ModelKind::ModifiedBetaGeo => {
+/// `E[X(t)]` for a customer just acquired.
+pub fn expected_purchases_new(model: Continuous, p: &[f64], t: f64) -> f64 {
+    match model {
+        Continuous::BetaGeo | Continuous::ModifiedBetaGeo => {
             let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
-            let shift = kind.dropout_shift();
+            let shift = model.kind().dropout_shift();
             let (ln_h, sign) = ln_hyp2f1(r, b + shift, a + b - 1.0 + shift, t / (alpha + t));
             let lead = if shift > 0.0 {
                 b / (a - 1.0)
@@ -137,7 +103,7 @@ pub fn expected_purchases_new(kind: ModelKind, p: &[f64], t: f64) -> f64 {
             };
             lead * (1.0 - sign * (ln_h + r * (alpha / (alpha + t)).ln()).exp())
         }
-        ModelKind::ParetoNbd => {
+        Continuous::ParetoNbd => {
             let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
             let ln_ratio = (beta / (beta + t)).ln();
             let tail = if (s - 1.0).abs() < 1e-12 {
@@ -147,35 +113,56 @@ pub fn expected_purchases_new(kind: ModelKind, p: &[f64], t: f64) -> f64 {
             };
             r * beta / alpha * tail
         }
-        ModelKind::BetaGeoBetaBinom => {
-            let (alpha, beta, gamma, delta) = (p[0], p[1], p[2], p[3]);
-            let ratio = (ln_gamma(gamma + delta) - ln_gamma(1.0 + delta)
-                + ln_gamma(1.0 + delta + t)
-                - ln_gamma(gamma + delta + t))
-            .exp();
-            alpha / (alpha + beta) * delta / (gamma - 1.0) * (1.0 - ratio)
-        }
-        _ => f64::NAN,
     }
 }
 
-/// `P(X(t) = n)` for a new customer (BG/NBD, MBG/NBD, Pareto/NBD).
-pub fn probability_of_n_purchases(kind: ModelKind, p: &[f64], t: f64, n: u32) -> Result<f64> {
-    check_kind(
-        kind,
-        &[
-            ModelKind::BetaGeo,
-            ModelKind::ModifiedBetaGeo,
-            ModelKind::ParetoNbd,
-        ],
-        "the probability of n purchases",
-    )?;
-    if kind == ModelKind::ParetoNbd {
+/// BG/BB `E[X(n, n + t) | x, t_x, n]`: transactions in the next `t`
+/// opportunities.
+pub fn bgbb_conditional_expected_purchases(p: &[f64], row: Row, t: f64) -> f64 {
+    let [x, _, n] = row;
+    let (alpha, beta, gamma, delta) = (p[0], p[1], p[2], p[3]);
+    let ll = ModelKind::BetaGeoBetaBinom.log_likelihood(p, row);
+    let p2 = ln_beta(alpha + x + 1.0, beta + n - x) - ln_beta(alpha, beta);
+    // δ/(γ-1) and p4 - p5 change sign together at γ = 1.
+    let p3 = delta / (gamma - 1.0);
+    let p4 = (ln_gamma(1.0 + delta + n) - ln_gamma(gamma + delta + n)).exp();
+    let p5 = (ln_gamma(1.0 + delta + n + t) - ln_gamma(gamma + delta + n + t)).exp();
+    (p2 + ln_gamma(gamma + delta) - ln_gamma(1.0 + delta) - ll).exp() * p3 * (p4 - p5)
+}
+
+/// BG/BB probability of being alive `t` opportunities after the last one seen.
+pub fn bgbb_probability_alive(p: &[f64], row: Row, t: f64) -> f64 {
+    let [x, _, n] = row;
+    let (alpha, beta, gamma, delta) = (p[0], p[1], p[2], p[3]);
+    let p1 = ln_beta(alpha + x, beta + n - x) - ln_beta(alpha, beta);
+    let p2 = ln_beta(gamma, delta + n + t) - ln_beta(gamma, delta);
+    (p1 + p2 - ModelKind::BetaGeoBetaBinom.log_likelihood(p, row)).exp()
+}
+
+/// BG/BB `E[X(t)]`: transactions of a new customer in its first `t` opportunities.
+pub fn bgbb_expected_purchases_new(p: &[f64], t: f64) -> f64 {
+    let (alpha, beta, gamma, delta) = (p[0], p[1], p[2], p[3]);
+    let ratio = (ln_gamma(gamma + delta) - ln_gamma(1.0 + delta) + ln_gamma(1.0 + delta + t)
+        - ln_gamma(gamma + delta + t))
+    .exp();
+    alpha / (alpha + beta) * delta / (gamma - 1.0) * (1.0 - ratio)
+}
+
+/// `P(X(t) = n)` for a new customer.
+pub fn probability_of_n_purchases(model: Continuous, p: &[f64], t: f64, n: u32) -> f64 {
+    match model {
         // A customer with no history yet: the conditional pmf at T = 0.
-        return Ok(pareto_conditional_probability_of_n(p, [0.0; 3], t, n));
+        Continuous::ParetoNbd => pareto_conditional_probability_of_n(p, [0.0; 3], t, n),
+        Continuous::BetaGeo | Continuous::ModifiedBetaGeo => {
+            beta_geo_probability_of_n(p, model.kind().dropout_shift(), t, n)
+        }
     }
+}
+
+/// BG/NBD's (shift 0) or MBG/NBD's (shift 1) `P(X(t) = n)` for a new
+/// customer with parameters `p = (r, α, a, b)` (Fader, Hardie & Lee 2005).
+fn beta_geo_probability_of_n(p: &[f64], shift: f64, t: f64, n: u32) -> f64 {
     let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
-    let shift = kind.dropout_shift();
     let nf = n as f64;
     let ln_q = (alpha / (alpha + t)).ln();
     let ln_u = (t / (alpha + t)).ln();
@@ -185,7 +172,7 @@ pub fn probability_of_n_purchases(kind: ModelKind, p: &[f64], t: f64, n: u32) ->
     };
     let first = (ln_beta(a, b + nf + shift) - ln_beta(a, b) + nb(nf) + r * ln_q).exp();
     if n == 0 && shift == 0.0 {
-        return Ok(first);
+        return first;
     }
     // P(NB ≥ n): one minus the head, or (past the median, where that
     // subtraction would cancel) the tail summed directly.
@@ -204,7 +191,33 @@ pub fn probability_of_n_purchases(kind: ModelKind, p: &[f64], t: f64, n: u32) ->
         tail
     };
     let second = (ln_beta(a + 1.0, b + nf - 1.0 + shift) - ln_beta(a, b)).exp() * tail;
-    Ok(first + second)
+    first + second
+}
+
+/// `P(X(T, T + t) = n | x, t_x, T)`: probability of exactly `n` purchases in
+/// the next `t` periods of a customer with this history.
+///
+/// Pareto/NBD: Fader & Hardie's conditional PMF.  BG/NBD and MBG/NBD: a
+/// customer alive at `T` has the posterior λ ~ Gamma(r + x, α + T) and
+/// p ~ Beta(a, b + x) (MBG/NBD: b + x + 1, having also survived the start),
+/// and from then on buys as a new BG/NBD customer with those parameters; a
+/// customer who has dropped out buys nothing.  So the PMF is P(alive) times
+/// the new-customer PMF at the posterior parameters, plus 1 − P(alive) at 0.
+pub fn conditional_probability_of_n(model: Continuous, p: &[f64], row: Row, t: f64, n: u32) -> f64 {
+    match model {
+        Continuous::ParetoNbd => pareto_conditional_probability_of_n(p, row, t, n),
+        Continuous::BetaGeo | Continuous::ModifiedBetaGeo => {
+            if !(t > 0.0) {
+                return if n == 0 { 1.0 } else { 0.0 };
+            }
+            let [x, _, big_t] = row;
+            let alive = probability_alive(model, p, row);
+            let shift = model.kind().dropout_shift();
+            let posterior = [p[0] + x, p[1] + big_t, p[2], p[3] + x + shift];
+            let dead = if n == 0 { 1.0 - alive } else { 0.0 };
+            (alive * beta_geo_probability_of_n(&posterior, 0.0, t, n) + dead).clamp(0.0, 1.0)
+        }
+    }
 }
 
 /// `P(X(T, T + t) = n | x, t_x, T)`: probability of exactly `n` purchases
@@ -293,14 +306,14 @@ pub enum Discounting {
 /// Discounted value of the purchases over the next `months` of a customer
 /// with history `row`, each worth `spend`.
 pub fn lifetime_value(
-    kind: ModelKind,
+    model: Continuous,
     p: &[f64],
     row: Row,
     spend: f64,
     months: usize,
     discounting: Discounting,
 ) -> f64 {
-    let expected = |t: f64| conditional_expected_purchases(kind, p, row, t);
+    let expected = |t: f64| conditional_expected_purchases(model, p, row, t);
     let (rate, per_month, steps) = match discounting {
         Discounting::Monthly {
             rate,
@@ -332,52 +345,78 @@ mod tests {
     use super::*;
 
     const BG: [f64; 4] = [0.243, 4.414, 0.793, 2.426];
+    const PARETO: [f64; 4] = [0.553, 10.578, 0.606, 11.669];
 
     #[test]
     fn new_customer_purchases_integrate_the_distribution() {
-        for kind in [ModelKind::BetaGeo, ModelKind::ModifiedBetaGeo] {
+        for model in [Continuous::BetaGeo, Continuous::ModifiedBetaGeo] {
             let t = 39.0;
             let mut mean = 0.0;
             let mut mass = 0.0;
             for n in 0..400 {
-                let pn = probability_of_n_purchases(kind, &BG, t, n).unwrap();
+                let pn = probability_of_n_purchases(model, &BG, t, n);
                 mean += n as f64 * pn;
                 mass += pn;
             }
-            assert!((mass - 1.0).abs() < 1e-9, "{kind:?} {mass}");
-            let expected = expected_purchases_new(kind, &BG, t);
+            assert!((mass - 1.0).abs() < 1e-9, "{model:?} {mass}");
+            let expected = expected_purchases_new(model, &BG, t);
             assert!(
                 (mean - expected).abs() < 1e-7 * expected,
-                "{kind:?} {mean} vs {expected}"
+                "{model:?} {mean} vs {expected}"
             );
+        }
+    }
+
+    #[test]
+    fn conditional_counts_sum_to_one_with_the_conditional_mean() {
+        for (model, p) in [
+            (Continuous::BetaGeo, &BG[..]),
+            (Continuous::ModifiedBetaGeo, &BG[..]),
+            (Continuous::ParetoNbd, &PARETO[..]),
+        ] {
+            for row in [[2.0, 30.43, 38.86], [0.0, 0.0, 38.0], [7.0, 35.0, 38.0]] {
+                let t = 52.0;
+                let (mut mass, mut mean) = (0.0, 0.0);
+                for n in 0..500 {
+                    let pn = conditional_probability_of_n(model, p, row, t, n);
+                    assert!((0.0..=1.0).contains(&pn), "{model:?} {row:?} {n} {pn}");
+                    mass += pn;
+                    mean += n as f64 * pn;
+                }
+                let expected = conditional_expected_purchases(model, p, row, t);
+                assert!((mass - 1.0).abs() < 1e-8, "{model:?} {row:?} {mass}");
+                assert!(
+                    (mean - expected).abs() < 1e-6 * expected.max(1e-3),
+                    "{model:?} {row:?} {mean} vs {expected}"
+                );
+            }
         }
     }
 
     #[test]
     fn conditional_expectation_of_a_new_customer_is_the_unconditional_one() {
         // A customer observed for no time carries no information.
-        for (kind, p) in [
-            (ModelKind::BetaGeo, &BG[..]),
-            (ModelKind::ParetoNbd, &[0.553, 10.578, 0.606, 11.669][..]),
+        for (model, p) in [
+            (Continuous::BetaGeo, &BG[..]),
+            (Continuous::ParetoNbd, &PARETO[..]),
         ] {
-            let c = conditional_expected_purchases(kind, p, [0.0, 0.0, 1e-9], 10.0);
-            let u = expected_purchases_new(kind, p, 10.0);
-            assert!((c - u).abs() < 1e-6 * u, "{kind:?} {c} {u}");
+            let c = conditional_expected_purchases(model, p, [0.0, 0.0, 1e-9], 10.0);
+            let u = expected_purchases_new(model, p, 10.0);
+            assert!((c - u).abs() < 1e-6 * u, "{model:?} {c} {u}");
         }
     }
 
     #[test]
     fn extreme_customers_get_finite_predictions() {
-        let pareto = [0.553, 10.578, 0.606, 11.669];
         for row in [[5000.0, 2999.0, 3000.0], [0.0, 0.0, 1e6], [300.0, 1.0, 1e5]] {
-            for (kind, p) in [
-                (ModelKind::BetaGeo, &BG[..]),
-                (ModelKind::ParetoNbd, &pareto[..]),
+            for (model, p) in [
+                (Continuous::BetaGeo, &BG[..]),
+                (Continuous::ParetoNbd, &PARETO[..]),
             ] {
-                let e = conditional_expected_purchases(kind, p, row, 52.0);
-                let alive = probability_alive(kind, p, row, 0.0);
-                assert!(e.is_finite() && e >= 0.0, "{kind:?} {row:?} {e}");
-                assert!((0.0..=1.0).contains(&alive), "{kind:?} {row:?} {alive}");
+                let e = conditional_expected_purchases(model, p, row, 52.0);
+                let alive = probability_alive(model, p, row);
+                assert!(e.is_finite() && e >= 0.0, "{model:?} {row:?} {e}");
+                assert!((0.0..=1.0).contains(&alive), "{model:?} {row:?} {alive}");
             }
         }
     }

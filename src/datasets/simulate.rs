@@ -18,12 +18,18 @@
 //! Every customer draws from its own seeded generator, so the log is the same
 //! for a seed whatever the number of threads.
 
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, TimestampMicrosecondArray};
 use rand::{Rng, SeedableRng};
 use rand_distr::{Beta, Distribution, Exp, Gamma};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::control::Control;
+use crate::error::Result;
+use crate::spec::{Accept, Literal, Param, Params, Spec};
+use crate::table;
 
 const MICROS_PER_DAY: f64 = 86_400_000_000.0;
 const MINUTE_DAYS: f64 = 1.0 / 1440.0;
@@ -58,29 +64,156 @@ pub struct SimulationConfig {
     pub fraud_rate: f64,
 }
 
+const fn number(
+    name: &'static str,
+    default: f64,
+    accepts: &'static [Accept],
+    doc: &'static str,
+) -> Param {
+    Param {
+        name,
+        default: Literal::Float(default),
+        accepts,
+        unit: "",
+        doc,
+    }
+}
+
+const fn count(
+    name: &'static str,
+    default: i64,
+    accepts: &'static [Accept],
+    doc: &'static str,
+) -> Param {
+    Param {
+        name,
+        default: Literal::Int(default),
+        accepts,
+        unit: "",
+        doc,
+    }
+}
+
+const COUNT: &[Accept] = &[Accept::int_from(1)];
+
+const POSITIVE: &[Accept] = &[Accept::above(0.0)];
+const SHARE: &[Accept] = &[Accept::in_closed(0.0, 1.0)];
+
+/// The contract of `patronage.datasets.simulate_transactions` (besides its
+/// `start` date).
+pub static SPEC: Spec = Spec {
+    name: "simulate_transactions",
+    params: &[
+        count("n_customers", 1000, COUNT, "customers"),
+        count(
+            "seed",
+            0,
+            &[Accept::int_from(0)],
+            "seed of every random draw",
+        ),
+        number(
+            "acquisition_days",
+            180.0,
+            &[Accept::at_least(0.0)],
+            "first purchases fall uniformly in this many days",
+        ),
+        number("horizon_days", 730.0, POSITIVE, "length of the log in days"),
+        number("r", 0.75, POSITIVE, "BG/NBD purchase rate shape"),
+        number("alpha", 20.0, POSITIVE, "BG/NBD purchase rate scale (days)"),
+        number("a", 0.8, POSITIVE, "BG/NBD drop-out beta a"),
+        number("b", 2.5, POSITIVE, "BG/NBD drop-out beta b"),
+        number("p", 6.25, POSITIVE, "Gamma-Gamma spend shape"),
+        number("q", 3.74, POSITIVE, "Gamma-Gamma shape of the spend rate"),
+        number(
+            "gamma",
+            15.44,
+            POSITIVE,
+            "Gamma-Gamma scale of the spend rate",
+        ),
+        count("n_items", 2000, COUNT, "items in the catalogue"),
+        count("n_clusters", 12, COUNT, "taste clusters (categories)"),
+        number(
+            "zipf_exponent",
+            1.0,
+            POSITIVE,
+            "long tail of item popularity",
+        ),
+        number(
+            "taste_strength",
+            0.8,
+            SHARE,
+            "share of purchases from the own cluster",
+        ),
+        count(
+            "n_places",
+            50,
+            &[Accept::int_from(2)],
+            "places (fraud happens away from home)",
+        ),
+        number(
+            "travel_rate",
+            0.05,
+            SHARE,
+            "share of purchases away from home",
+        ),
+        number(
+            "fraud_rate",
+            0.01,
+            SHARE,
+            "share of customers with a fraud episode",
+        ),
+    ],
+    columns: &[],
+    fitted: &[],
+};
+
+/// 2024-01-01, the start of a log unless given.
+pub const DEFAULT_START_MICROS: i64 = 1_704_067_200_000_000;
+
+impl SimulationConfig {
+    /// From parameters checked against [`SPEC`] and the start of the log.
+    pub fn from_params(p: &Params, start_micros: i64) -> Result<Self> {
+        let config = SimulationConfig {
+            n_customers: p.count("n_customers"),
+            seed: p.count("seed") as u64,
+            start_micros,
+            acquisition_days: p.number("acquisition_days"),
+            horizon_days: p.number("horizon_days"),
+            r: p.number("r"),
+            alpha: p.number("alpha"),
+            a: p.number("a"),
+            b: p.number("b"),
+            p: p.number("p"),
+            q: p.number("q"),
+            gamma: p.number("gamma"),
+            n_items: p.count("n_items"),
+            n_clusters: p.count("n_clusters"),
+            zipf_exponent: p.number("zipf_exponent"),
+            taste_strength: p.number("taste_strength"),
+            n_places: p.count("n_places"),
+            travel_rate: p.number("travel_rate"),
+            fraud_rate: p.number("fraud_rate"),
+        };
+        if config.acquisition_days > config.horizon_days {
+            return Err(p.error(
+                "acquisition_days",
+                format!(
+                    "is {}; it must be at most horizon_days",
+                    config.acquisition_days
+                ),
+            ));
+        }
+        if config.n_clusters > config.n_items {
+            return Err(p.error("n_clusters", "must not exceed n_items"));
+        }
+        Ok(config)
+    }
+}
+
 impl Default for SimulationConfig {
     fn default() -> Self {
-        SimulationConfig {
-            n_customers: 1000,
-            seed: 0,
-            start_micros: 1_704_067_200_000_000, // 2024-01-01
-            acquisition_days: 180.0,
-            horizon_days: 730.0,
-            r: 0.75,
-            alpha: 20.0,
-            a: 0.8,
-            b: 2.5,
-            p: 6.25,
-            q: 3.74,
-            gamma: 15.44,
-            n_items: 2000,
-            n_clusters: 12,
-            zipf_exponent: 1.0,
-            taste_strength: 0.8,
-            n_places: 50,
-            travel_rate: 0.05,
-            fraud_rate: 0.01,
-        }
+        SimulationConfig::from_params(&SPEC.defaults(), DEFAULT_START_MICROS)
+            .expect("the defaults satisfy the contract")
     }
 }
 
@@ -122,6 +255,7 @@ struct Tx {
     fraud: bool,
 }
 
+#[derive(Default)]
 struct Customer {
     lambda: f64,
     dropout_p: f64,
@@ -197,84 +331,26 @@ impl Catalogue {
     }
 }
 
-fn validate(c: &SimulationConfig) -> Result<()> {
-    let positive = [
-        ("r", c.r),
-        ("alpha", c.alpha),
-        ("a", c.a),
-        ("b", c.b),
-        ("p", c.p),
-        ("q", c.q),
-        ("gamma", c.gamma),
-        ("horizon_days", c.horizon_days),
-        ("zipf_exponent", c.zipf_exponent),
-    ];
-    for (name, v) in positive {
-        if !(v.is_finite() && v > 0.0) {
-            return Err(Error::argument(
-                name,
-                format!("is {v}; it must be positive"),
-            ));
-        }
-    }
-    let unit = [
-        ("taste_strength", c.taste_strength),
-        ("travel_rate", c.travel_rate),
-        ("fraud_rate", c.fraud_rate),
-    ];
-    for (name, v) in unit {
-        if !(0.0..=1.0).contains(&v) {
-            return Err(Error::argument(
-                name,
-                format!("is {v}; it must be in [0, 1]"),
-            ));
-        }
-    }
-    if !(c.acquisition_days >= 0.0 && c.acquisition_days <= c.horizon_days) {
-        return Err(Error::argument(
-            "acquisition_days",
-            format!("is {}; it must be in [0, horizon_days]", c.acquisition_days),
-        ));
-    }
-    for (name, v) in [
-        ("n_items", c.n_items),
-        ("n_clusters", c.n_clusters),
-        ("n_places", c.n_places),
-    ] {
-        if v == 0 {
-            return Err(Error::argument(name, "must be at least 1"));
-        }
-    }
-    if c.n_places < 2 {
-        return Err(Error::argument(
-            "n_places",
-            "must be at least 2 (fraud happens away from home)",
-        ));
-    }
-    if c.n_clusters > c.n_items {
-        return Err(Error::argument("n_clusters", "must not exceed n_items"));
-    }
-    Ok(())
-}
-
-pub fn simulate(config: &SimulationConfig) -> Result<Simulation> {
-    validate(config)?;
+/// Simulate a log (configurations come from [`SimulationConfig::from_params`],
+/// which checks them).
+pub fn simulate(config: &SimulationConfig, ctl: &Control) -> Result<Simulation> {
     let catalogue = Catalogue::new(config);
     let customers: Vec<Customer> = (0..config.n_customers)
         .into_par_iter()
-        .map(|i| simulate_customer(config, &catalogue, i))
+        .map(|i| {
+            if ctl.cancelled() {
+                return Customer::default();
+            }
+            simulate_customer(config, &catalogue, i)
+        })
         .collect();
+    ctl.check()?;
     Ok(assemble(config, &catalogue, customers))
 }
 
 fn customer_rng(seed: u64, index: usize) -> Xoshiro256PlusPlus {
-    // splitmix64 of (seed, index): independent streams per customer.
-    let mut z = seed
-        .wrapping_add(0x9e37_79b9_7f4a_7c15)
-        .wrapping_add((index as u64).wrapping_mul(0xbf58_476d_1ce4_e5b9));
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    Xoshiro256PlusPlus::seed_from_u64(z ^ (z >> 31))
+    // Independent streams per customer.
+    Xoshiro256PlusPlus::seed_from_u64(crate::hashing::stream_seed(seed, index as u64))
 }
 
 fn simulate_customer(c: &SimulationConfig, catalogue: &Catalogue, index: usize) -> Customer {
@@ -458,6 +534,47 @@ fn assemble(c: &SimulationConfig, catalogue: &Catalogue, customers: Vec<Customer
     sim
 }
 
+impl Simulation {
+    /// The log (customer_id, timestamp, amount, item_id, category, place,
+    /// is_fraud) and the customers' truth (customer_id, lambda, p,
+    /// first_day, dropout_day, alive, nu, mean_spend, cluster, home_place,
+    /// fraud_victim) as tables; `spend_shape` is the Gamma-Gamma `p`.
+    pub fn into_tables(self, spend_shape: f64) -> Result<(RecordBatch, RecordBatch)> {
+        let ints = |v: Vec<i64>| -> ArrayRef { Arc::new(Int64Array::from(v)) };
+        let flags = |v: Vec<bool>| -> ArrayRef { Arc::new(BooleanArray::from(v)) };
+        let log = table::record_batch(vec![
+            ("customer_id".into(), ints(self.customer_id)),
+            (
+                "timestamp".into(),
+                Arc::new(TimestampMicrosecondArray::from(self.timestamp_micros)),
+            ),
+            ("amount".into(), table::f64_array(self.amount)),
+            ("item_id".into(), ints(self.item_id)),
+            ("category".into(), ints(self.category)),
+            ("place".into(), ints(self.place)),
+            ("is_fraud".into(), flags(self.is_fraud)),
+        ])?;
+        let t = self.customers;
+        let n = t.lambda.len() as i64;
+        let alive = t.dropout_day.iter().map(|d| d.is_infinite()).collect();
+        let mean_spend = t.nu.iter().map(|nu| spend_shape / nu).collect();
+        let truth = table::record_batch(vec![
+            ("customer_id".into(), ints((1..=n).collect())),
+            ("lambda".into(), table::f64_array(t.lambda)),
+            ("p".into(), table::f64_array(t.dropout_p)),
+            ("first_day".into(), table::f64_array(t.first_day)),
+            ("dropout_day".into(), table::f64_array(t.dropout_day)),
+            ("alive".into(), flags(alive)),
+            ("nu".into(), table::f64_array(t.nu)),
+            ("mean_spend".into(), table::f64_array(mean_spend)),
+            ("cluster".into(), ints(t.cluster)),
+            ("home_place".into(), ints(t.home_place)),
+            ("fraud_victim".into(), flags(t.fraud_victim)),
+        ])?;
+        Ok((log, truth))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,8 +586,8 @@ mod tests {
             seed: 7,
             ..Default::default()
         };
-        let a = simulate(&config).unwrap();
-        let b = simulate(&config).unwrap();
+        let a = simulate(&config, &Control::new()).unwrap();
+        let b = simulate(&config, &Control::new()).unwrap();
         assert_eq!(a.timestamp_micros, b.timestamp_micros);
         assert_eq!(a.amount, b.amount);
         assert!(a.timestamp_micros.windows(2).all(|w| w[0] <= w[1]));
@@ -485,7 +602,7 @@ mod tests {
             seed: 1,
             ..Default::default()
         };
-        let sim = simulate(&config).unwrap();
+        let sim = simulate(&config, &Control::new()).unwrap();
         let mean: f64 = sim.customers.lambda.iter().sum::<f64>() / 20_000.0;
         assert!((mean - config.r / config.alpha).abs() < 0.002, "{mean}");
         let fraud = sim.customers.fraud_victim.iter().filter(|&&v| v).count();
@@ -494,10 +611,12 @@ mod tests {
 
     #[test]
     fn bad_config_is_an_error() {
-        let config = SimulationConfig {
-            alpha: -1.0,
-            ..Default::default()
-        };
-        assert!(simulate(&config).unwrap_err().to_string().contains("alpha"));
+        let p = SPEC.check(vec![("alpha".into(), crate::spec::Value::Float(-1.0))]);
+        assert!(p.unwrap_err().to_string().contains("alpha"));
+        let p = SPEC
+            .check(vec![("n_clusters".into(), crate::spec::Value::Int(5000))])
+            .unwrap();
+        let err = SimulationConfig::from_params(&p, 0).unwrap_err();
+        assert!(err.to_string().contains("n_clusters"), "{err}");
     }
 }

@@ -1,247 +1,252 @@
-//! Bindings for the lifetime-value models: one native class holding a
-//! fitted model; the Python estimators in `patronage.clv` wrap it.
+//! Bindings for the lifetime-value models: one native class per family of
+//! models, so a prediction a model does not have is not a method of it.
+//!
+//! * `PurchaseModel`: BG/NBD, MBG/NBD, Pareto/NBD (continuous time);
+//! * `OpportunityModel`: BG/BB (discrete opportunities);
+//! * `ChurnModel`: shifted-beta-geometric (contractual churn);
+//! * `SpendModel`: Gamma-Gamma, with lifetime value from a purchase model.
 
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
 use pyo3_arrow::input::AnyRecordBatch;
-use rayon::prelude::*;
 
+use super::convert::{from_py_bytes, params, read_table, to_py_bytes};
+use super::entry::Job;
+use crate::clv::customers::{self, require_family, ValueOptions, Weights};
 use crate::clv::models::Row;
-use crate::clv::predict::{self, Discounting};
-use crate::clv::{fit, FitOptions, Fitted, ModelKind};
+use crate::clv::predict;
+use crate::clv::{Continuous, Fitted, ModelKind};
 use crate::error::{Error, Result};
-use crate::python::convert::{from_bytes, read_table, to_bytes};
-use crate::table;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<ClvModel>()?;
+    m.add_class::<PurchaseModel>()?;
+    m.add_class::<OpportunityModel>()?;
+    m.add_class::<ChurnModel>()?;
+    m.add_class::<SpendModel>()?;
     Ok(())
 }
 
-fn parse_kind(name: &str) -> Result<ModelKind> {
-    Ok(match name {
-        "BetaGeo" => ModelKind::BetaGeo,
-        "ModifiedBetaGeo" => ModelKind::ModifiedBetaGeo,
-        "ParetoNBD" => ModelKind::ParetoNbd,
-        "BetaGeoBetaBinom" => ModelKind::BetaGeoBetaBinom,
-        "ShiftedBetaGeo" => ModelKind::ShiftedBetaGeo,
-        "GammaGamma" => ModelKind::GammaGamma,
-        other => return Err(Error::argument("model", format!("unknown model {other:?}"))),
+/// Fit the model named `model` (a spec name) on the summary `data`.
+fn fit_model(
+    py: Python<'_>,
+    model: &str,
+    data: AnyRecordBatch,
+    parameters: &Bound<'_, PyDict>,
+    weights: Option<&Bound<'_, PyAny>>,
+    initial_params: Option<Vec<f64>>,
+) -> PyResult<Fitted> {
+    let kind = ModelKind::parse(model)?;
+    let checked = params(kind.spec(), parameters)?;
+    let table = read_table(data)?;
+    let column;
+    let array;
+    let weights = match weights {
+        None => None,
+        Some(w) if w.is_none() => None,
+        Some(w) => {
+            if let Ok(name) = w.extract::<String>() {
+                column = name;
+                Some(Weights::Column(&column))
+            } else if let Ok(values) = w.extract::<PyReadonlyArray1<'_, f64>>() {
+                array = values.as_array().to_vec();
+                Some(Weights::Values(&array))
+            } else {
+                return Err(PyTypeError::new_err(
+                    "argument 'weights' must be a column name or one float per customer",
+                ));
+            }
+        }
+    };
+    Job::new().run(py, |ctl| {
+        customers::fit_table(kind, &table, &checked, weights, initial_params, ctl)
     })
 }
 
-/// Read up to three numeric columns as rows (an empty name gives zeros).
-fn read_rows(data: AnyRecordBatch, columns: [String; 3]) -> PyResult<Vec<Row>> {
+/// Everything a fit says about its estimates, for the Python layer.
+fn evidence<'py>(py: Python<'py>, f: &Fitted) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let n = f.params.len();
+    d.set_item("model", f.kind.name())?;
+    d.set_item("param_names", f.kind.param_names().to_vec())?;
+    d.set_item("params", f.params.clone())?;
+    d.set_item("std_errors", f.std_errors.clone())?;
+    let covariance = f.covariance.clone().into_pyarray(py).reshape([n, n])?;
+    d.set_item("covariance", covariance)?;
+    d.set_item("log_likelihood", f.log_likelihood)?;
+    d.set_item("aic", f.aic())?;
+    d.set_item("bic", f.bic())?;
+    d.set_item("n_samples", f.n_samples)?;
+    d.set_item("n_distinct_rows", f.n_distinct_rows)?;
+    d.set_item("n_excluded", f.n_excluded)?;
+    d.set_item("n_zero_spend", f.n_zero_spend)?;
+    d.set_item("iterations", f.iterations)?;
+    d.set_item("converged", f.converged)?;
+    Ok(d)
+}
+
+/// A count `n` of purchases (>= 0).
+fn purchases(n: i64) -> Result<u32> {
+    u32::try_from(n)
+        .map_err(|_| Error::argument("n", format!("must be a whole number >= 0, got {n}")))
+}
+
+fn times(t: &PyReadonlyArray1<'_, f64>) -> Vec<f64> {
+    t.as_array().to_vec()
+}
+
+fn numpy(py: Python<'_>, values: Vec<f64>) -> Bound<'_, PyArray1<f64>> {
+    values.into_pyarray(py)
+}
+
+/// Per-customer predictions of a fitted model on `data` in parallel.
+fn per_customer<'py>(
+    py: Python<'py>,
+    fitted: &Fitted,
+    data: AnyRecordBatch,
+    t: &[f64],
+    t_name: &str,
+    f: impl Fn(&[f64], Row, f64) -> f64 + Sync + Send,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let table = read_table(data)?;
-    let mut values = Vec::with_capacity(3);
-    for name in &columns {
-        values.push(if name.is_empty() {
-            None
-        } else {
-            let column = table.column(name)?;
-            Some(table::values_f64(&column)?.into_owned())
-        });
-    }
-    let n = table.num_rows();
-    Ok((0..n)
-        .map(|i| std::array::from_fn(|k| values[k].as_ref().map_or(0.0, |v| v[i])))
-        .collect())
+    let (kind, p) = (fitted.kind, fitted.params.as_slice());
+    let out = Job::new().run(py, |ctl| {
+        customers::map_customers(&table, kind, t, t_name, ctl, |row, t| f(p, row, t))
+    })?;
+    Ok(numpy(py, out))
 }
 
-fn per_row(values: &PyReadonlyArray1<f64>, n: usize, name: &str) -> Result<Vec<f64>> {
-    let values = values.as_array();
-    if values.len() != n {
-        return Err(Error::argument(
-            name,
-            format!("has {} values for {n} customers", values.len()),
-        ));
-    }
-    if values.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
-        return Err(Error::argument(name, "must be finite and >= 0"));
-    }
-    Ok(values.to_vec())
+/// Model-level predictions at each `t`.
+fn per_time<'py>(
+    py: Python<'py>,
+    t: &[f64],
+    f: impl Fn(f64) -> f64 + Sync + Send,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let out = Job::new().run(py, |_| customers::map_times(t, f))?;
+    Ok(numpy(py, out))
 }
 
-/// A fitted buy-till-you-die or spend model.
-#[pyclass(module = "patronage._core", frozen)]
-pub struct ClvModel {
-    fitted: Fitted,
-}
-
-#[pymethods]
-impl ClvModel {
-    /// Fit `model` on the `columns` of `data` (see `ModelKind::columns`).
-    #[staticmethod]
-    #[pyo3(signature = (model, data, columns, weights=None, penalizer=0.0, initial_params=None, max_iter=500, tol=1e-8))]
-    #[allow(clippy::too_many_arguments)]
-    fn fit(
-        py: Python<'_>,
-        model: &str,
-        data: AnyRecordBatch,
-        columns: [String; 3],
-        weights: Option<PyReadonlyArray1<f64>>,
-        penalizer: f64,
-        initial_params: Option<Vec<f64>>,
-        max_iter: usize,
-        tol: f64,
-    ) -> PyResult<Self> {
-        let kind = parse_kind(model)?;
-        let rows = read_rows(data, columns)?;
-        let weights = weights.map(|w| w.as_array().to_vec());
-        let options = FitOptions {
-            penalizer,
-            initial: initial_params,
-            max_iter,
-            gradient_tol: tol,
-            ..FitOptions::default()
-        };
-        let fitted = py.detach(|| fit(kind, &rows, weights.as_deref(), &options))?;
-        Ok(ClvModel { fitted })
-    }
-
-    /// A model with given parameters (no data), e.g. published estimates.
-    #[staticmethod]
-    fn from_params(model: &str, params: Vec<f64>) -> PyResult<Self> {
-        let kind = parse_kind(model)?;
-        if params.len() != kind.n_params() || params.iter().any(|p| !(p.is_finite() && *p > 0.0)) {
-            return Err(Error::argument(
-                "params",
-                format!("needs {} finite values > 0", kind.n_params()),
-            )
-            .into());
+/// A native class over a fitted model of one family, with the methods
+/// every family shares (fit, given parameters, evidence, likelihood per
+/// customer, bytes) and its own.
+macro_rules! model_class {
+    (
+        $(#[$doc:meta])*
+        $class:ident($tag:ty = $family:expr) is $what:literal;
+        $($methods:tt)*
+    ) => {
+        $(#[$doc])*
+        #[pyclass(module = "patronage._core", frozen)]
+        pub struct $class {
+            /// Which model of the family (`()` for the families of one model).
+            #[allow(dead_code)]
+            family: $tag,
+            fitted: Fitted,
         }
-        let n = params.len();
-        Ok(ClvModel {
-            fitted: Fitted {
-                kind,
-                params,
-                std_errors: vec![f64::NAN; n],
-                covariance: vec![f64::NAN; n * n],
-                log_likelihood: f64::NAN,
-                n_samples: 0.0,
-                n_distinct_rows: 0,
-                n_excluded: 0,
-                iterations: 0,
-                converged: true,
-                penalizer: 0.0,
-            },
-        })
-    }
 
-    #[getter]
-    fn model(&self) -> &'static str {
-        self.fitted.kind.name()
-    }
-    #[getter]
-    fn param_names(&self) -> Vec<&'static str> {
-        self.fitted.kind.param_names().to_vec()
-    }
-    #[getter]
-    fn params(&self) -> Vec<f64> {
-        self.fitted.params.clone()
-    }
-    #[getter]
-    fn std_errors(&self) -> Vec<f64> {
-        self.fitted.std_errors.clone()
-    }
-    #[getter]
-    fn covariance<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let n = self.fitted.params.len();
-        let rows: Vec<Vec<f64>> = self
-            .fitted
-            .covariance
-            .chunks(n)
-            .map(|r| r.to_vec())
-            .collect();
-        Ok(PyArray2::from_vec2(py, &rows)?)
-    }
-    #[getter]
-    fn log_likelihood(&self) -> f64 {
-        self.fitted.log_likelihood
-    }
-    #[getter]
-    fn aic(&self) -> f64 {
-        self.fitted.aic()
-    }
-    #[getter]
-    fn bic(&self) -> f64 {
-        self.fitted.bic()
-    }
-    #[getter]
-    fn n_samples(&self) -> f64 {
-        self.fitted.n_samples
-    }
-    #[getter]
-    fn n_distinct_rows(&self) -> usize {
-        self.fitted.n_distinct_rows
-    }
-    #[getter]
-    fn n_excluded(&self) -> usize {
-        self.fitted.n_excluded
-    }
-    #[getter]
-    fn iterations(&self) -> usize {
-        self.fitted.iterations
-    }
-    #[getter]
-    fn converged(&self) -> bool {
-        self.fitted.converged
-    }
+        impl $class {
+            /// Wrap a fit, checking it is of this family.
+            fn wrap(fitted: Fitted) -> Result<Self> {
+                let family = require_family(&fitted, ($family)(fitted.kind), $what)?;
+                Ok($class { family, fitted })
+            }
+        }
 
-    /// Log-likelihood of each row under the fitted parameters.
-    fn row_log_likelihood<'py>(
-        &self,
-        py: Python<'py>,
-        data: AnyRecordBatch,
-        columns: [String; 3],
-    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let rows = read_rows(data, columns)?;
-        let (kind, p) = (self.fitted.kind, &self.fitted.params);
-        kind.validate(&rows)?;
-        let out = py.detach(|| predict::map_rows(&rows, |r| kind.log_likelihood(p, r)));
-        Ok(out.into_pyarray(py))
-    }
+        #[pymethods]
+        impl $class {
+            #[staticmethod]
+            #[pyo3(signature = (model, data, params, weights=None, initial_params=None))]
+            fn fit(
+                py: Python<'_>,
+                model: &str,
+                data: AnyRecordBatch,
+                params: &Bound<'_, PyDict>,
+                weights: Option<&Bound<'_, PyAny>>,
+                initial_params: Option<Vec<f64>>,
+            ) -> PyResult<Self> {
+                let fitted = fit_model(py, model, data, params, weights, initial_params)?;
+                Ok(Self::wrap(fitted)?)
+            }
 
-    /// Expected purchases in the next `t` periods (one `t` per customer).
+            /// A model with given parameters (e.g. published estimates).
+            #[staticmethod]
+            fn from_params(model: &str, params: Vec<f64>) -> PyResult<Self> {
+                let fitted = Fitted::from_params(ModelKind::parse(model)?, params)?;
+                Ok(Self::wrap(fitted)?)
+            }
+
+            fn evidence<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+                evidence(py, &self.fitted)
+            }
+
+            /// Log-likelihood of each customer's row.
+            fn row_log_likelihood<'py>(
+                &self,
+                py: Python<'py>,
+                data: AnyRecordBatch,
+            ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+                let kind = self.fitted.kind;
+                per_customer(py, &self.fitted, data, &[0.0], "t", |p, row, _| {
+                    kind.log_likelihood(p, row)
+                })
+            }
+
+            fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+                to_py_bytes(py, &self.fitted)
+            }
+
+            #[staticmethod]
+            fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+                let fitted: Fitted = from_py_bytes(py, data)?;
+                Ok(Self::wrap(fitted)?)
+            }
+
+            $($methods)*
+        }
+    };
+}
+
+model_class! {
+    /// A continuous-time purchase model (BG/NBD, MBG/NBD, Pareto/NBD).
+    PurchaseModel(Continuous = Continuous::of) is "a BetaGeo, ModifiedBetaGeo or ParetoNBD model";
+
+    /// Expected purchases in the next `t` periods (one `t` or one per customer).
     fn conditional_expected_purchases<'py>(
         &self,
         py: Python<'py>,
         data: AnyRecordBatch,
-        columns: [String; 3],
-        t: PyReadonlyArray1<f64>,
+        t: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        self.per_customer(
-            py,
-            data,
-            columns,
-            t,
-            predict::conditional_expected_purchases,
-        )
+        let model = self.family;
+        per_customer(py, &self.fitted, data, &times(&t), "t", |p, row, t| {
+            predict::conditional_expected_purchases(model, p, row, t)
+        })
     }
 
-    /// Probability alive (BG/BB: alive `t` opportunities from now).
+    /// Probability that each customer is alive.
     fn probability_alive<'py>(
         &self,
         py: Python<'py>,
         data: AnyRecordBatch,
-        columns: [String; 3],
-        t: PyReadonlyArray1<f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        self.per_customer(py, data, columns, t, predict::probability_alive)
+        let model = self.family;
+        per_customer(py, &self.fitted, data, &[0.0], "t", |p, row, _| {
+            predict::probability_alive(model, p, row)
+        })
     }
 
-    /// Pareto/NBD `P(X(T, T + t) = n | history)` per customer.
+    /// `P(X(T, T + t) = n | history)` per customer.
     fn conditional_probability_of_n<'py>(
         &self,
         py: Python<'py>,
         data: AnyRecordBatch,
-        columns: [String; 3],
-        t: PyReadonlyArray1<f64>,
-        n: u32,
+        t: PyReadonlyArray1<'py, f64>,
+        n: i64,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        self.require(ModelKind::ParetoNbd)?;
-        self.per_customer(py, data, columns, t, |_, p, row, t| {
-            predict::pareto_conditional_probability_of_n(p, row, t, n)
+        let (model, n) = (self.family, purchases(n)?);
+        per_customer(py, &self.fitted, data, &times(&t), "t", |p, row, t| {
+            predict::conditional_probability_of_n(model, p, row, t, n)
         })
     }
 
@@ -249,217 +254,134 @@ impl ClvModel {
     fn expected_purchases_new<'py>(
         &self,
         py: Python<'py>,
-        t: PyReadonlyArray1<f64>,
+        t: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let (kind, p) = (self.fitted.kind, &self.fitted.params);
-        map_times(py, &t, |t| Ok(predict::expected_purchases_new(kind, p, t)))
+        let (model, p) = (self.family, &self.fitted.params);
+        per_time(py, &times(&t), |t| predict::expected_purchases_new(model, p, t))
     }
 
     /// `P(X(t) = n)` for a new customer, for each `t`.
     fn probability_of_n_purchases<'py>(
         &self,
         py: Python<'py>,
-        t: PyReadonlyArray1<f64>,
-        n: u32,
+        t: PyReadonlyArray1<'py, f64>,
+        n: i64,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let (kind, p) = (self.fitted.kind, &self.fitted.params);
-        map_times(py, &t, |t| {
-            predict::probability_of_n_purchases(kind, p, t, n)
+        let (model, p, n) = (self.family, &self.fitted.params, purchases(n)?);
+        per_time(py, &times(&t), |t| predict::probability_of_n_purchases(model, p, t, n))
+    }
+}
+
+model_class! {
+    /// The BG/BB model of discrete purchase opportunities.
+    OpportunityModel(() = only(ModelKind::BetaGeoBetaBinom)) is "a BetaGeoBetaBinom model";
+
+    /// Expected transactions in the next `t` opportunities.
+    fn conditional_expected_purchases<'py>(
+        &self,
+        py: Python<'py>,
+        data: AnyRecordBatch,
+        t: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let t = times(&t);
+        per_customer(py, &self.fitted, data, &t, "m_periods_in_future", |p, row, t| {
+            predict::bgbb_conditional_expected_purchases(p, row, t)
         })
     }
 
-    /// Gamma-Gamma expected mean spend per customer.
+    /// Probability of being alive `t` opportunities from now.
+    fn probability_alive<'py>(
+        &self,
+        py: Python<'py>,
+        data: AnyRecordBatch,
+        t: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let t = times(&t);
+        per_customer(py, &self.fitted, data, &t, "m_periods_in_future", |p, row, t| {
+            predict::bgbb_probability_alive(p, row, t)
+        })
+    }
+
+    /// Expected transactions of a new customer in the first `t` opportunities.
+    fn expected_purchases_new<'py>(
+        &self,
+        py: Python<'py>,
+        t: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let p = &self.fitted.params;
+        per_time(py, &times(&t), |t| predict::bgbb_expected_purchases_new(p, t))
+    }
+}
+
+model_class! {
+    /// The shifted-beta-geometric model of contractual churn.
+    ChurnModel(() = only(ModelKind::ShiftedBetaGeo)) is "a ShiftedBetaGeo model";
+
+    /// Share of a cohort still active after each `t` periods.
+    fn survival<'py>(
+        &self,
+        py: Python<'py>,
+        t: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let p = &self.fitted.params;
+        per_time(py, &times(&t), |t| predict::sbg_survival(p, t))
+    }
+
+    /// Retention rate `S(t) / S(t - 1)` at each `t`.
+    fn retention_rate<'py>(
+        &self,
+        py: Python<'py>,
+        t: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let p = &self.fitted.params;
+        per_time(py, &times(&t), |t| predict::sbg_retention(p, t))
+    }
+}
+
+model_class! {
+    /// The Gamma-Gamma model of spend per purchase.
+    SpendModel(() = only(ModelKind::GammaGamma)) is "a GammaGamma model";
+
+    /// Expected mean spend per purchase of each customer.
     fn expected_average_spend<'py>(
         &self,
         py: Python<'py>,
         data: AnyRecordBatch,
-        columns: [String; 3],
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        self.require(ModelKind::GammaGamma)?;
-        let rows = read_rows(data, columns)?;
-        check_spend_rows(&rows)?;
+        let table = read_table(data)?;
         let p = &self.fitted.params;
-        let out = py.detach(|| {
-            predict::map_rows(&rows, |[x, m, _]| predict::expected_average_spend(p, x, m))
-        });
-        Ok(out.into_pyarray(py))
+        let out = Job::new().run(py, |_| customers::expected_average_spend(p, &table))?;
+        Ok(numpy(py, out))
     }
 
-    /// Shifted-beta-geometric survival and retention at each `t`.
-    fn survival<'py>(
-        &self,
-        py: Python<'py>,
-        t: PyReadonlyArray1<f64>,
-    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        self.require(ModelKind::ShiftedBetaGeo)?;
-        let p = &self.fitted.params;
-        map_times(py, &t, |t| Ok(predict::sbg_survival(p, t)))
-    }
-
-    fn retention_rate<'py>(
-        &self,
-        py: Python<'py>,
-        t: PyReadonlyArray1<f64>,
-    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        self.require(ModelKind::ShiftedBetaGeo)?;
-        let p = &self.fitted.params;
-        map_times(py, &t, |t| Ok(predict::sbg_retention(p, t)))
-    }
-
-    /// Discounted value of each customer's purchases over `months`, each
-    /// purchase worth `spend` (one value per customer).
-    #[pyo3(signature = (data, columns, spend, months, discount_rate, periods_per_month, continuous=false, steps_per_month=4))]
+    /// Discounted value of each customer's purchases over `time` months:
+    /// purchases from `purchase_model`, each worth this model's expected
+    /// average spend (one pass over the summary).
+    #[pyo3(signature = (purchase_model, data, time, discount_rate, freq, continuous=false, steps_per_month=4))]
     #[allow(clippy::too_many_arguments)]
-    fn lifetime_value<'py>(
+    fn customer_lifetime_value<'py>(
         &self,
         py: Python<'py>,
+        purchase_model: &PurchaseModel,
         data: AnyRecordBatch,
-        columns: [String; 3],
-        spend: PyReadonlyArray1<f64>,
-        months: usize,
+        time: i64,
         discount_rate: f64,
-        periods_per_month: f64,
+        freq: &str,
         continuous: bool,
-        steps_per_month: usize,
+        steps_per_month: i64,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let (kind, p) = (self.fitted.kind, &self.fitted.params);
-        if !kind.is_continuous() {
-            return Err(Error::Invalid(format!(
-                "lifetime value needs a BetaGeo, ModifiedBetaGeo or ParetoNBD model, not {}",
-                kind.name()
-            ))
-            .into());
-        }
-        if !(discount_rate.is_finite() && discount_rate > -1.0) {
-            return Err(Error::argument("discount_rate", "must be finite and > -1").into());
-        }
-        if !(periods_per_month.is_finite() && periods_per_month > 0.0) || steps_per_month == 0 {
-            return Err(Error::argument(
-                "freq",
-                "must give a positive number of periods per month",
-            )
-            .into());
-        }
-        let rows = read_rows(data, columns)?;
-        kind.validate(&rows)?;
-        let spend = spend.as_array().to_vec();
-        if spend.len() != rows.len() {
-            return Err(Error::argument(
-                "monetary_value",
-                format!("has {} values for {} customers", spend.len(), rows.len()),
-            )
-            .into());
-        }
-        let discounting = if continuous {
-            Discounting::Continuous {
-                rate: discount_rate,
-                periods_per_month,
-                steps_per_month,
-            }
-        } else {
-            Discounting::Monthly {
-                rate: discount_rate,
-                periods_per_month,
-            }
-        };
-        let out = py.detach(|| {
-            rows.par_iter()
-                .zip(spend.par_iter())
-                .with_min_len(256)
-                .map(|(r, &m)| predict::lifetime_value(kind, p, *r, m, months, discounting))
-                .collect::<Vec<f64>>()
-        });
-        Ok(out.into_pyarray(py))
-    }
-
-    fn to_bytes(&self) -> PyResult<Vec<u8>> {
-        to_bytes(&self.fitted)
-    }
-
-    #[staticmethod]
-    fn from_bytes(data: &[u8]) -> PyResult<Self> {
-        Ok(ClvModel {
-            fitted: from_bytes(data)?,
-        })
+        let options = ValueOptions::new(time, discount_rate, freq, continuous, steps_per_month)?;
+        let table = read_table(data)?;
+        let purchases = (purchase_model.family, purchase_model.fitted.params.as_slice());
+        let spend = self.fitted.params.as_slice();
+        let out = Job::new().run(py, |ctl| {
+            customers::customer_lifetime_value(purchases, spend, &table, options, ctl)
+        })?;
+        Ok(numpy(py, out))
     }
 }
 
-impl ClvModel {
-    fn require(&self, kind: ModelKind) -> Result<()> {
-        if self.fitted.kind == kind {
-            Ok(())
-        } else {
-            Err(Error::Invalid(format!(
-                "this needs a {} model, not {}",
-                kind.name(),
-                self.fitted.kind.name()
-            )))
-        }
-    }
-
-    fn per_customer<'py>(
-        &self,
-        py: Python<'py>,
-        data: AnyRecordBatch,
-        columns: [String; 3],
-        t: PyReadonlyArray1<f64>,
-        f: impl Fn(ModelKind, &[f64], Row, f64) -> f64 + Sync,
-    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let (kind, p) = (self.fitted.kind, &self.fitted.params);
-        if !(kind.is_continuous() || kind == ModelKind::BetaGeoBetaBinom) {
-            return Err(Error::Invalid(format!(
-                "this prediction is not defined for the {} model",
-                kind.name()
-            ))
-            .into());
-        }
-        let rows = read_rows(data, columns)?;
-        kind.validate(&rows)?;
-        let t = per_row(&t, rows.len(), "t")?;
-        let out = py.detach(|| {
-            rows.par_iter()
-                .zip(t.par_iter())
-                .with_min_len(1024)
-                .map(|(r, &t)| f(kind, p, *r, t))
-                .collect::<Vec<f64>>()
-        });
-        Ok(out.into_pyarray(py))
-    }
-}
-
-/// Gamma-Gamma predictions accept customers without repeat purchases
-/// (they get the population mean) but not negative or missing values.
-/// `f` of every time in `t` (a model-level prediction), in parallel and
-/// without the GIL.
-fn map_times<'py>(
-    py: Python<'py>,
-    t: &PyReadonlyArray1<f64>,
-    f: impl Fn(f64) -> Result<f64> + Sync,
-) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let t = t.as_array().to_vec();
-    let out = py.detach(|| {
-        t.par_iter()
-            .with_min_len(256)
-            .map(|&t| f(t))
-            .collect::<Result<Vec<f64>>>()
-    })?;
-    Ok(out.into_pyarray(py))
-}
-
-fn check_spend_rows(rows: &[Row]) -> Result<()> {
-    for (i, &[x, m, _]) in rows.iter().enumerate() {
-        if !(x.is_finite() && x >= 0.0) {
-            return Err(Error::column_value(
-                "frequency",
-                format!("must be finite and >= 0 (row {i})"),
-            ));
-        }
-        if !(m.is_finite() && m >= 0.0) {
-            return Err(Error::column_value(
-                "monetary_value",
-                format!("must be finite and >= 0 (row {i})"),
-            ));
-        }
-    }
-    Ok(())
+/// The family check of a one-model family.
+fn only(model: ModelKind) -> impl Fn(ModelKind) -> Option<()> {
+    move |kind| (kind == model).then_some(())
 }

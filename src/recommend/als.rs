@@ -17,7 +17,58 @@ use super::factors::{gram, random_factors, Factors};
 use super::linalg::Avx2;
 use super::linalg::{Kernels, Plain};
 use super::sparse::Csr;
+use crate::control::Control;
 use crate::error::{Error, Result};
+use crate::spec::{self, Accept, Literal, Param, Params, Spec};
+
+/// The number of latent factors (ALS and BPR).
+pub const FACTORS: Param = Param {
+    name: "factors",
+    default: Literal::Int(64),
+    accepts: &[Accept::int_from(1)],
+    unit: "",
+    doc: "latent factors per user and item",
+};
+
+/// The contract of `patronage.recommend.ALS` (implicit's parameters).
+pub static SPEC: Spec = Spec {
+    name: "ALS",
+    params: &[
+        FACTORS,
+        Param {
+            name: "regularization",
+            default: Literal::Float(0.01),
+            accepts: &[Accept::at_least(0.0)],
+            unit: "",
+            doc: "L2 penalty on the factors",
+        },
+        Param {
+            name: "alpha",
+            default: Literal::Float(1.0),
+            accepts: &[Accept::above(0.0)],
+            unit: "",
+            doc: "confidence per unit of interaction weight",
+        },
+        Param {
+            name: "iterations",
+            default: Literal::Int(15),
+            accepts: &[Accept::int_from(0)],
+            unit: "",
+            doc: "alternating passes",
+        },
+        Param {
+            name: "cg_steps",
+            default: Literal::Int(3),
+            accepts: &[Accept::int_from(1)],
+            unit: "",
+            doc: "conjugate-gradient steps per solve",
+        },
+        spec::RANDOM_STATE,
+        spec::SHOW_PROGRESS,
+    ],
+    columns: &[],
+    fitted: &[],
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AlsParams {
@@ -30,33 +81,21 @@ pub struct AlsParams {
 }
 
 impl AlsParams {
-    pub fn validate(&self) -> Result<()> {
-        if self.factors == 0 {
-            return Err(Error::argument("factors", "must be at least 1"));
+    /// From parameters checked against [`SPEC`].
+    pub fn from_params(p: &Params) -> Self {
+        AlsParams {
+            factors: p.count("factors"),
+            regularization: p.number("regularization") as f32,
+            alpha: p.number("alpha") as f32,
+            iterations: p.count("iterations"),
+            cg_steps: p.count("cg_steps"),
+            seed: p.seed(),
         }
-        if !(self.regularization >= 0.0 && self.regularization.is_finite()) {
-            return Err(Error::argument(
-                "regularization",
-                "must be a non-negative number",
-            ));
-        }
-        if !(self.alpha > 0.0 && self.alpha.is_finite()) {
-            return Err(Error::argument("alpha", "must be a positive number"));
-        }
-        if self.cg_steps == 0 {
-            return Err(Error::argument("cg_steps", "must be at least 1"));
-        }
-        Ok(())
     }
 }
 
-/// Fit ALS; `progress(iteration, iterations)` is called after each iteration.
-pub fn fit(
-    user_items: &Csr,
-    params: AlsParams,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<Factors> {
-    params.validate()?;
+/// Fit ALS, reporting iterations done as progress.
+pub fn fit(user_items: &Csr, params: AlsParams, ctl: &Control) -> Result<Factors> {
     let f = params.factors;
     let cui = user_items.clone().map_values(|_, _, v| v * params.alpha);
     let ciu = cui.transpose();
@@ -64,27 +103,15 @@ pub fn fit(
     let mut user = random_factors(&mut rng, cui.n_rows, f);
     let mut item = random_factors(&mut rng, cui.n_cols, f);
     for it in 0..params.iterations {
-        solve_side(
-            &cui,
-            &mut user,
-            &item,
-            f,
-            params.regularization,
-            params.cg_steps,
-        );
-        solve_side(
-            &ciu,
-            &mut item,
-            &user,
-            f,
-            params.regularization,
-            params.cg_steps,
-        );
-        progress(it + 1, params.iterations);
+        let (reg, steps) = (params.regularization, params.cg_steps);
+        solve_side(&cui, &mut user, &item, f, reg, steps, ctl);
+        solve_side(&ciu, &mut item, &user, f, reg, steps, ctl);
+        ctl.progress(it + 1, params.iterations)?;
     }
     if user.iter().chain(&item).any(|v| !v.is_finite()) {
-        return Err(Error::Invalid(
-            "ALS diverged (non-finite factors); lower alpha or raise regularization".into(),
+        return Err(Error::fit(
+            "ALS",
+            "the factors diverged (NaN or infinite); lower alpha or raise regularization",
         ));
     }
     Ok(Factors {
@@ -97,7 +124,16 @@ pub fn fit(
 }
 
 /// Update every row of `x` given the other side's factors `y`.
-pub fn solve_side(c: &Csr, x: &mut [f32], y: &[f32], f: usize, reg: f32, steps: usize) {
+/// (Stops early, leaving `x` partly updated, once `ctl` is cancelled.)
+pub fn solve_side(
+    c: &Csr,
+    x: &mut [f32],
+    y: &[f32],
+    f: usize,
+    reg: f32,
+    steps: usize,
+    ctl: &Control,
+) {
     let yty = gram(y, f, reg);
     let wide = has_avx2();
     x.par_chunks_mut(f)
@@ -106,6 +142,9 @@ pub fn solve_side(c: &Csr, x: &mut [f32], y: &[f32], f: usize, reg: f32, steps: 
         .for_each_init(
             || vec![0f32; 3 * f],
             |scratch, (u, xu)| {
+                if ctl.cancelled() {
+                    return;
+                }
                 let (items, conf) = c.row(u);
                 if wide {
                     #[cfg(target_arch = "x86_64")]
@@ -218,7 +257,7 @@ mod tests {
             cg_steps: 3,
             seed: 1,
         };
-        let model = fit(&m, params, &mut |_, _| {}).unwrap();
+        let model = fit(&m, params, &Control::new()).unwrap();
         let mut scores = vec![0f32; 10];
         model.score_into(model.user_row(0), &mut scores);
         let own: f32 = scores[..5].iter().sum();
@@ -228,7 +267,7 @@ mod tests {
         let folded = model.fold_in(&model.item_gram(), &[0, 1, 2, 3, 4], &[1.0; 5]);
         model.score_into(&folded, &mut scores);
         assert!(scores[..5].iter().sum::<f32>() > 4.0, "{scores:?}");
-        let again = fit(&m, params, &mut |_, _| {}).unwrap();
+        let again = fit(&m, params, &Control::new()).unwrap();
         assert_eq!(again, model);
     }
 }

@@ -17,7 +17,42 @@ use serde::{Deserialize, Serialize};
 
 use super::factors::Factors;
 use super::sparse::Csr;
+use crate::control::Control;
 use crate::error::{Error, Result};
+use crate::spec::{self, Accept, Literal, Param, Params, Spec};
+
+/// The contract of `patronage.recommend.BPR`.
+pub static SPEC: Spec = Spec {
+    name: "BPR",
+    params: &[
+        super::als::FACTORS,
+        Param {
+            name: "learning_rate",
+            default: Literal::Float(0.05),
+            accepts: &[Accept::above(0.0)],
+            unit: "",
+            doc: "SGD step size",
+        },
+        Param {
+            name: "regularization",
+            default: Literal::Float(0.01),
+            accepts: &[Accept::at_least(0.0)],
+            unit: "",
+            doc: "L2 penalty on the factors",
+        },
+        Param {
+            name: "iterations",
+            default: Literal::Int(100),
+            accepts: &[Accept::int_from(0)],
+            unit: "",
+            doc: "epochs over the interactions",
+        },
+        spec::RANDOM_STATE,
+        spec::SHOW_PROGRESS,
+    ],
+    columns: &[],
+    fitted: &[],
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BprParams {
@@ -28,31 +63,26 @@ pub struct BprParams {
     pub seed: u64,
 }
 
+impl BprParams {
+    /// From parameters checked against [`SPEC`].
+    pub fn from_params(p: &Params) -> Self {
+        BprParams {
+            factors: p.count("factors"),
+            learning_rate: p.number("learning_rate") as f32,
+            regularization: p.number("regularization") as f32,
+            iterations: p.count("iterations"),
+            seed: p.seed(),
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct SharedMut(*mut f32);
 unsafe impl Send for SharedMut {}
 unsafe impl Sync for SharedMut {}
 
-pub fn fit(
-    user_items: &Csr,
-    params: BprParams,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<Factors> {
-    if params.factors == 0 {
-        return Err(Error::argument("factors", "must be at least 1"));
-    }
-    if !(params.learning_rate > 0.0 && params.learning_rate.is_finite()) {
-        return Err(Error::argument(
-            "learning_rate",
-            "must be a positive number",
-        ));
-    }
-    if !(params.regularization >= 0.0 && params.regularization.is_finite()) {
-        return Err(Error::argument(
-            "regularization",
-            "must be a non-negative number",
-        ));
-    }
+/// Fit BPR, reporting epochs done as progress.
+pub fn fit(user_items: &Csr, params: BprParams, ctl: &Control) -> Result<Factors> {
     let f = params.factors + 1; // the last column is the item bias
     let (n_users, n_items) = (user_items.n_rows, user_items.n_cols);
     let blocks = rayon::current_num_threads().clamp(1, n_items.max(1));
@@ -100,7 +130,10 @@ pub fn fit(
                 let mut order = strata[stratum].clone();
                 order.shuffle(&mut rng);
                 let negatives = &block_items[ib];
-                for (u, i) in order {
+                for (k, (u, i)) in order.into_iter().enumerate() {
+                    if k % 4096 == 0 && ctl.cancelled() {
+                        return;
+                    }
                     let j = negatives[rng.random_range(0..negatives.len())];
                     if user_items.row(u as usize).0.binary_search(&j).is_ok() {
                         continue;
@@ -116,11 +149,12 @@ pub fn fit(
                 }
             });
         }
-        progress(epoch + 1, params.iterations);
+        ctl.progress(epoch + 1, params.iterations)?;
     }
     if user.iter().chain(&item).any(|v| !v.is_finite()) {
-        return Err(Error::Invalid(
-            "BPR diverged (non-finite factors); lower learning_rate".into(),
+        return Err(Error::fit(
+            "BPR",
+            "the factors diverged (NaN or infinite); lower learning_rate",
         ));
     }
     Ok(Factors {

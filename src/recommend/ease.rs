@@ -9,7 +9,33 @@ use serde::{Deserialize, Serialize};
 
 use super::linalg::spd_inverse;
 use super::sparse::Csr;
+use crate::control::Control;
 use crate::error::{Error, Result};
+use crate::persist;
+use crate::spec::{Accept, Literal, Param, Params, Spec};
+
+/// The contract of `patronage.recommend.EASE`.
+pub static SPEC: Spec = Spec {
+    name: "EASE",
+    params: &[
+        Param {
+            name: "regularization",
+            default: Literal::Float(500.0),
+            accepts: &[Accept::above(0.0)],
+            unit: "",
+            doc: "λ added to the diagonal of XᵀX",
+        },
+        Param {
+            name: "max_items",
+            default: Literal::Int(20_000),
+            accepts: &[Accept::int_from(1)],
+            unit: "items",
+            doc: "largest catalogue fitted (B is a dense n_items² matrix)",
+        },
+    ],
+    columns: &[],
+    fitted: &[],
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ease {
@@ -19,10 +45,11 @@ pub struct Ease {
 }
 
 impl Ease {
-    pub fn fit(user_items: &Csr, lambda: f64, max_items: usize) -> Result<Self> {
+    pub fn fit(user_items: &Csr, params: &Params, ctl: &Control) -> Result<Self> {
+        let (lambda, max_items) = (params.number("regularization"), params.count("max_items"));
         let n = user_items.n_cols;
         if n > max_items {
-            return Err(Error::argument(
+            return Err(params.error(
                 "max_items",
                 format!(
                     "is {max_items} but the data has {n} items; EASE needs a dense {n}×{n} \
@@ -31,15 +58,15 @@ impl Ease {
                 ),
             ));
         }
-        if !(lambda > 0.0 && lambda.is_finite()) {
-            return Err(Error::argument(
-                "regularization",
-                "must be a positive number",
-            ));
-        }
         let g = gram_of_items(user_items, lambda);
-        let p = spd_inverse(g, n).ok_or_else(|| {
-            Error::Invalid("EASE: XᵀX + λI is not positive definite; raise regularization".into())
+        ctl.check()?;
+        let p = spd_inverse(g, n, ctl);
+        ctl.check()?;
+        let p = p.ok_or_else(|| {
+            Error::fit(
+                "EASE",
+                "XᵀX + λI is not positive definite; raise regularization",
+            )
         })?;
         let diag: Vec<f64> = (0..n).map(|i| p[i * n + i]).collect();
         let mut b = p;
@@ -49,6 +76,15 @@ impl Ease {
             }
         });
         Ok(Ease { n_items: n, b })
+    }
+
+    /// The invariants of serving, for a model read from bytes.
+    pub fn validate(&self, n_items: usize) -> Result<()> {
+        persist::require(
+            self.n_items == n_items && self.b.len() == n_items * n_items,
+            || format!("EASE weights are not {n_items}x{n_items}"),
+        )?;
+        persist::require_finite(&self.b, "EASE weights")
     }
 
     /// Scores of every item for a user's items: `x_u B`.

@@ -19,6 +19,23 @@ pub struct Factors {
 }
 
 impl Factors {
+    /// The invariants of serving, for factors read from bytes.
+    pub fn validate(&self, n_users: usize, n_items: usize) -> crate::error::Result<()> {
+        let f = self.n_factors;
+        crate::persist::require(
+            f > 0 && self.user.len() == n_users * f && self.item.len() == n_items * f,
+            || format!("the factors are not {n_users}x{f} and {n_items}x{f}"),
+        )?;
+        crate::persist::require(
+            self.user.iter().chain(&self.item).all(|v| v.is_finite())
+                && self.alpha.is_finite()
+                && self.alpha > 0.0
+                && self.regularization.is_finite()
+                && self.regularization >= 0.0,
+            || "the factors or their settings hold NaN, infinite or negative values".into(),
+        )
+    }
+
     #[inline]
     pub fn user_row(&self, u: usize) -> &[f32] {
         &self.user[u * self.n_factors..(u + 1) * self.n_factors]

@@ -8,10 +8,10 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::ids::IdMap;
 use super::sparse::Csr;
 use crate::error::{Error, Result};
-use crate::table::{self, Table};
+use crate::persist::{self, Persist};
+use crate::table::{self, IdMap, Table};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Interactions {
@@ -31,29 +31,44 @@ impl Interactions {
         weight_col: Option<&str>,
     ) -> Result<Self> {
         if table.num_rows() == 0 {
-            return Err(Error::Invalid(
-                "the interactions table has no rows; nothing to fit".into(),
+            return Err(Error::empty(
+                "the interactions table has no rows; nothing to fit",
             ));
         }
-        let (users, user_ids) = IdMap::encode(&table.column(user_col)?)?;
-        let (items, item_ids) = IdMap::encode(&table.column(item_col)?)?;
-        let weights: Vec<f32> = match weight_col {
-            Some(name) => {
-                let column = table.column(name)?;
-                let values = table::values_f64(&column)?;
-                check_weights(name, &values)?;
-                values.par_iter().map(|&v| v as f32).collect()
-            }
-            None => vec![1.0; users.len()],
-        };
-        let matrix = Csr::from_coo(user_ids.len(), item_ids.len(), &users, &items, &weights);
+        let users = IdMap::encode(&table.column(user_col)?)?;
+        let items = IdMap::encode(&table.column(item_col)?)?;
+        let weights = weights(table, weight_col, users.codes.len())?;
+        let matrix = Csr::from_coo(
+            users.ids.len(),
+            items.ids.len(),
+            &users.codes,
+            &items.codes,
+            &weights,
+        );
         Ok(Interactions {
-            users: user_ids,
-            items: item_ids,
+            users: users.ids,
+            items: items.ids,
             matrix: drop_zeros(matrix),
             user_col: user_col.to_string(),
             item_col: item_col.to_string(),
         })
+    }
+
+    /// From a scipy.sparse matrix's CSR arrays (checked: they come from
+    /// outside); ids are row and column numbers.
+    pub fn from_scipy(
+        shape: (usize, usize),
+        indptr: &[i64],
+        indices: &[i32],
+        data: &[f32],
+    ) -> Result<Self> {
+        const NAME: &str = "user_items";
+        if indptr.iter().any(|&v| v < 0) || indices.iter().any(|&v| v < 0) {
+            return Err(Error::argument(NAME, "has negative indices"));
+        }
+        let indptr = indptr.iter().map(|&v| v as usize).collect();
+        let indices = indices.iter().map(|&v| v as u32).collect();
+        Interactions::from_csr(shape, indptr, indices, data.to_vec(), NAME)
     }
 
     /// From CSR arrays (e.g. a scipy.sparse matrix); ids are row and column
@@ -118,8 +133,13 @@ impl Interactions {
     }
 }
 
-fn check_weights(name: &str, values: &[f64]) -> Result<()> {
-    table::require_finite(name, values)?;
+/// The weight of each row (1 without a weight column): finite and >= 0.
+pub fn weights(table: &Table, weight_col: Option<&str>, n: usize) -> Result<Vec<f32>> {
+    let Some(name) = weight_col else {
+        return Ok(vec![1.0; n]);
+    };
+    let column = table.column(name)?;
+    let values = table::numbers::finite_f64(&column)?;
     let negative = values.par_iter().filter(|&&v| v < 0.0).count();
     if negative > 0 {
         return Err(Error::column_value(
@@ -129,7 +149,39 @@ fn check_weights(name: &str, values: &[f64]) -> Result<()> {
             ),
         ));
     }
-    Ok(())
+    Ok(values.par_iter().map(|&v| v as f32).collect())
+}
+
+impl Persist for Interactions {
+    fn kind(&self) -> String {
+        "recommend.Interactions".into()
+    }
+
+    fn accepts_kind(kind: &str) -> bool {
+        kind == "recommend.Interactions"
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.validate_parts()
+    }
+}
+
+impl Interactions {
+    /// The invariants of a matrix and its ids read from bytes.
+    pub fn validate_parts(&self) -> Result<()> {
+        let m = &self.matrix;
+        m.validate("the interactions matrix")
+            .map_err(|e| crate::error::Error::saved_model(e.to_string()))?;
+        persist::require(m.data.iter().all(|v| v.is_finite() && *v > 0.0), || {
+            "interaction weights must be finite and > 0".into()
+        })?;
+        persist::require(
+            (0..m.n_rows).all(|r| m.row(r).0.windows(2).all(|w| w[0] < w[1])),
+            || "interaction rows are not sorted".into(),
+        )?;
+        self.users.validate("user", Some(m.n_rows))?;
+        self.items.validate("item", Some(m.n_cols))
+    }
 }
 
 fn drop_zeros(m: Csr) -> Csr {

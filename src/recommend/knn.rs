@@ -14,7 +14,55 @@ use serde::{Deserialize, Serialize};
 
 use super::sparse::{Csr, SparseAccumulator};
 use super::topn::TopCollector;
-use crate::error::{Error, Result};
+use crate::control::Control;
+use crate::error::Result;
+use crate::persist;
+use crate::spec::{self, Accept, Literal, Param, Params, Spec};
+
+/// The contract of `patronage.recommend.ItemKNN` (implicit's parameters).
+pub static SPEC: Spec = Spec {
+    name: "ItemKNN",
+    params: &[
+        Param {
+            name: "k",
+            default: Literal::Int(20),
+            accepts: &[Accept::int_from(1)],
+            unit: "items",
+            doc: "neighbours kept per item (the item itself included, as in implicit)",
+        },
+        Param {
+            name: "weighting",
+            default: Literal::Str("cosine"),
+            accepts: &[Accept::Word(&["cosine", "tfidf", "bm25"])],
+            unit: "",
+            doc: "how item vectors are weighted before comparing them",
+        },
+        Param {
+            name: "shrinkage",
+            default: Literal::Float(0.0),
+            accepts: &[Accept::at_least(0.0)],
+            unit: "users",
+            doc: "similarities are multiplied by n / (n + shrinkage), n the users two items share",
+        },
+        Param {
+            name: "k1",
+            default: Literal::Float(1.2),
+            accepts: &[Accept::at_least(0.0)],
+            unit: "",
+            doc: "BM25 term-frequency saturation",
+        },
+        Param {
+            name: "b",
+            default: Literal::Float(0.75),
+            accepts: &[Accept::in_closed(0.0, 1.0)],
+            unit: "",
+            doc: "BM25 length normalisation",
+        },
+        spec::SHOW_PROGRESS,
+    ],
+    columns: &[],
+    fitted: &[],
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Weighting {
@@ -23,24 +71,28 @@ pub enum Weighting {
     Bm25 { k1: f32, b: f32 },
 }
 
-impl Weighting {
-    pub fn parse(name: &str, k1: f32, b: f32) -> Result<Self> {
-        match name {
-            "cosine" => Ok(Weighting::Cosine),
-            "tfidf" => Ok(Weighting::TfIdf),
-            "bm25" => {
-                if !(k1 >= 0.0 && k1.is_finite()) {
-                    return Err(Error::argument("K1", "must be a non-negative number"));
-                }
-                if !(0.0..=1.0).contains(&b) {
-                    return Err(Error::argument("B", "must be between 0 and 1"));
-                }
-                Ok(Weighting::Bm25 { k1, b })
-            }
-            other => Err(Error::argument(
-                "weighting",
-                format!("must be 'cosine', 'tfidf' or 'bm25', got '{other}'"),
-            )),
+/// Item-kNN settings, from parameters checked against [`SPEC`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KnnParams {
+    pub weighting: Weighting,
+    pub k: usize,
+    pub shrinkage: f32,
+}
+
+impl KnnParams {
+    pub fn from_params(p: &Params) -> Self {
+        let weighting = match p.text("weighting") {
+            Some("tfidf") => Weighting::TfIdf,
+            Some("bm25") => Weighting::Bm25 {
+                k1: p.number("k1") as f32,
+                b: p.number("b") as f32,
+            },
+            _ => Weighting::Cosine,
+        };
+        KnnParams {
+            weighting,
+            k: p.count("k"),
+            shrinkage: p.number("shrinkage") as f32,
         }
     }
 }
@@ -104,24 +156,13 @@ pub fn weight(user_items: &Csr, weighting: Weighting) -> Vec<(u32, f32)> {
 }
 
 impl ItemKnn {
-    /// Fit from the user × item matrix; `progress` is called with the number
-    /// of items done so far (from the calling thread only).
-    pub fn fit(
-        user_items: &Csr,
-        weighting: Weighting,
-        k: usize,
-        shrinkage: f32,
-        progress: &mut dyn FnMut(usize, usize),
-    ) -> Result<Self> {
-        if k == 0 {
-            return Err(Error::argument("K", "must be at least 1"));
-        }
-        if !(shrinkage >= 0.0 && shrinkage.is_finite()) {
-            return Err(Error::argument(
-                "shrinkage",
-                "must be a non-negative number",
-            ));
-        }
+    /// Fit from the user × item matrix, reporting items done as progress.
+    pub fn fit(user_items: &Csr, params: KnnParams, ctl: &Control) -> Result<Self> {
+        let KnnParams {
+            weighting,
+            k,
+            shrinkage,
+        } = params;
         let weighted = PairRows::new(user_items, weight(user_items, weighting));
         let n_items = user_items.n_cols;
         let mut rows: Vec<Vec<(u32, f32)>> = Vec::with_capacity(n_items);
@@ -145,10 +186,27 @@ impl ItemKnn {
                 .collect();
             rows.extend(part);
             start = end;
-            progress(start, n_items);
+            ctl.progress(start, n_items)?;
         }
         Ok(ItemKnn {
             similarity: Csr::from_rows(&rows, n_items),
+        })
+    }
+
+    /// The invariants of serving, for a model read from bytes: a square
+    /// similarity over the catalogue with finite values.
+    pub fn validate(&self, n_items: usize) -> Result<()> {
+        let m = &self.similarity;
+        persist::require(m.n_rows == n_items && m.n_cols == n_items, || {
+            format!(
+                "the similarity is {}x{} for {n_items} items",
+                m.n_rows, m.n_cols
+            )
+        })?;
+        m.validate("the similarity matrix")
+            .map_err(|e| crate::error::Error::saved_model(e.to_string()))?;
+        persist::require(m.data.iter().all(|v| v.is_finite()), || {
+            "the similarity holds NaN or infinite values".into()
         })
     }
 
@@ -273,6 +331,7 @@ fn neighbours(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::Control;
     use crate::datasets::simulate::{simulate, SimulationConfig};
     use std::time::Instant;
 
@@ -281,12 +340,12 @@ mod tests {
     #[test]
     #[ignore]
     fn knn_phase_timings() {
-        let sim = simulate(&SimulationConfig {
+        let config = SimulationConfig {
             n_customers: 150_000,
             n_items: 10_000,
             ..Default::default()
-        })
-        .unwrap();
+        };
+        let sim = simulate(&config, &Control::new()).unwrap();
         let users: Vec<u32> = sim.customer_id.iter().map(|&c| c as u32 - 1).collect();
         let items: Vec<u32> = sim.item_id.iter().map(|&i| i as u32).collect();
         let ones = vec![1f32; users.len()];
@@ -304,7 +363,12 @@ mod tests {
         let mut best = f64::INFINITY;
         for _ in 0..15 {
             let t = Instant::now();
-            let knn = ItemKnn::fit(&m, Weighting::Cosine, 50, 0.0, &mut |_, _| {}).unwrap();
+            let params = KnnParams {
+                weighting: Weighting::Cosine,
+                k: 50,
+                shrinkage: 0.0,
+            };
+            let knn = ItemKnn::fit(&m, params, &Control::new()).unwrap();
             best = best.min(t.elapsed().as_secs_f64());
             assert!(knn.similarity.nnz() > 0);
         }

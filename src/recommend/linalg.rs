@@ -1,6 +1,8 @@
 //! Small dense kernels shared by the models: dot/axpy in lanes of 8 (which
 //! the compiler vectorises), a row-major Cholesky factorisation and solves.
 
+use crate::control::Control;
+
 #[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
@@ -51,8 +53,16 @@ pub fn dot64(a: &[f64], b: &[f64]) -> f64 {
 /// matrix: on return the lower triangle holds `L` with `A = L Lᵀ`.  Returns
 /// false if `A` is not positive definite.
 pub fn cholesky(a: &mut [f64], n: usize) -> bool {
+    cholesky_unless_cancelled(a, n, &Control::new())
+}
+
+/// [`cholesky`], giving up (false) once `ctl` is cancelled.
+pub fn cholesky_unless_cancelled(a: &mut [f64], n: usize, ctl: &Control) -> bool {
     use rayon::prelude::*;
     for i in 0..n {
+        if ctl.cancelled() {
+            return false;
+        }
         let (done, rest) = a.split_at_mut(i * n);
         let row_i = &mut rest[..n];
         // Entries j < i of row i depend on earlier entries of the same row,
@@ -106,9 +116,9 @@ pub fn cholesky_solve(l: &[f64], n: usize, b: &mut [f64]) {
 
 /// The inverse of a symmetric positive definite matrix (row-major, full), or
 /// `None` if it is not positive definite.  Work is parallel over columns.
-pub fn spd_inverse(mut a: Vec<f64>, n: usize) -> Option<Vec<f64>> {
+pub fn spd_inverse(mut a: Vec<f64>, n: usize, ctl: &Control) -> Option<Vec<f64>> {
     use rayon::prelude::*;
-    if !cholesky(&mut a, n) {
+    if !cholesky_unless_cancelled(&mut a, n, ctl) {
         return None;
     }
     let l = &a;
@@ -323,7 +333,7 @@ mod tests {
                 a[i * n + j] = a[j * n + i];
             }
         }
-        let inv = spd_inverse(a.clone(), n).unwrap();
+        let inv = spd_inverse(a.clone(), n, &Control::new()).unwrap();
         for i in 0..n {
             for j in 0..n {
                 let s: f64 = (0..n).map(|k| a[i * n + k] * inv[k * n + j]).sum();

@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::table::{self, IdMap, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct RankingMetrics {
@@ -49,11 +50,7 @@ pub fn ranking_metrics(
     if k == 0 {
         return Err(Error::argument("k", "must be at least 1"));
     }
-    if recommended.len() != relevant.len() {
-        return Err(Error::Invalid(
-            "recommendations and test items are for different users".into(),
-        ));
-    }
+    debug_assert_eq!(recommended.len(), relevant.len(), "one list per user");
     let gains: Vec<f64> = (0..k).map(|i| 1.0 / ((i + 2) as f64).log2()).collect();
     let ideal: Vec<f64> = gains
         .iter()
@@ -114,8 +111,8 @@ pub fn ranking_metrics(
         sum.hit += t.hit;
     }
     if n_users == 0 {
-        return Err(Error::Invalid(
-            "no user has both recommendations to score and held-out items".into(),
+        return Err(Error::empty(
+            "no user has both recommendations to score and held-out items",
         ));
     }
     let mut shown = vec![false; n_items];
@@ -139,6 +136,88 @@ pub fn ranking_metrics(
         coverage: shown.iter().filter(|&&s| s).count() as f64 / n_items.max(1) as f64,
         n_users,
     })
+}
+
+impl RankingMetrics {
+    /// The rates by name, in a fixed order (`n_users` aside).
+    pub fn named(&self) -> [(&'static str, f64); 7] {
+        [
+            ("precision", self.precision),
+            ("recall", self.recall),
+            ("map", self.map),
+            ("ndcg", self.ndcg),
+            ("auc", self.auc),
+            ("hit_rate", self.hit_rate),
+            ("coverage", self.coverage),
+        ]
+    }
+}
+
+/// Held-out items of each user, sorted and distinct, from user and item
+/// codes of the test rows (`None`: a user left out).
+pub fn relevant_lists(users: &[Option<u32>], items: &[u32], n_users: usize) -> Vec<Vec<u32>> {
+    let mut relevant: Vec<Vec<u32>> = vec![Vec::new(); n_users];
+    for (u, &i) in users.iter().zip(items) {
+        if let Some(u) = u {
+            relevant[*u as usize].push(i);
+        }
+    }
+    relevant.par_iter_mut().for_each(|r| {
+        r.sort_unstable();
+        r.dedup();
+    });
+    relevant
+}
+
+/// Ranking metrics of recommendation lists given as a table (user, item,
+/// rank columns, as `recommend` returns them) against a test table (user and
+/// item columns).  Users are those with test rows; test items never
+/// recommended still count as relevant.
+pub fn from_tables(
+    recommendations: &Table,
+    test: &Table,
+    user_col: &str,
+    item_col: &str,
+    k: usize,
+    n_items: usize,
+) -> Result<RankingMetrics> {
+    let test_users = test.column(user_col)?;
+    if test_users.is_empty() {
+        return Err(Error::empty("the test set has no rows"));
+    }
+    let test_items = test.column(item_col)?;
+    let users = IdMap::encode(&test_users)?;
+    let rec_users = users.ids.lookup(&recommendations.column(user_col)?)?;
+    let recommended_items = recommendations.column(item_col)?;
+    let items = IdMap::encode(&recommended_items)?;
+    let rank_column = recommendations.column("rank")?;
+    let ranks = table::values_f64(&rank_column)?;
+    // Test items never recommended get codes of their own past the
+    // recommended ones (the same code for the same item).
+    let test_codes = IdMap::encode(&test_items)?;
+    let n_recommended = items.ids.len() as u32;
+    let found = items.ids.translate(&test_codes.ids, item_col)?;
+    let test_item_codes: Vec<u32> = test_codes
+        .codes
+        .iter()
+        .map(|&c| found[c as usize].unwrap_or(n_recommended + c))
+        .collect();
+    let user_codes: Vec<Option<u32>> = users.codes.iter().map(|&c| Some(c)).collect();
+    let relevant = relevant_lists(&user_codes, &test_item_codes, users.ids.len());
+    let mut ranked: Vec<Vec<(f64, u32)>> = vec![Vec::new(); users.ids.len()];
+    for ((u, &i), &r) in rec_users.iter().zip(&items.codes).zip(ranks.iter()) {
+        if let Some(u) = u {
+            ranked[*u as usize].push((r, i));
+        }
+    }
+    let recommended: Vec<Vec<u32>> = ranked
+        .into_par_iter()
+        .map(|mut list| {
+            list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            list.into_iter().map(|p| p.1).collect()
+        })
+        .collect();
+    ranking_metrics(&recommended, &relevant, k, n_items)
 }
 
 #[cfg(test)]

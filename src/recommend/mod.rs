@@ -7,20 +7,34 @@
 //! * [`model`]: a fitted recommender and serving (top-n by partial sort,
 //!   fold-in of new users, similar items and users).
 //! * [`metrics`] and [`split`]: evaluation.
+//! * [`serve`]: serving and evaluation with ids in and tables out, the
+//!   entry points of the bindings.
 
 pub mod als;
 pub mod bpr;
 pub mod ease;
 pub mod factors;
-pub mod ids;
 pub mod interactions;
 pub mod knn;
 pub mod linalg;
 pub mod metrics;
 pub mod model;
+pub mod serve;
 pub mod sparse;
 pub mod split;
 pub mod topn;
 
 pub use interactions::Interactions;
-pub use model::{Model, Recommender, TopN, Unknown};
+pub use model::{Model, ModelKind, Recommender, Unknown};
+pub use topn::TopN;
+
+use crate::spec::Spec;
+
+/// The contracts of the recommenders.
+pub static SPECS: [&Spec; 5] = [
+    &model::POPULARITY,
+    &knn::SPEC,
+    &als::SPEC,
+    &bpr::SPEC,
+    &ease::SPEC,
+];

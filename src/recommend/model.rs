@@ -7,13 +7,68 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::als::{self, AlsParams};
+use super::bpr::{self, BprParams};
 use super::ease::Ease;
 use super::factors::{Factors, Panels, BLOCK_USERS};
 use super::interactions::Interactions;
-use super::knn::ItemKnn;
+use super::knn::{self, ItemKnn, KnnParams};
 use super::sparse::{Csr, SparseAccumulator};
-use super::topn::{top_n_dense, top_n_pairs, TopCollector};
+use super::topn::{top_n_dense, top_n_pairs, TopCollector, TopN};
+use crate::control::Control;
 use crate::error::{Error, Result};
+use crate::persist::{self, Persist};
+use crate::spec::{Params, Spec};
+
+/// The contract of `patronage.recommend.Popularity` (no parameters).
+pub static POPULARITY: Spec = Spec {
+    name: "Popularity",
+    params: &[],
+    columns: &[],
+    fitted: &[],
+};
+
+/// The recommenders, named by their specs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    Popularity,
+    ItemKnn,
+    Als,
+    Bpr,
+    Ease,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 5] = [
+        ModelKind::Popularity,
+        ModelKind::ItemKnn,
+        ModelKind::Als,
+        ModelKind::Bpr,
+        ModelKind::Ease,
+    ];
+
+    pub fn spec(self) -> &'static Spec {
+        match self {
+            ModelKind::Popularity => &POPULARITY,
+            ModelKind::ItemKnn => &knn::SPEC,
+            ModelKind::Als => &als::SPEC,
+            ModelKind::Bpr => &bpr::SPEC,
+            ModelKind::Ease => &super::ease::SPEC,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// The recommender named `name` (the Python class name).
+    pub fn parse(name: &str) -> Result<Self> {
+        ModelKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| Error::argument("model", format!("{name:?} is not a recommender")))
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Model {
@@ -25,17 +80,31 @@ pub enum Model {
 }
 
 impl Model {
-    fn name(&self) -> &'static str {
+    /// Fit the model of `params`' spec on the user × item matrix.
+    pub fn fit(kind: ModelKind, params: &Params, m: &Csr, ctl: &Control) -> Result<Model> {
+        debug_assert_eq!(params.spec().name, kind.name());
+        Ok(match kind {
+            ModelKind::Popularity => Model::Popularity,
+            ModelKind::ItemKnn => {
+                Model::ItemKnn(ItemKnn::fit(m, KnnParams::from_params(params), ctl)?)
+            }
+            ModelKind::Als => Model::Als(als::fit(m, AlsParams::from_params(params), ctl)?),
+            ModelKind::Bpr => Model::Bpr(bpr::fit(m, BprParams::from_params(params), ctl)?),
+            ModelKind::Ease => Model::Ease(Ease::fit(m, params, ctl)?),
+        })
+    }
+
+    pub fn kind(&self) -> ModelKind {
         match self {
-            Model::Popularity => "Popularity",
-            Model::ItemKnn(_) => "ItemKNN",
-            Model::Als(_) => "ALS",
-            Model::Bpr(_) => "BPR",
-            Model::Ease(_) => "EASE",
+            Model::Popularity => ModelKind::Popularity,
+            Model::ItemKnn(_) => ModelKind::ItemKnn,
+            Model::Als(_) => ModelKind::Als,
+            Model::Bpr(_) => ModelKind::Bpr,
+            Model::Ease(_) => ModelKind::Ease,
         }
     }
 
-    fn factors(&self) -> Option<&Factors> {
+    pub fn factors(&self) -> Option<&Factors> {
         match self {
             Model::Als(f) | Model::Bpr(f) => Some(f),
             _ => None,
@@ -61,101 +130,6 @@ impl Unknown {
                 format!("must be 'error' or 'popular', got '{other}'"),
             )),
         }
-    }
-}
-
-/// Top-n lists, one per query, best first: query `q`'s entries are
-/// `item[offsets[q]..offsets[q + 1]]` (and `score` alike).
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct TopN {
-    pub offsets: Vec<usize>,
-    pub item: Vec<u32>,
-    pub score: Vec<f32>,
-}
-
-/// Queries handled together by one task of [`TopN::gather`].
-const QUERY_BLOCK: usize = 64;
-
-impl TopN {
-    /// Compute the lists of queries `0..n_queries` in parallel, `block` at a
-    /// time (`lists(scratch, range)` returns one list per query of the range,
-    /// each at most `width` long), straight into flat arrays: a list per
-    /// query kept until the end would cost an allocation each (tens of MB
-    /// for all users).
-    fn gather<S>(
-        n_queries: usize,
-        block: usize,
-        width: usize,
-        init: impl Fn() -> S + Sync + Send,
-        lists: impl Fn(&mut S, std::ops::Range<usize>) -> Vec<Vec<(u32, f32)>> + Sync + Send,
-    ) -> TopN {
-        let width = width.max(1);
-        let mut item = vec![0u32; n_queries * width];
-        let mut score = vec![0f32; n_queries * width];
-        let mut lens = vec![0usize; n_queries];
-        item.par_chunks_mut(block * width)
-            .zip(score.par_chunks_mut(block * width))
-            .zip(lens.par_chunks_mut(block))
-            .enumerate()
-            .for_each_init(init, |scratch, (b, ((items, scores), lens))| {
-                let start = b * block;
-                let computed = lists(scratch, start..start + lens.len());
-                for (k, list) in computed.into_iter().enumerate() {
-                    let list = &list[..list.len().min(width)];
-                    lens[k] = list.len();
-                    for (j, &(i, s)) in list.iter().enumerate() {
-                        items[k * width + j] = i;
-                        scores[k * width + j] = s;
-                    }
-                }
-            });
-        // Close the gaps left by lists shorter than `width`.
-        let mut offsets = Vec::with_capacity(n_queries + 1);
-        offsets.push(0);
-        let mut end = 0;
-        for (q, &len) in lens.iter().enumerate() {
-            item.copy_within(q * width..q * width + len, end);
-            score.copy_within(q * width..q * width + len, end);
-            end += len;
-            offsets.push(end);
-        }
-        item.truncate(end);
-        score.truncate(end);
-        TopN {
-            offsets,
-            item,
-            score,
-        }
-    }
-
-    /// [`TopN::gather`] one query at a time.
-    fn gather_each<S>(
-        n_queries: usize,
-        width: usize,
-        init: impl Fn() -> S + Sync + Send,
-        top: impl Fn(&mut S, usize) -> Vec<(u32, f32)> + Sync + Send,
-    ) -> TopN {
-        TopN::gather(n_queries, QUERY_BLOCK, width, init, |scratch, range| {
-            range.map(|q| top(scratch, q)).collect()
-        })
-    }
-
-    /// The query of each entry, in entry order.
-    pub fn queries(&self) -> Vec<u32> {
-        let mut out = Vec::with_capacity(self.item.len());
-        for (q, w) in self.offsets.windows(2).enumerate() {
-            out.extend(std::iter::repeat(q as u32).take(w[1] - w[0]));
-        }
-        out
-    }
-
-    /// The 1-based rank of each entry within its query's list.
-    pub fn ranks(&self) -> Vec<i32> {
-        let mut out = Vec::with_capacity(self.item.len());
-        for w in self.offsets.windows(2) {
-            out.extend(1..=(w[1] - w[0]) as i32);
-        }
-        out
     }
 }
 
@@ -197,8 +171,23 @@ impl Recommender {
         }
     }
 
+    /// Fit the model of `kind` (parameters checked against its spec) on `data`.
+    pub fn fit(
+        data: Arc<Interactions>,
+        kind: ModelKind,
+        params: &Params,
+        ctl: &Control,
+    ) -> Result<Self> {
+        let model = Model::fit(kind, params, &data.matrix, ctl)?;
+        Ok(Recommender::new(data, model))
+    }
+
     pub fn n_items(&self) -> usize {
         self.data.matrix.n_cols
+    }
+
+    pub fn n_users(&self) -> usize {
+        self.data.matrix.n_rows
     }
 
     fn scratch(&self) -> Scratch {
@@ -216,6 +205,7 @@ impl Recommender {
         exclude_seen: bool,
         allowed: Option<&[bool]>,
         unknown: Unknown,
+        ctl: &Control,
     ) -> Result<TopN> {
         let m = &self.data.matrix;
         if unknown == Unknown::Error {
@@ -244,12 +234,13 @@ impl Recommender {
             }
         }
         if let Some(f) = self.model.factors() {
-            return Ok(self.recommend_factors(f, users, n, exclude_seen, allowed));
+            return self.recommend_factors(f, users, n, exclude_seen, allowed, ctl);
         }
         let width = n.min(self.n_items());
-        Ok(TopN::gather_each(
+        TopN::gather_each(
             users.len(),
             width,
+            ctl,
             || self.scratch(),
             |scratch, q| match users[q] {
                 Some(u) if m.row_len(u as usize) > 0 => {
@@ -262,7 +253,7 @@ impl Recommender {
                 }
                 _ => self.popular(n, &[], allowed),
             },
-        ))
+        )
     }
 
     /// Factor models score four users at a time against packed item panels.
@@ -273,7 +264,8 @@ impl Recommender {
         n: usize,
         exclude_seen: bool,
         allowed: Option<&[bool]>,
-    ) -> TopN {
+        ctl: &Control,
+    ) -> Result<TopN> {
         let m = &self.data.matrix;
         let panels = Panels::new(&f.item, f.n_factors);
         let n_items = panels.n_items();
@@ -283,6 +275,7 @@ impl Recommender {
             users.len(),
             BLOCK_USERS,
             n.min(n_items),
+            ctl,
             || vec![0f32; BLOCK_USERS * n_items],
             |scores, range| {
                 let chunk = &users[range];
@@ -323,11 +316,13 @@ impl Recommender {
         n: usize,
         exclude_seen: bool,
         allowed: Option<&[bool]>,
+        ctl: &Control,
     ) -> Result<TopN> {
         let yty = self.model.factors().map(|f| f.item_gram());
-        Ok(TopN::gather_each(
+        TopN::gather_each(
             histories.n_rows,
             n.min(self.n_items()),
+            ctl,
             || self.scratch(),
             |scratch, r| {
                 let (items, weights) = histories.row(r);
@@ -342,7 +337,7 @@ impl Recommender {
                 }
                 self.top(Who::History(items, weights), n, seen, allowed, scratch)
             },
-        ))
+        )
     }
 
     fn popular(&self, n: usize, seen: &[u32], allowed: Option<&[bool]>) -> Vec<(u32, f32)> {
@@ -427,6 +422,7 @@ impl Recommender {
         items: &[Option<u32>],
         n: usize,
         allowed: Option<&[bool]>,
+        ctl: &Control,
     ) -> Result<TopN> {
         if let Some(pos) = items.iter().position(|i| i.is_none()) {
             return Err(Error::argument(
@@ -437,16 +433,15 @@ impl Recommender {
         let keep = |q: u32, i: u32| i != q && allowed.map_or(true, |a| a[i as usize]);
         let width = n.min(self.n_items());
         let query = |k: usize| items[k].expect("checked above");
-        Ok(match &self.model {
+        match &self.model {
             Model::Popularity => {
-                return Err(Error::Invalid(
-                    "Popularity has no notion of similar items; use ItemKNN, ALS, BPR or EASE"
-                        .into(),
-                ))
+                let item_users = self.data.matrix.transpose();
+                row_cosine_top(&item_users, items, n, keep, ctl)
             }
             Model::ItemKnn(knn) => TopN::gather_each(
                 items.len(),
                 width,
+                ctl,
                 || (),
                 |_, k| {
                     let q = query(k);
@@ -463,6 +458,7 @@ impl Recommender {
             Model::Ease(ease) => TopN::gather_each(
                 items.len(),
                 width,
+                ctl,
                 || (),
                 |_, k| {
                     let q = query(k);
@@ -473,15 +469,15 @@ impl Recommender {
             ),
             Model::Als(f) | Model::Bpr(f) => {
                 let normed = normalised_rows(&f.item, f.n_factors);
-                cosine_top(&normed, f.n_factors, items, n, keep)
+                cosine_top(&normed, f.n_factors, items, n, keep, ctl)
             }
-        })
+        }
     }
 
     /// The `n` users most similar to each queried user (the user excluded).
     /// ALS/BPR: cosine of user factors; other models: cosine of the users'
     /// rows of the training matrix.
-    pub fn similar_users(&self, users: &[Option<u32>], n: usize) -> Result<TopN> {
+    pub fn similar_users(&self, users: &[Option<u32>], n: usize, ctl: &Control) -> Result<TopN> {
         if let Some(pos) = users.iter().position(|u| u.is_none()) {
             return Err(Error::argument(
                 "users",
@@ -491,38 +487,41 @@ impl Recommender {
         let keep = |q: u32, v: u32| v != q;
         if let Some(f) = self.model.factors() {
             let normed = normalised_rows(&f.user, f.n_factors);
-            return Ok(cosine_top(&normed, f.n_factors, users, n, keep));
+            return cosine_top(&normed, f.n_factors, users, n, keep, ctl);
         }
-        let m = &self.data.matrix;
-        let t = m.transpose();
-        let norms: Vec<f32> = (0..m.n_rows)
-            .map(|u| m.row(u).1.iter().map(|v| v * v).sum::<f32>().sqrt())
-            .collect();
-        Ok(TopN::gather_each(
-            users.len(),
-            n.min(m.n_rows),
-            || SparseAccumulator::new(m.n_rows),
-            |acc, k| {
-                let q = users[k].expect("checked above");
-                let (items, w) = m.row(q as usize);
-                for (&i, &a) in items.iter().zip(w) {
-                    let (others, b) = t.row(i as usize);
-                    for (&v, &b) in others.iter().zip(b) {
-                        acc.add(v, a * b);
-                    }
-                }
-                let c = acc
-                    .drain(|v, s, _| s / (norms[q as usize] * norms[v as usize]).max(1e-30))
-                    .into_iter()
-                    .filter(|&(v, _)| keep(q, v))
-                    .collect();
-                top_n_pairs(c, n)
-            },
-        ))
+        row_cosine_top(&self.data.matrix, users, n, keep, ctl)
     }
 
     pub fn model_name(&self) -> &'static str {
-        self.model.name()
+        self.model.kind().name()
+    }
+}
+
+impl Persist for Recommender {
+    fn kind(&self) -> String {
+        format!("recommend.{}", self.model_name())
+    }
+
+    fn accepts_kind(kind: &str) -> bool {
+        kind.strip_prefix("recommend.")
+            .is_some_and(|name| ModelKind::parse(name).is_ok())
+    }
+
+    /// Every index and length serving relies on.
+    fn validate(&self) -> Result<()> {
+        self.data.validate_parts()?;
+        let (n_users, n_items) = (self.n_users(), self.n_items());
+        persist::require(
+            self.popularity.len() == n_items
+                && self.popularity.iter().all(|p| p.is_finite() && *p >= 0.0),
+            || "the item popularity is malformed".into(),
+        )?;
+        match &self.model {
+            Model::Popularity => Ok(()),
+            Model::ItemKnn(knn) => knn.validate(n_items),
+            Model::Als(f) | Model::Bpr(f) => f.validate(n_users, n_items),
+            Model::Ease(e) => e.validate(n_items),
+        }
     }
 }
 
@@ -543,17 +542,57 @@ fn cosine_top(
     queries: &[Option<u32>],
     n: usize,
     keep: impl Fn(u32, u32) -> bool + Sync,
-) -> TopN {
+    ctl: &Control,
+) -> Result<TopN> {
     let rows = normed.len() / f.max(1);
     TopN::gather_each(
         queries.len(),
         n.min(rows),
+        ctl,
         || vec![0f32; rows],
         |scores, k| {
             let q = queries[k].expect("checked by the caller");
             let x = &normed[q as usize * f..(q as usize + 1) * f];
             super::factors::score_rows(normed, f, x, scores);
             top_n_dense(scores, n, |i| keep(q, i))
+        },
+    )
+}
+
+/// The `n` rows of `m` with the largest cosine to each queried row (users
+/// for the user × item matrix, items for its transpose), by a sparse product.
+fn row_cosine_top(
+    m: &Csr,
+    queries: &[Option<u32>],
+    n: usize,
+    keep: impl Fn(u32, u32) -> bool + Sync,
+    ctl: &Control,
+) -> Result<TopN> {
+    let t = m.transpose();
+    let norms: Vec<f32> = (0..m.n_rows)
+        .into_par_iter()
+        .map(|r| m.row(r).1.iter().map(|v| v * v).sum::<f32>().sqrt())
+        .collect();
+    TopN::gather_each(
+        queries.len(),
+        n.min(m.n_rows),
+        ctl,
+        || SparseAccumulator::new(m.n_rows),
+        |acc, k| {
+            let q = queries[k].expect("checked by the caller");
+            let (cols, w) = m.row(q as usize);
+            for (&c, &a) in cols.iter().zip(w) {
+                let (others, b) = t.row(c as usize);
+                for (&v, &b) in others.iter().zip(b) {
+                    acc.add(v, a * b);
+                }
+            }
+            let c = acc
+                .drain(|v, s, _| s / (norms[q as usize] * norms[v as usize]).max(1e-30))
+                .into_iter()
+                .filter(|&(v, _)| keep(q, v))
+                .collect();
+            top_n_pairs(c, n)
         },
     )
 }

@@ -4,6 +4,7 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::table::{self, Column, IdMap, Table};
 
 /// Rows at or after `cutoff` are test rows.
 pub fn by_time(times: &[i64], cutoff: i64) -> Vec<bool> {
@@ -72,10 +73,82 @@ pub fn random(users: &[u32], n_users: usize, fraction: f64, seed: u64) -> Result
 }
 
 fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    crate::hashing::stream_seed(x, 0)
+}
+
+/// How a log is split (see [`mask`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Split {
+    /// Rows at or after the cutoff, `(microseconds, is_utc)`.
+    Time { cutoff: (i64, bool) },
+    /// Each user's `k` latest rows.
+    Last { k: usize },
+    /// Each row with probability `test_size`.
+    Random { test_size: f64, seed: u64 },
+}
+
+impl Split {
+    /// The split `how` names, with its arguments (errors name the missing one).
+    pub fn parse(
+        how: &str,
+        cutoff: Option<(i64, bool)>,
+        k: usize,
+        test_size: f64,
+        seed: u64,
+    ) -> Result<Self> {
+        match how {
+            "time" => Ok(Split::Time {
+                cutoff: cutoff
+                    .ok_or_else(|| Error::argument("cutoff", "is required to split by time"))?,
+            }),
+            "last" => Ok(Split::Last { k }),
+            "random" => Ok(Split::Random { test_size, seed }),
+            other => Err(Error::argument(
+                "how",
+                format!("must be 'time', 'last' or 'random', got '{other}'"),
+            )),
+        }
+    }
+}
+
+/// The test-row mask of a log split by `split` (`time_col` for the time and
+/// last-k splits).
+pub fn mask(
+    table: &Table,
+    user_col: &str,
+    time_col: Option<&str>,
+    split: Split,
+) -> Result<Vec<bool>> {
+    if table.num_rows() == 0 {
+        return Err(Error::empty(
+            "the interactions table has no rows; nothing to split",
+        ));
+    }
+    let times = || -> Result<Column> {
+        let name = time_col.ok_or_else(|| {
+            Error::argument(
+                "time_col",
+                "is required to split by time or by the last rows",
+            )
+        })?;
+        table.column(name)
+    };
+    match split {
+        Split::Time { cutoff } => {
+            let column = times()?;
+            let times = table::wall_times(&column)?;
+            Ok(by_time(&times.micros, times.wall(cutoff)))
+        }
+        Split::Last { k } => {
+            let users = IdMap::encode(&table.column(user_col)?)?;
+            let column = times()?;
+            last_k(&users.codes, &table::wall_times(&column)?.micros, k)
+        }
+        Split::Random { test_size, seed } => {
+            let users = IdMap::encode(&table.column(user_col)?)?;
+            random(&users.codes, users.ids.len(), test_size, seed)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,165 @@
-//! Top-n selection by partial sort.
+//! Top-n selection by partial sort, and [`TopN`], the lists of many queries
+//! computed in parallel into flat arrays.
 //!
 //! Ties are broken by the smaller index so results do not depend on the
 //! order candidates were visited in (and so on the number of threads).
+
+use std::sync::Arc;
+
+use arrow_array::{Float32Array, Int32Array, RecordBatch};
+use rayon::prelude::*;
+
+use crate::control::Control;
+use crate::error::Result;
+use crate::table::{self, Column, IdMap};
+
+/// Top-n lists, one per query, best first: query `q`'s entries are
+/// `item[offsets[q]..offsets[q + 1]]` (and `score` alike).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct TopN {
+    pub offsets: Vec<usize>,
+    pub item: Vec<u32>,
+    pub score: Vec<f32>,
+}
+
+/// Queries handled together by one task of [`TopN::gather`].
+const QUERY_BLOCK: usize = 64;
+
+impl TopN {
+    /// Compute the lists of queries `0..n_queries` in parallel, `block` at a
+    /// time (`lists(scratch, range)` returns one list per query of the range,
+    /// each at most `width` long), straight into flat arrays: a list per
+    /// query kept until the end would cost an allocation each (tens of MB
+    /// for all users).
+    /// Stops early (with an error) once `ctl` is cancelled.
+    pub fn gather<S>(
+        n_queries: usize,
+        block: usize,
+        width: usize,
+        ctl: &Control,
+        init: impl Fn() -> S + Sync + Send,
+        lists: impl Fn(&mut S, std::ops::Range<usize>) -> Vec<Vec<(u32, f32)>> + Sync + Send,
+    ) -> Result<TopN> {
+        let width = width.max(1);
+        let mut item = vec![0u32; n_queries * width];
+        let mut score = vec![0f32; n_queries * width];
+        let mut lens = vec![0usize; n_queries];
+        item.par_chunks_mut(block * width)
+            .zip(score.par_chunks_mut(block * width))
+            .zip(lens.par_chunks_mut(block))
+            .enumerate()
+            .for_each_init(init, |scratch, (b, ((items, scores), lens))| {
+                if ctl.cancelled() {
+                    return;
+                }
+                let start = b * block;
+                let computed = lists(scratch, start..start + lens.len());
+                for (k, list) in computed.into_iter().enumerate() {
+                    let list = &list[..list.len().min(width)];
+                    lens[k] = list.len();
+                    for (j, &(i, s)) in list.iter().enumerate() {
+                        items[k * width + j] = i;
+                        scores[k * width + j] = s;
+                    }
+                }
+            });
+        ctl.check()?;
+        // Close the gaps left by lists shorter than `width`.
+        let mut offsets = Vec::with_capacity(n_queries + 1);
+        offsets.push(0);
+        let mut end = 0;
+        for (q, &len) in lens.iter().enumerate() {
+            item.copy_within(q * width..q * width + len, end);
+            score.copy_within(q * width..q * width + len, end);
+            end += len;
+            offsets.push(end);
+        }
+        item.truncate(end);
+        score.truncate(end);
+        Ok(TopN {
+            offsets,
+            item,
+            score,
+        })
+    }
+
+    /// [`TopN::gather`] one query at a time.
+    pub fn gather_each<S>(
+        n_queries: usize,
+        width: usize,
+        ctl: &Control,
+        init: impl Fn() -> S + Sync + Send,
+        top: impl Fn(&mut S, usize) -> Vec<(u32, f32)> + Sync + Send,
+    ) -> Result<TopN> {
+        TopN::gather(
+            n_queries,
+            QUERY_BLOCK,
+            width,
+            ctl,
+            init,
+            |scratch, range| range.map(|q| top(scratch, q)).collect(),
+        )
+    }
+
+    /// The query of each entry, in entry order.
+    pub fn queries(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.item.len());
+        for (q, w) in self.offsets.windows(2).enumerate() {
+            out.extend(std::iter::repeat(q as u32).take(w[1] - w[0]));
+        }
+        out
+    }
+
+    /// The 1-based rank of each entry within its query's list.
+    pub fn ranks(&self) -> Vec<i32> {
+        let mut out = Vec::with_capacity(self.item.len());
+        for w in self.offsets.windows(2) {
+            out.extend(1..=(w[1] - w[0]) as i32);
+        }
+        out
+    }
+
+    /// The lists as a table: the query's id, the item's id, `score`, `rank`
+    /// (columns named by `names`), ids in their own types.
+    pub fn into_batch(
+        self,
+        queries: Queries<'_>,
+        names: [&str; 2],
+        items: &IdMap,
+    ) -> Result<RecordBatch> {
+        let rows = self.queries();
+        let rank = self.ranks();
+        let TopN { item, score, .. } = self;
+        let query_ids = match queries {
+            Queries::Given(column) => {
+                let rows: Vec<usize> = rows.iter().map(|&q| q as usize).collect();
+                table::take_rows(column, &rows)?
+            }
+            Queries::Codes(ids, codes) => {
+                let codes: Vec<u32> = rows.iter().map(|&q| codes[q as usize]).collect();
+                ids.take(&codes)
+            }
+        };
+        let item_ids = items.take(&item);
+        drop(item);
+        table::record_batch(vec![
+            (names[0].to_string(), query_ids),
+            (names[1].to_string(), item_ids),
+            ("score".into(), Arc::new(Float32Array::from(score))),
+            ("rank".into(), Arc::new(Int32Array::from(rank))),
+        ])
+    }
+}
+
+/// Who top-n lists are for, to name them in an output table.
+#[derive(Debug, Clone, Copy)]
+pub enum Queries<'a> {
+    /// Ids as the caller gave them (query `q` is row `q`; ids keep the
+    /// caller's type).
+    Given(&'a Column),
+    /// Query `q` is code `codes[q]` of a map.
+    Codes(&'a IdMap, &'a [u32]),
+}
 
 /// `(index, score)` packed into one integer whose ascending order is the
 /// ranking: descending score, then ascending index, NaN last.  Selection and

@@ -1,25 +1,31 @@
 """Unsupervised outlier detectors over numeric features: isolation forest,
-HBOS and ECOD, computed in Rust (parallel over trees, features and rows)."""
+HBOS and ECOD, computed in Rust (parallel over trees, features and rows).
+
+Parameters, their defaults and ranges are the core's contracts; the classes
+here turn inputs into float64 matrices and follow scikit-learn's protocol."""
 
 from __future__ import annotations
 
-import numbers
-import warnings
 from typing import Any
 
 import numpy as np
 
 from .. import _core
-from .._base import Estimator
-from ._input import as_matrix, resolve_n_jobs, resolve_seed
+from .._base import Estimator, contract
+from ._input import as_matrix
 
 __all__ = ["ECOD", "HBOS", "IsolationForest"]
 
+_IF = contract("IsolationForest")
+_HBOS = contract("HBOS")
+_ECOD = contract("ECOD")
+
 
 class _Detector(Estimator):
-    """Shared input handling: frames or arrays in, names remembered."""
+    """Shared input handling: frames, arrays or scipy.sparse in, names
+    remembered, fitted through the core's contract."""
 
-    _estimator_type = "outlier_detector"
+    _accepts_sparse = True
 
     def _matrix(self, X: Any) -> np.ndarray:
         values, names = as_matrix(X)
@@ -30,8 +36,11 @@ class _Detector(Estimator):
             )
         return values
 
-    def _fit_input(self, X: Any) -> tuple[np.ndarray, list[str]]:
-        return as_matrix(X)
+    def fit(self, X: Any, y: Any = None) -> Any:
+        """Fit on ``X`` (``y`` is ignored); returns self."""
+        values, names = as_matrix(X)
+        self._model = self._native_type.fit(values, names, self._native_params())
+        return self
 
     @property
     def n_features_in_(self) -> int:
@@ -45,15 +54,6 @@ class _Detector(Estimator):
         if not names:
             raise AttributeError(f"{type(self).__name__} was fitted on an array without feature names")
         return np.asarray(names, dtype=object)
-
-
-def _check_contamination(value: Any, allow_auto: bool) -> float | None:
-    if allow_auto and isinstance(value, str) and value == "auto":
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < value <= 0.5:
-        allowed = "'auto' or a number in (0, 0.5]" if allow_auto else "a number in (0, 0.5]"
-        raise ValueError(f"contamination must be {allowed}, got {value!r}")
-    return float(value)
 
 
 class IsolationForest(_Detector):
@@ -87,14 +87,17 @@ class IsolationForest(_Detector):
             state. Results are identical for a seed whatever ``n_jobs``.
         n_jobs: threads (None or -1: all cores).
 
+    Input: numpy arrays, frames (feature names remembered) or scipy.sparse
+    matrices (densified: the scores equal those of the dense array).
+
     Attributes:
         offset_, max_samples_, n_features_in_, feature_names_in_ (frames only).
 
     Differences from scikit-learn: trees are drawn from a different random
     generator (scores agree in distribution, not bit for bit: AUROC within
     0.01 over seeds, see the tests), features are kept in float64 (scikit-learn
-    casts to float32), and ``sample_weight``, ``warm_start`` and sparse input
-    are not supported.
+    casts to float32), and ``sample_weight`` and ``warm_start`` are not
+    supported.
 
     Example:
         >>> import numpy as np
@@ -108,17 +111,19 @@ class IsolationForest(_Detector):
         [1, -1]
     """
 
+    _contract = _IF
     _native_type = _core.IsolationForestModel
+    _estimator_type = "outlier_detector"
 
     def __init__(
         self,
-        n_estimators: int = 100,
-        max_samples: int | float | str = "auto",
-        contamination: float | str = "auto",
-        max_features: int | float = 1.0,
-        bootstrap: bool = False,
-        random_state: Any = None,
-        n_jobs: int | None = None,
+        n_estimators: int = _IF.default("n_estimators"),
+        max_samples: int | float | str = _IF.default("max_samples"),
+        contamination: float | str = _IF.default("contamination"),
+        max_features: int | float = _IF.default("max_features"),
+        bootstrap: bool = _IF.default("bootstrap"),
+        random_state: Any = _IF.default("random_state"),
+        n_jobs: int | None = _IF.default("n_jobs"),
     ) -> None:
         self.n_estimators = n_estimators
         self.max_samples = max_samples
@@ -128,66 +133,21 @@ class IsolationForest(_Detector):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _resolve_sizes(self, n_samples: int, n_features: int) -> tuple[int, int]:
-        ms = self.max_samples
-        if isinstance(ms, str):
-            if ms != "auto":
-                raise ValueError(f"max_samples must be 'auto', an int or a float in (0, 1], got {ms!r}")
-            samples = min(256, n_samples)
-        elif isinstance(ms, numbers.Integral) and not isinstance(ms, bool):
-            if ms < 1:
-                raise ValueError(f"max_samples must be at least 1, got {ms}")
-            if ms > n_samples:
-                warnings.warn(
-                    f"max_samples ({ms}) is greater than the total number of samples ({n_samples}). "
-                    "max_samples will be set to n_samples for estimation.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-            samples = min(int(ms), n_samples)
-        elif isinstance(ms, numbers.Real) and not isinstance(ms, bool) and 0.0 < ms <= 1.0:
-            samples = max(1, int(ms * n_samples))
-        else:
-            raise ValueError(f"max_samples must be 'auto', an int or a float in (0, 1], got {ms!r}")
-        mf = self.max_features
-        if isinstance(mf, numbers.Integral) and not isinstance(mf, bool):
-            if not 1 <= mf <= n_features:
-                raise ValueError(f"max_features must be between 1 and n_features={n_features}, got {mf}")
-            features = int(mf)
-        elif isinstance(mf, numbers.Real) and not isinstance(mf, bool) and 0.0 < mf <= 1.0:
-            features = max(1, int(mf * n_features))
-        else:
-            raise ValueError(f"max_features must be an int or a float in (0, 1], got {mf!r}")
-        return samples, features
-
     def fit(self, X: Any, y: Any = None) -> IsolationForest:
         """Grow the forest on ``X`` (``y`` is ignored); returns self."""
-        values, names = self._fit_input(X)
-        contamination = _check_contamination(self.contamination, allow_auto=True)
-        if isinstance(self.n_estimators, bool) or not isinstance(self.n_estimators, numbers.Integral) \
-                or self.n_estimators < 1:
-            raise ValueError(f"n_estimators must be a positive integer, got {self.n_estimators!r}")
-        n_samples, n_features = values.shape
-        if n_samples == 0 or n_features == 0:
-            raise ValueError(f"X has shape {values.shape}; fit needs at least one sample and one feature")
-        samples, features = self._resolve_sizes(n_samples, n_features)
-        self._model = _core.IsolationForestModel.fit(
-            values, names, int(self.n_estimators), samples, features, contamination,
-            bool(self.bootstrap), resolve_seed(self.random_state), resolve_n_jobs(self.n_jobs),
-        )  # fmt: skip
-        return self
+        return super().fit(X, y)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Minus the anomaly score: in [-1, 0], the lower the more abnormal."""
-        return self._check_fitted().score_samples(self._matrix(X), resolve_n_jobs(self.n_jobs))
+        return self._check_fitted().score_samples(self._matrix(X), self.n_jobs)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """``score_samples(X) - offset_``: negative for outliers."""
-        return self.score_samples(X) - self.offset_
+        return self._check_fitted().decision_function(self._matrix(X), self.n_jobs)
 
     def predict(self, X: Any) -> np.ndarray:
         """``-1`` for outliers, ``1`` for inliers."""
-        return np.where(self.decision_function(X) < 0, -1, 1)
+        return self._check_fitted().predict(self._matrix(X), self.n_jobs)
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on ``X`` and return its labels (-1 outlier, 1 inlier)."""
@@ -205,25 +165,22 @@ class IsolationForest(_Detector):
 
 
 class _PyODDetector(_Detector):
-    """PyOD conventions on top of scikit-learn's: ``decision_scores_``,
-    ``threshold_``, ``labels_``; ``decision_function`` higher = more abnormal."""
+    """PyOD's conventions: ``decision_scores_``, ``threshold_``, ``labels_``;
+    ``decision_function`` higher = more abnormal, ``predict`` 1 for outliers.
 
-    def _fit_native(self, values: np.ndarray, names: list[str], contamination: float) -> Any:
-        raise NotImplementedError
+    These are not scikit-learn's outlier-detector conventions (``predict``
+    -1/1, ``decision_function`` negative for outliers), so scikit-learn does
+    not count them as outlier detectors (``is_outlier_detector`` is False);
+    everything else of its estimator protocol holds."""
 
     def fit(self, X: Any, y: Any = None) -> Any:
         """Fit on ``X`` (``y`` is ignored); sets ``decision_scores_``,
         ``threshold_`` and ``labels_``; returns self."""
-        values, names = self._fit_input(X)
-        contamination = _check_contamination(self.contamination, allow_auto=False)
-        if values.shape[0] == 0 or values.shape[1] == 0:
-            raise ValueError(f"X has shape {values.shape}; fit needs at least one sample and one feature")
-        self._model = self._fit_native(values, names, contamination)
-        return self
+        return super().fit(X, y)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Outlier scores (PyOD's sign): *the higher, the more abnormal*."""
-        return self._check_fitted().decision_function(self._matrix(X), resolve_n_jobs(self.n_jobs))
+        return self._check_fitted().decision_function(self._matrix(X), self.n_jobs)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """scikit-learn's sign: ``-decision_function(X)``, the lower the more abnormal."""
@@ -231,7 +188,7 @@ class _PyODDetector(_Detector):
 
     def predict(self, X: Any) -> np.ndarray:
         """PyOD's labels: ``1`` for outliers (score above ``threshold_``), ``0`` for inliers."""
-        return (self.decision_function(X) > self.threshold_).astype(int)
+        return self._check_fitted().predict(self._matrix(X), self.n_jobs)
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on ``X`` and return ``labels_``."""
@@ -250,7 +207,7 @@ class _PyODDetector(_Detector):
     @property
     def labels_(self) -> np.ndarray:
         """Training labels: 1 where ``decision_scores_ > threshold_``, else 0."""
-        return (self.decision_scores_ > self.threshold_).astype(int)
+        return self._check_fitted().labels()
 
 
 class HBOS(_PyODDetector):
@@ -284,25 +241,22 @@ class HBOS(_PyODDetector):
         (500, 5)
     """
 
+    _contract = _HBOS
     _native_type = _core.HbosModel
 
     def __init__(
-        self, n_bins: int = 10, alpha: float = 0.1, tol: float = 0.5, contamination: float = 0.1,
-        n_jobs: int | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        n_bins: int = _HBOS.default("n_bins"),
+        alpha: float = _HBOS.default("alpha"),
+        tol: float = _HBOS.default("tol"),
+        contamination: float = _HBOS.default("contamination"),
+        n_jobs: int | None = _HBOS.default("n_jobs"),
+    ) -> None:
         self.n_bins = n_bins
         self.alpha = alpha
         self.tol = tol
         self.contamination = contamination
         self.n_jobs = n_jobs
-
-    def _fit_native(self, values: np.ndarray, names: list[str], contamination: float) -> Any:
-        if isinstance(self.n_bins, bool) or not isinstance(self.n_bins, numbers.Integral) or self.n_bins < 2:
-            raise ValueError(f"n_bins must be an integer >= 2, got {self.n_bins!r}")
-        return _core.HbosModel.fit(
-            values, names, int(self.n_bins), float(self.alpha), float(self.tol), contamination,
-            resolve_n_jobs(self.n_jobs),
-        )  # fmt: skip
 
 
 class ECOD(_PyODDetector):
@@ -341,11 +295,11 @@ class ECOD(_PyODDetector):
         [0, 1]
     """
 
+    _contract = _ECOD
     _native_type = _core.EcodModel
 
-    def __init__(self, contamination: float = 0.1, n_jobs: int | None = None) -> None:
+    def __init__(
+        self, contamination: float = _ECOD.default("contamination"), n_jobs: int | None = _ECOD.default("n_jobs")
+    ) -> None:
         self.contamination = contamination
         self.n_jobs = n_jobs
-
-    def _fit_native(self, values: np.ndarray, names: list[str], contamination: float) -> Any:
-        return _core.EcodModel.fit(values, names, contamination, resolve_n_jobs(self.n_jobs))

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 from .. import _core
-from .._base import Estimator
-from .._frames import FrameKind, arrow_stream, build_frame, frame_kind, resolve_kind
+from .._base import Estimator, contract
+from .._frames import FrameKind, arrow_stream, frame_kind, from_arrow, resolve_kind
 
 __all__ = ["TransactionRiskScorer"]
+
+_RISK = contract("TransactionRiskScorer")
 
 
 class TransactionRiskScorer(Estimator):
@@ -80,23 +81,24 @@ class TransactionRiskScorer(Estimator):
         large purchase ... after a small one of ... (card-testing pattern); ...
     """
 
+    _contract = _RISK
     _native_type = _core.TransactionRiskModel
 
     def __init__(
         self,
-        customer_col: str = "customer_id",
-        time_col: str = "timestamp",
-        amount_col: str = "amount",
-        merchant_col: str | None = None,
-        category_col: str | None = None,
-        place_col: str | None = None,
-        short_window_hours: float = 1.0,
-        long_window_hours: float = 24.0,
-        small_share: float = 0.2,
-        large_multiple: float = 3.0,
-        alert_rate: float = 0.005,
-        n_reasons: int = 3,
-        refunds: str = "ignore",
+        customer_col: str = _RISK.default("customer_col"),
+        time_col: str = _RISK.default("time_col"),
+        amount_col: str = _RISK.default("amount_col"),
+        merchant_col: str | None = _RISK.default("merchant_col"),
+        category_col: str | None = _RISK.default("category_col"),
+        place_col: str | None = _RISK.default("place_col"),
+        short_window_hours: float = _RISK.default("short_window_hours"),
+        long_window_hours: float = _RISK.default("long_window_hours"),
+        small_share: float = _RISK.default("small_share"),
+        large_multiple: float = _RISK.default("large_multiple"),
+        alert_rate: float = _RISK.default("alert_rate"),
+        n_reasons: int = _RISK.default("n_reasons"),
+        refunds: str = _RISK.default("refunds"),
     ) -> None:
         self.customer_col = customer_col
         self.time_col = time_col
@@ -112,41 +114,22 @@ class TransactionRiskScorer(Estimator):
         self.n_reasons = n_reasons
         self.refunds = refunds
 
-    def _columns(self) -> tuple[str, str, str, str | None, str | None, str | None]:
-        for name in ("customer_col", "time_col", "amount_col"):
-            if not isinstance(getattr(self, name), str):
-                raise TypeError(f"{name} must be a column name (str), got {getattr(self, name)!r}")
-        for name in ("merchant_col", "category_col", "place_col"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, str):
-                raise TypeError(f"{name} must be a column name (str) or None, got {value!r}")
-        return (self.customer_col, self.time_col, self.amount_col, self.merchant_col, self.category_col,
-                self.place_col)  # fmt: skip
-
-    def _stream(self, log: Any, argument: str) -> tuple[Any, tuple]:
-        columns = self._columns()
-        return arrow_stream(log, list(columns), argument=argument), columns
+    def _stream(self, log: Any, argument: str, model: Any = None) -> Any:
+        """The log's columns the scorer reads (those it was fitted with, once fitted)."""
+        names = self.get_params() if model is None else model.columns()
+        columns = [names[c] for c in ("customer_col", "time_col", "amount_col", "merchant_col", "category_col",
+                                      "place_col")]  # fmt: skip
+        return arrow_stream(log, columns, argument=argument)
 
     def fit(self, log: Any, y: Any = None) -> TransactionRiskScorer:
         """Calibrate the risk terms on ``log`` and keep each customer's state
         at its end; returns self (``y`` is ignored)."""
-        for name in ("short_window_hours", "long_window_hours", "small_share", "large_multiple", "alert_rate"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"{name} must be a number, got {value!r}")
-        if isinstance(self.n_reasons, bool) or not isinstance(self.n_reasons, numbers.Integral) or self.n_reasons < 0:
-            raise ValueError(f"n_reasons must be a non-negative integer, got {self.n_reasons!r}")
-        stream, columns = self._stream(log, "log")
-        self._model = _core.TransactionRiskModel.fit(
-            stream, columns, float(self.short_window_hours) * 3600.0, float(self.long_window_hours) * 3600.0,
-            float(self.small_share), float(self.large_multiple), float(self.alert_rate), int(self.n_reasons),
-            str(self.refunds),
-        )  # fmt: skip
+        self._model = _core.TransactionRiskModel.fit(self._stream(log, "log"), self._native_params())
         return self
 
-    def _frame(self, columns: dict[str, Any], like: Any, output: FrameKind | None) -> Any:
+    def _frame(self, batch: Any, like: Any, output: FrameKind | None) -> Any:
         kind = resolve_kind(output, like)
-        frame = build_frame(columns, kind)
+        frame = from_arrow(batch, kind)
         if kind == "pandas" and frame_kind(like) == "pandas" and len(frame) == len(like):
             frame.index = like.index  # align with the log, to join or filter it
         return frame
@@ -161,23 +144,25 @@ class TransactionRiskScorer(Estimator):
         (``risk_<term>``). The fitted customer states are not changed.
         """
         model = self._check_fitted()
-        stream, columns = self._stream(log, "log")
-        return self._frame(model.score(stream, columns, bool(features)), log, output)
+        return self._frame(model.score(self._stream(log, "log", model), features), log, output)
 
     def score_new(self, transactions: Any, features: bool = False, output: FrameKind | None = None) -> Any:
         """Score transactions that arrive after those already seen, then add
         them to their customers' histories. Same columns as :meth:`score`, and
-        the same values as scoring the whole log at once."""
+        the same values as scoring the whole log at once.
+
+        Safe to call from several threads at once: batches are applied one
+        at a time, and a batch that raises (or is interrupted) changes nothing.
+        """
         model = self._check_fitted()
-        stream, columns = self._stream(transactions, "transactions")
-        return self._frame(model.score_new(stream, columns, bool(features)), transactions, output)
+        batch = model.score_new(self._stream(transactions, "transactions", model), features)
+        return self._frame(batch, transactions, output)
 
     def update(self, transactions: Any) -> TransactionRiskScorer:
         """Add transactions to their customers' histories without scoring
         them; returns self."""
         model = self._check_fitted()
-        stream, columns = self._stream(transactions, "transactions")
-        model.update(stream, columns)
+        model.update(self._stream(transactions, "transactions", model))
         return self
 
     @property

@@ -1,6 +1,7 @@
 """What every lifetime-value estimator shares: fitting through the native
 core, fitted attributes, the summary table, and reading customer columns from
-frames or arrays (lifetimes' calling style)."""
+frames or arrays (lifetimes' calling style).  A model's name, parameter
+names and summary columns are its contract in the core."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
-from .. import _core
-from .._base import Estimator
+from .._base import Estimator, contract
 from .._frames import arrow_stream, build_frame, resolve_kind
+
+
+# Every model's fitting options are the same (the core's contracts share them).
+_FIT = contract("BetaGeo")
 
 
 class ConvergenceWarning(UserWarning):
@@ -30,15 +34,12 @@ def _is_table(data: Any) -> bool:
 
 
 def _values(values: Any, name: str) -> np.ndarray:
+    """One numeric value per customer, as a 1-D float64 array."""
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be numeric, got {type(values).__name__}") from None
-    if array.ndim != 1:
-        array = np.atleast_1d(array)
-        if array.ndim != 1:
-            raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
-    return array
+    return np.ascontiguousarray(np.atleast_1d(array).reshape(-1))
 
 
 def _numeric_columns(data: Any, names: list[str], argument: str = "data") -> dict[str, np.ndarray]:
@@ -63,11 +64,18 @@ class _Columns:
     a pandas Series with the input's index, a polars Series, or numpy.
     """
 
-    def __init__(self, names: tuple[str, ...], data: Any, arrays: tuple[Any, ...], argument: str = "data"):
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        data: Any,
+        arrays: tuple[Any, ...],
+        argument: str = "data",
+        extra: tuple[str, ...] = (),
+    ):
         if data is None:
             raise TypeError(f"{argument} is required: a summary table or the {names[0]} values")
         if _is_table(data) and not any(a is not None for a in arrays):
-            self.stream = arrow_stream(data, list(names), argument=argument)
+            self.stream = arrow_stream(data, [*names, *extra], argument=argument)
             self.like = data
             self.names = names
             self.n = int(pa.table(self.stream).num_rows) if not hasattr(data, "shape") else int(data.shape[0])
@@ -85,9 +93,6 @@ class _Columns:
         self.names = names
         self.n = lengths.pop()
 
-    def padded(self) -> list[str]:
-        return [*self.names, *[""] * (3 - len(self.names))]
-
     def wrap(self, values: np.ndarray, name: str) -> Any:
         module = type(self.like).__module__.split(".", 1)[0]
         if module == "pandas":
@@ -101,55 +106,66 @@ class _Columns:
         return values
 
 
-def _broadcast(t: Any, n: int, name: str = "t") -> np.ndarray:
-    array = np.asarray(t, dtype=np.float64)
-    if array.ndim == 0:
-        return np.full(n, float(array))
-    if array.shape != (n,):
-        raise ValueError(f"{name} must be a number or have one value per customer ({n}), got shape {array.shape}")
-    return np.ascontiguousarray(array)
+def _times(t: Any, name: str = "t") -> np.ndarray:
+    """``t`` (a number, or one per customer or per time) as a float64 array."""
+    return _values(t, name)
+
+
+def _scalar_or_array(t: Any, values: np.ndarray) -> Any:
+    """The first value for a scalar ``t``, else all of them."""
+    return values[0] if np.ndim(t) == 0 else values
 
 
 class ClvEstimator(Estimator):
-    """Base of the maximum-likelihood lifetime-value models."""
+    """Base of the maximum-likelihood lifetime-value models.
 
-    _native_type: ClassVar[Any] = _core.ClvModel
-    _model_name: ClassVar[str]
-    _model_params: ClassVar[tuple[str, ...]]
+    Subclasses set ``_contract`` (the core's contract of the model: its
+    parameters, its summary columns and the names of its fitted parameters)
+    and ``_native_type`` (the core's class of its family of models)."""
 
-    def __init__(self, penalizer_coef: float = 0.0, max_iter: int = 500, tol: float = 1e-8):
+    _contract: ClassVar[Any]
+
+    def __init__(
+        self,
+        penalizer_coef: float = _FIT.default("penalizer_coef"),
+        max_iter: int = _FIT.default("max_iter"),
+        tol: float = _FIT.default("tol"),
+    ):
         self.penalizer_coef = penalizer_coef
         self.max_iter = max_iter
         self.tol = tol
 
+    @property
+    def _names(self) -> tuple[str, ...]:
+        return self._contract.columns
+
     def _fit(self, columns: _Columns, weights: Any, initial_params: Any) -> Any:
-        if isinstance(weights, str):
-            weights = pa.table(arrow_stream(columns.like, [weights], argument="data")).column(0).to_numpy()
-        if weights is not None:
-            weights = np.ascontiguousarray(_values(weights, "weights"))
+        if weights is not None and not isinstance(weights, str):
+            weights = _values(weights, "weights")
+        if isinstance(initial_params, Mapping):
+            initial_params = [initial_params[n] for n in self._contract.fitted]
         if initial_params is not None:
-            if isinstance(initial_params, Mapping):
-                initial_params = [initial_params[n] for n in self._model_params]
             initial_params = [float(v) for v in initial_params]
-        self._model = _core.ClvModel.fit(
-            self._model_name,
+        self._model = self._native_type.fit(
+            self._contract.name,
             columns.stream,
-            columns.padded(),
+            self._native_params(),
             weights=weights,
-            penalizer=float(self.penalizer_coef),
             initial_params=initial_params,
-            max_iter=int(self.max_iter),
-            tol=float(self.tol),
         )
-        if not self._model.converged:
+        evidence = self._model.evidence()
+        if not evidence["converged"]:
             warnings.warn(
-                f"{type(self).__name__} did not converge to a proper maximum after {self._model.iterations} "
+                f"{type(self).__name__} did not converge to a proper maximum after {evidence['iterations']} "
                 f"iterations (parameters {self.params_}): the likelihood may be maximal at the edge of the "
                 "parameter space, so standard errors are undefined. Try penalizer_coef > 0.",
                 ConvergenceWarning,
                 stacklevel=3,
             )
         return self
+
+    def _columns(self, data: Any, *arrays: Any, extra: tuple[str, ...] = ()) -> _Columns:
+        return _Columns(self._names, data, arrays, extra=extra)
 
     @classmethod
     def from_params(cls, params: Mapping[str, float], **kwargs: Any) -> Any:
@@ -162,30 +178,33 @@ class ClvEstimator(Estimator):
             1.197
         """
         obj = cls(**kwargs)
-        names = list(cls._model_params)
+        names = list(cls._contract.fitted)
         unknown = set(params) - set(names)
         if unknown or len(params) != len(names):
             raise ValueError(f"{cls.__name__} needs parameters {names}, got {sorted(params)}")
-        obj._model = _core.ClvModel.from_params(cls._model_name, [float(params[n]) for n in names])
+        obj._model = cls._native_type.from_params(cls._contract.name, [float(params[n]) for n in names])
         return obj
+
+    def _evidence(self) -> dict[str, Any]:
+        return self._check_fitted().evidence()
 
     # -- fitted attributes ---------------------------------------------------
     @property
     def params_(self) -> dict[str, float]:
         """Fitted parameters by name."""
-        model = self._check_fitted()
-        return dict(zip(model.param_names, model.params))
+        e = self._evidence()
+        return dict(zip(e["param_names"], e["params"]))
 
     @property
     def standard_errors_(self) -> dict[str, float]:
         """Standard errors from the observed information (inverse Hessian)."""
-        model = self._check_fitted()
-        return dict(zip(model.param_names, model.std_errors))
+        e = self._evidence()
+        return dict(zip(e["param_names"], e["std_errors"]))
 
     @property
     def covariance_(self) -> np.ndarray:
         """Covariance matrix of the estimates, in ``params_`` order."""
-        return self._check_fitted().covariance
+        return self._evidence()["covariance"]
 
     @property
     def confidence_intervals_(self) -> dict[str, tuple[float, float]]:
@@ -198,30 +217,30 @@ class ClvEstimator(Estimator):
     @property
     def log_likelihood_(self) -> float:
         """Log-likelihood of the (weighted) data at the estimates."""
-        return self._check_fitted().log_likelihood
+        return float(self._evidence()["log_likelihood"])
 
     @property
     def aic_(self) -> float:
-        return self._check_fitted().aic
+        return float(self._evidence()["aic"])
 
     @property
     def bic_(self) -> float:
-        return self._check_fitted().bic
+        return float(self._evidence()["bic"])
 
     @property
     def n_samples_(self) -> float:
         """Customers fitted on (sum of weights)."""
-        return self._check_fitted().n_samples
+        return float(self._evidence()["n_samples"])
 
     @property
     def n_iter_(self) -> int:
         """BFGS iterations on all customers (large tables first fit a sample
         of 10,000 distinct histories, so few are needed)."""
-        return self._check_fitted().iterations
+        return int(self._evidence()["iterations"])
 
     @property
     def converged_(self) -> bool:
-        return self._check_fitted().converged
+        return bool(self._evidence()["converged"])
 
     def summary(self, output: str | None = None) -> Any:
         """Estimates, standard errors and 95% intervals, one row per parameter.

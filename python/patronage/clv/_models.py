@@ -16,26 +16,17 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ._base import ClvEstimator, _broadcast, _Columns
+from .. import _core
+from .._base import contract
+from ._base import ClvEstimator, _Columns, _scalar_or_array, _times
 
 __all__ = ["BetaGeo", "ModifiedBetaGeo", "ParetoNBD", "BetaGeoBetaBinom", "ShiftedBetaGeo", "GammaGamma"]
-
-# Model periods per month in lifetimes' CLV convention.
-_PERIODS_PER_MONTH = {"W": 4.345, "M": 1.0, "D": 30.0, "H": 720.0, "h": 720.0}
-
-
-def _check_n(n: Any) -> None:
-    if isinstance(n, bool) or int(n) != n or n < 0:
-        raise ValueError(f"n must be a whole number >= 0, got {n!r}")
 
 
 class _PurchaseModel(ClvEstimator):
     """Continuous-time purchase models on (frequency, recency, T)."""
 
-    _names = ("frequency", "recency", "T")
-
-    def _columns(self, data: Any, recency: Any, T: Any) -> _Columns:
-        return _Columns(self._names, data, (recency, T), argument="data")
+    _native_type = _core.PurchaseModel
 
     def fit(
         self,
@@ -61,7 +52,8 @@ class _PurchaseModel(ClvEstimator):
             ValueError: negative or missing values, recency > T, recency 0 with
                 repeat purchases, or no repeat purchases at all.
         """
-        return self._fit(self._columns(data, recency, T), weights, initial_params)
+        extra = (weights,) if isinstance(weights, str) else ()
+        return self._fit(self._columns(data, recency, T, extra=extra), weights, initial_params)
 
     def conditional_expected_number_of_purchases_up_to_time(
         self, t: Any, data: Any, recency: Any = None, T: Any = None
@@ -78,9 +70,7 @@ class _PurchaseModel(ClvEstimator):
             1.226
         """
         columns = self._columns(data, recency, T)
-        values = self._check_fitted().conditional_expected_purchases(
-            columns.stream, columns.padded(), _broadcast(t, columns.n)
-        )
+        values = self._check_fitted().conditional_expected_purchases(columns.stream, _times(t))
         return columns.wrap(values, "expected_purchases")
 
     predict = conditional_expected_number_of_purchases_up_to_time
@@ -95,7 +85,7 @@ class _PurchaseModel(ClvEstimator):
             array([1.   , 0.249])
         """
         columns = self._columns(data, recency, T)
-        values = self._check_fitted().probability_alive(columns.stream, columns.padded(), np.zeros(columns.n))
+        values = self._check_fitted().probability_alive(columns.stream)
         return columns.wrap(values, "probability_alive")
 
     def expected_number_of_purchases_up_to_time(self, t: Any) -> Any:
@@ -107,9 +97,7 @@ class _PurchaseModel(ClvEstimator):
             >>> round(float(m.expected_number_of_purchases_up_to_time(52)), 4)
             1.473
         """
-        t_array = np.atleast_1d(np.asarray(t, dtype=np.float64))
-        values = self._check_fitted().expected_purchases_new(np.ascontiguousarray(t_array))
-        return values[0] if np.ndim(t) == 0 else values
+        return _scalar_or_array(t, self._check_fitted().expected_purchases_new(_times(t)))
 
     def probability_of_n_purchases_up_to_time(self, t: Any, n: int) -> Any:
         """``P(X(t) = n)``: probability that a new customer makes ``n`` purchases by ``t``.
@@ -122,15 +110,36 @@ class _PurchaseModel(ClvEstimator):
             >>> round(float(m.probability_of_n_purchases_up_to_time(39, 0)), 4)
             0.5738
         """
-        _check_n(n)
-        t_array = np.ascontiguousarray(np.atleast_1d(np.asarray(t, dtype=np.float64)))
-        values = self._check_fitted().probability_of_n_purchases(t_array, int(n))
-        return values[0] if np.ndim(t) == 0 else values
+        return _scalar_or_array(t, self._check_fitted().probability_of_n_purchases(_times(t), n))
+
+    def conditional_probability_of_n_purchases_up_to_time(
+        self, n: int, t: Any, data: Any, recency: Any = None, T: Any = None
+    ) -> Any:
+        """``P(X(T, T + t) = n | history)``: probability that each customer makes
+        exactly ``n`` purchases in the next ``t`` periods (``t`` is a number or
+        one value per customer).
+
+        Pareto/NBD: Fader & Hardie's conditional PMF.  BG/NBD and MBG/NBD: the
+        probability of being alive times the new-customer PMF at the posterior
+        parameters (a customer alive at ``T`` has λ ~ Gamma(r + x, α + T) and
+        p ~ Beta(a, b + x), MBG/NBD b + x + 1), plus the mass of the dead at 0;
+        the PMF sums to 1 with the conditional expectation as its mean.
+
+        Example:
+            >>> from patronage.clv import ParetoNBD
+            >>> m = ParetoNBD.from_params({"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669})
+            >>> p = m.conditional_probability_of_n_purchases_up_to_time(0, 52, [2], [30.43], [38.86])
+            >>> round(float(p[0]), 3)
+            0.368
+        """
+        columns = self._columns(data, recency, T)
+        values = self._check_fitted().conditional_probability_of_n(columns.stream, _times(t), n)
+        return columns.wrap(values, "probability")
 
     def log_likelihood(self, data: Any, recency: Any = None, T: Any = None) -> Any:
         """Log-likelihood of each customer's history under the fitted model."""
         columns = self._columns(data, recency, T)
-        return columns.wrap(self._check_fitted().row_log_likelihood(columns.stream, columns.padded()), "log_likelihood")
+        return columns.wrap(self._check_fitted().row_log_likelihood(columns.stream), "log_likelihood")
 
 
 class BetaGeo(_PurchaseModel):
@@ -152,8 +161,7 @@ class BetaGeo(_PurchaseModel):
         -9582.4
     """
 
-    _model_name = "BetaGeo"
-    _model_params = ("r", "alpha", "a", "b")
+    _contract = contract("BetaGeo")
 
 
 class ModifiedBetaGeo(_PurchaseModel):
@@ -168,8 +176,7 @@ class ModifiedBetaGeo(_PurchaseModel):
         -9582.1
     """
 
-    _model_name = "ModifiedBetaGeo"
-    _model_params = ("r", "alpha", "a", "b")
+    _contract = contract("ModifiedBetaGeo")
 
 
 class ParetoNBD(_PurchaseModel):
@@ -186,29 +193,7 @@ class ParetoNBD(_PurchaseModel):
         {'r': 0.55, 'alpha': 10.58, 's': 0.61, 'beta': 11.67}
     """
 
-    _model_name = "ParetoNBD"
-    _model_params = ("r", "alpha", "s", "beta")
-
-    def conditional_probability_of_n_purchases_up_to_time(
-        self, n: int, t: Any, data: Any, recency: Any = None, T: Any = None
-    ) -> Any:
-        """``P(X(T, T + t) = n | history)``: probability that each customer makes
-        exactly ``n`` purchases in the next ``t`` periods (Fader & Hardie's
-        conditional PMF; ``t`` is a number or one value per customer).
-
-        Example:
-            >>> from patronage.clv import ParetoNBD
-            >>> m = ParetoNBD.from_params({"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669})
-            >>> p = m.conditional_probability_of_n_purchases_up_to_time(0, 52, [2], [30.43], [38.86])
-            >>> round(float(p[0]), 3)
-            0.368
-        """
-        _check_n(n)
-        columns = self._columns(data, recency, T)
-        values = self._check_fitted().conditional_probability_of_n(
-            columns.stream, columns.padded(), _broadcast(t, columns.n), int(n)
-        )
-        return columns.wrap(values, "probability")
+    _contract = contract("ParetoNBD")
 
 
 class BetaGeoBetaBinom(ClvEstimator):
@@ -226,44 +211,35 @@ class BetaGeoBetaBinom(ClvEstimator):
         {'alpha': 1.204, 'beta': 0.75, 'gamma': 0.657, 'delta': 2.783}
     """
 
-    _model_name = "BetaGeoBetaBinom"
-    _model_params = ("alpha", "beta", "gamma", "delta")
-    _names = ("frequency", "recency", "periods")
-
-    def _columns(self, data: Any, recency: Any, n_periods: Any) -> _Columns:
-        return _Columns(self._names, data, (recency, n_periods))
+    _contract = contract("BetaGeoBetaBinom")
+    _native_type = _core.OpportunityModel
 
     def fit(
         self, data: Any, recency: Any = None, n_periods: Any = None, *, weights: Any = None, initial_params: Any = None
     ) -> BetaGeoBetaBinom:
         """Fit on (frequency, recency, n_periods); ``weights`` a column name or counts."""
-        return self._fit(self._columns(data, recency, n_periods), weights, initial_params)
+        extra = (weights,) if isinstance(weights, str) else ()
+        return self._fit(self._columns(data, recency, n_periods, extra=extra), weights, initial_params)
 
     def conditional_expected_number_of_purchases_up_to_time(
         self, m_periods_in_future: Any, data: Any, recency: Any = None, n_periods: Any = None
     ) -> Any:
         """Expected transactions in the next ``m_periods_in_future`` opportunities."""
         columns = self._columns(data, recency, n_periods)
-        values = self._check_fitted().conditional_expected_purchases(
-            columns.stream, columns.padded(), _broadcast(m_periods_in_future, columns.n, "m_periods_in_future")
-        )
-        return columns.wrap(values, "expected_purchases")
+        t = _times(m_periods_in_future, "m_periods_in_future")
+        return columns.wrap(self._check_fitted().conditional_expected_purchases(columns.stream, t), "expected_purchases")
 
     def conditional_probability_alive(
         self, m_periods_in_future: Any, data: Any, recency: Any = None, n_periods: Any = None
     ) -> Any:
         """Probability of being alive ``m_periods_in_future`` opportunities after the last."""
         columns = self._columns(data, recency, n_periods)
-        values = self._check_fitted().probability_alive(
-            columns.stream, columns.padded(), _broadcast(m_periods_in_future, columns.n, "m_periods_in_future")
-        )
-        return columns.wrap(values, "probability_alive")
+        t = _times(m_periods_in_future, "m_periods_in_future")
+        return columns.wrap(self._check_fitted().probability_alive(columns.stream, t), "probability_alive")
 
     def expected_number_of_purchases_up_to_time(self, n: Any) -> Any:
         """Expected transactions of a new customer in its first ``n`` opportunities."""
-        n_array = np.ascontiguousarray(np.atleast_1d(np.asarray(n, dtype=np.float64)))
-        values = self._check_fitted().expected_purchases_new(n_array)
-        return values[0] if np.ndim(n) == 0 else values
+        return _scalar_or_array(n, self._check_fitted().expected_purchases_new(_times(n, "n")))
 
 
 class ShiftedBetaGeo(ClvEstimator):
@@ -282,13 +258,13 @@ class ShiftedBetaGeo(ClvEstimator):
         array([0.627, 0.474, 0.17 ])
     """
 
-    _model_name = "ShiftedBetaGeo"
-    _model_params = ("alpha", "beta")
-    _names = ("duration", "churned")
+    _contract = contract("ShiftedBetaGeo")
+    _native_type = _core.ChurnModel
 
     def fit(self, data: Any, churned: Any = None, *, weights: Any = None, initial_params: Any = None) -> ShiftedBetaGeo:
         """Fit on ``duration`` and ``churned`` columns (or arrays)."""
-        return self._fit(_Columns(self._names, data, (churned,)), weights, initial_params)
+        extra = (weights,) if isinstance(weights, str) else ()
+        return self._fit(self._columns(data, churned, extra=extra), weights, initial_params)
 
     def fit_cohort(self, survivors: Sequence[float]) -> ShiftedBetaGeo:
         """Fit on survivor counts of one cohort: ``survivors[0]`` at the start,
@@ -306,15 +282,11 @@ class ShiftedBetaGeo(ClvEstimator):
 
     def survival_function(self, t: Any) -> Any:
         """Share of a cohort still active after ``t`` periods."""
-        t_array = np.ascontiguousarray(np.atleast_1d(np.asarray(t, dtype=np.float64)))
-        values = self._check_fitted().survival(t_array)
-        return values[0] if np.ndim(t) == 0 else values
+        return _scalar_or_array(t, self._check_fitted().survival(_times(t)))
 
     def retention_rate(self, t: Any) -> Any:
         """Probability that a customer active in period ``t - 1`` renews in ``t``."""
-        t_array = np.ascontiguousarray(np.atleast_1d(np.asarray(t, dtype=np.float64)))
-        values = self._check_fitted().retention_rate(t_array)
-        return values[0] if np.ndim(t) == 0 else values
+        return _scalar_or_array(t, self._check_fitted().retention_rate(_times(t)))
 
 
 class GammaGamma(ClvEstimator):
@@ -334,9 +306,8 @@ class GammaGamma(ClvEstimator):
         {'p': 6.25, 'q': 3.74, 'v': 15.45}
     """
 
-    _model_name = "GammaGamma"
-    _model_params = ("p", "q", "v")
-    _names = ("frequency", "monetary_value")
+    _contract = contract("GammaGamma")
+    _native_type = _core.SpendModel
 
     def fit(
         self, data: Any, monetary_value: Any = None, *, weights: Any = None, initial_params: Any = None
@@ -347,11 +318,9 @@ class GammaGamma(ClvEstimator):
         requires; so are repeat buyers whose mean spend is 0 (a warning says
         how many), since a gamma spend cannot be 0.
         """
-        columns = _Columns(self._names, data, (monetary_value,))
-        self._fit(columns, weights, initial_params)
-        table = pa.table(columns.stream)
-        frequency = table.column("frequency").to_numpy().astype(np.float64)
-        zero_spend = int(np.sum((frequency > 0) & (table.column("monetary_value").to_numpy() == 0)))
+        extra = (weights,) if isinstance(weights, str) else ()
+        self._fit(self._columns(data, monetary_value, extra=extra), weights, initial_params)
+        zero_spend = self._evidence()["n_zero_spend"]
         if zero_spend:
             warnings.warn(
                 f"{zero_spend} customers with repeat purchases but monetary_value 0 were left out of the "
@@ -363,8 +332,9 @@ class GammaGamma(ClvEstimator):
 
     @property
     def n_excluded_(self) -> int:
-        """Customers left out of the fit because they have no repeat purchases."""
-        return self._check_fitted().n_excluded
+        """Customers left out of the fit: those without repeat purchases, and
+        repeat buyers whose mean spend is 0."""
+        return int(self._evidence()["n_excluded"])
 
     def conditional_expected_average_profit(self, data: Any, monetary_value: Any = None) -> Any:
         """Expected mean spend per purchase of each customer.
@@ -375,8 +345,8 @@ class GammaGamma(ClvEstimator):
             >>> gg.conditional_expected_average_profit([0, 2], [0.0, 50.0]).round(2)
             array([35.22, 47.34])
         """
-        columns = _Columns(self._names, data, (monetary_value,))
-        values = self._check_fitted().expected_average_spend(columns.stream, columns.padded())
+        columns = self._columns(data, monetary_value)
+        values = self._check_fitted().expected_average_spend(columns.stream)
         return columns.wrap(values, "expected_average_profit")
 
     def customer_lifetime_value(
@@ -396,11 +366,12 @@ class GammaGamma(ClvEstimator):
 
         Expected purchases come from ``transaction_model`` (BetaGeo,
         ModifiedBetaGeo or ParetoNBD, fitted in periods of ``freq``: ``'D'``,
-        ``'W'``, ``'M'`` or ``'H'``), each worth this model's expected average
-        spend.  By default lifetimes' convention: purchases of month ``i``
-        discounted by ``(1 + discount_rate) ** -i``.  With ``continuous=True``,
-        cash flows are discounted by ``exp(-discount_rate * τ)`` (τ in months),
-        integrated over ``steps_per_month`` steps per month.
+        ``'W'``, ``'M'`` or ``'h'``), each worth this model's expected average
+        spend, computed together in one pass.  By default lifetimes'
+        convention: purchases of month ``i`` discounted by
+        ``(1 + discount_rate) ** -i``.  With ``continuous=True``, cash flows are
+        discounted by ``exp(-discount_rate * τ)`` (τ in months), integrated
+        over ``steps_per_month`` steps per month.
 
         ``data`` is a summary table with frequency, recency, T and
         monetary_value, or the frequency values with the other three as arrays.
@@ -417,24 +388,9 @@ class GammaGamma(ClvEstimator):
                 "transaction_model must be a fitted BetaGeo, ModifiedBetaGeo or ParetoNBD, "
                 f"got {type(transaction_model).__name__}"
             )
-        if freq not in _PERIODS_PER_MONTH:
-            raise ValueError(f"freq must be one of {sorted(_PERIODS_PER_MONTH)}, got {freq!r}")
-        if int(time) != time or time < 0:
-            raise ValueError(f"time must be a whole number of months >= 0, got {time!r}")
         names = ("frequency", "recency", "T", "monetary_value")
         columns = _Columns(names, data, (recency, T, monetary_value))
-        table = pa.table(columns.stream)
-        spend_columns = _Columns(self._names, table.select(["frequency", "monetary_value"]), ())
-        spend = np.ascontiguousarray(self._check_fitted().expected_average_spend(spend_columns.stream, spend_columns.padded()))
-        purchase_columns = table.select(["frequency", "recency", "T"])
-        values = transaction_model._check_fitted().lifetime_value(
-            purchase_columns,
-            ["frequency", "recency", "T"],
-            spend,
-            int(time),
-            float(discount_rate),
-            _PERIODS_PER_MONTH[freq],
-            continuous=bool(continuous),
-            steps_per_month=int(steps_per_month),
+        values = self._check_fitted().customer_lifetime_value(
+            transaction_model._check_fitted(), columns.stream, time, discount_rate, freq, continuous, steps_per_month
         )
         return columns.wrap(values, "clv")

@@ -19,9 +19,11 @@ from importlib import resources
 from typing import Any, Literal
 
 import numpy as np
+import pyarrow as pa
 
 from .. import _core
-from .._frames import FrameKind, build_frame, resolve_kind, to_utc_micros
+from .._base import contract
+from .._frames import FrameKind, build_frame, from_arrow, resolve_kind, to_utc_micros
 
 __all__ = [
     "SimulationTruth",
@@ -161,27 +163,30 @@ class SimulationTruth:
     clusters: np.ndarray = field(repr=False)
 
 
+_SIM = contract("simulate_transactions")
+
+
 def simulate_transactions(
-    n_customers: int = 1000,
+    n_customers: int = _SIM.default("n_customers"),
     *,
-    seed: int = 0,
+    seed: int = _SIM.default("seed"),
     start: Any = "2024-01-01",
-    acquisition_days: float = 180.0,
-    horizon_days: float = 730.0,
-    r: float = 0.75,
-    alpha: float = 20.0,
-    a: float = 0.8,
-    b: float = 2.5,
-    p: float = 6.25,
-    q: float = 3.74,
-    gamma: float = 15.44,
-    n_items: int = 2000,
-    n_clusters: int = 12,
-    zipf_exponent: float = 1.0,
-    taste_strength: float = 0.8,
-    n_places: int = 50,
-    travel_rate: float = 0.05,
-    fraud_rate: float = 0.01,
+    acquisition_days: float = _SIM.default("acquisition_days"),
+    horizon_days: float = _SIM.default("horizon_days"),
+    r: float = _SIM.default("r"),
+    alpha: float = _SIM.default("alpha"),
+    a: float = _SIM.default("a"),
+    b: float = _SIM.default("b"),
+    p: float = _SIM.default("p"),
+    q: float = _SIM.default("q"),
+    gamma: float = _SIM.default("gamma"),
+    n_items: int = _SIM.default("n_items"),
+    n_clusters: int = _SIM.default("n_clusters"),
+    zipf_exponent: float = _SIM.default("zipf_exponent"),
+    taste_strength: float = _SIM.default("taste_strength"),
+    n_places: int = _SIM.default("n_places"),
+    travel_rate: float = _SIM.default("travel_rate"),
+    fraud_rate: float = _SIM.default("fraud_rate"),
     output: FrameKind | None = None,
 ) -> tuple[Any, SimulationTruth]:
     """Simulate a transaction log with known ground truth.
@@ -220,39 +225,16 @@ def simulate_transactions(
         >>> bool(truth.is_fraud.any())
         True
     """
-    if isinstance(n_customers, bool) or not isinstance(n_customers, (int, np.integer)) or n_customers < 1:
-        raise ValueError(f"n_customers must be a positive integer, got {n_customers!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    params = {name: value for name, value in locals().items() if name in _SIM.params}
     start_micros, _ = to_utc_micros(start, "start")
-    for name, value in {"n_items": n_items, "n_clusters": n_clusters, "n_places": n_places}.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    log, cust = _core.simulate_transactions(
-        int(n_customers), int(seed), start_micros, float(acquisition_days), float(horizon_days),
-        float(r), float(alpha), float(a), float(b), float(p), float(q), float(gamma),
-        int(n_items), int(n_clusters), float(zipf_exponent), float(taste_strength),
-        int(n_places), float(travel_rate), float(fraud_rate),
-    )  # fmt: skip
+    log, customers, clusters = _core.simulate_transactions(params, start_micros)
     kind = resolve_kind(output)
-    is_fraud = log.pop("is_fraud")
-    log["timestamp"] = log["timestamp"].view("datetime64[us]")
-    customers = {"customer_id": np.arange(1, n_customers + 1, dtype=np.int64), "lambda": cust["lambda"], "p": cust["p"]}
-    customers.update(
-        first_day=cust["first_day"],
-        dropout_day=cust["dropout_day"],
-        alive=np.isinf(cust["dropout_day"]),
-        nu=cust["nu"],
-        mean_spend=p / cust["nu"],
-        cluster=cust["cluster"],
-        home_place=cust["home_place"],
-        fraud_victim=cust["fraud_victim"],
-    )
+    log = pa.Table.from_batches([pa.record_batch(log)])
+    is_fraud = log.column("is_fraud").to_numpy()
     truth = SimulationTruth(
         params={"r": r, "alpha": alpha, "a": a, "b": b, "p": p, "q": q, "gamma": gamma},
-        customers=build_frame(customers, kind),
+        customers=from_arrow(customers, kind),
         is_fraud=is_fraud,
-        clusters=cust["item_cluster"],
+        clusters=clusters,
     )
-    return build_frame(log, kind), truth
-
+    return from_arrow(log.drop_columns(["is_fraud"]), kind), truth

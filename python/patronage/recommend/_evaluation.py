@@ -9,7 +9,6 @@ import pyarrow as pa
 
 from .. import _core
 from .._frames import arrow_stream, to_utc_micros
-from ._inputs import check_n, id_array
 
 __all__ = ["evaluate", "ranking_metrics", "train_test_split"]
 
@@ -57,27 +56,19 @@ def train_test_split(
         >>> len(train) + len(test) == len(log), test["customer_id"].is_unique
         (True, True)
     """
-    if how == "time" and cutoff is None:
-        raise ValueError("cutoff is required to split by time")
-    columns = [user_col, time_col if how in ("time", "last") else None]
-    stream = arrow_stream(data, columns, argument="data")
+    uses_time = how in ("time", "last")
+    stream = arrow_stream(data, [user_col, time_col if uses_time else None], argument="data")
     mask = _core.split_mask(
         stream,
         user_col,
-        time_col if how in ("time", "last") else None,
+        time_col if uses_time else None,
         how,
         None if cutoff is None else to_utc_micros(cutoff, "cutoff"),
-        check_n(k, "k"),
-        float(test_size),
-        int(random_state),
+        k,
+        test_size,
+        random_state,
     )
     return _take(data, ~mask), _take(data, mask)
-
-
-def _column(frame: Any, name: str) -> pa.Array:
-    stream = arrow_stream(frame, [name], argument="frame")
-    table = stream if isinstance(stream, pa.Table) else pa.table(stream)
-    return table.column(name)
 
 
 def ranking_metrics(
@@ -105,16 +96,14 @@ def ranking_metrics(
     ``coverage`` (share of the catalogue recommended). ``n_users`` counts the
     users evaluated.
     """
-    result = _core.ranking_metrics(
-        _column(recommendations, user_col),
-        _column(recommendations, item_col),
-        np.ascontiguousarray(np.asarray(_column(recommendations, "rank")), dtype=np.int64),
-        _column(test, user_col),
-        _column(test, item_col),
-        check_n(k, "k"),
-        check_n(n_items, "n_items"),
+    return _core.ranking_metrics(
+        arrow_stream(recommendations, [user_col, item_col, "rank"], argument="recommendations"),
+        arrow_stream(test, [user_col, item_col], argument="test"),
+        user_col,
+        item_col,
+        k,
+        n_items,
     )
-    return dict(result)
 
 
 def evaluate(
@@ -144,16 +133,5 @@ def evaluate(
     fitted = model._check_fitted()
     user_col = user_col or fitted.user_col
     item_col = item_col or fitted.item_col
-    if unknown_users not in ("skip", "popular"):
-        raise ValueError(f"unknown_users must be 'skip' or 'popular', got {unknown_users!r}")
-    users = pa.compute.unique(_column(test, user_col))
-    if unknown_users == "skip":
-        known = pa.compute.is_in(users, value_set=pa.array(fitted.user_ids()).cast(users.type))
-        users = users.filter(known)
-    recs = fitted.recommend(id_array(users, "users"), check_n(k, "k"), True, None, "popular")
-    recs = pa.table({user_col: pa.array(recs[fitted.user_col]), item_col: pa.array(recs[fitted.item_col]),
-                     "rank": pa.array(recs["rank"])})  # fmt: skip
-    test_table = pa.table({user_col: _column(test, user_col), item_col: _column(test, item_col)})
-    if unknown_users == "skip":
-        test_table = test_table.filter(pa.compute.is_in(test_table.column(user_col), value_set=users))
-    return ranking_metrics(recs, test_table, k, n_items=int(fitted.shape[1]), user_col=user_col, item_col=item_col)
+    stream = arrow_stream(test, [user_col, item_col], argument="test")
+    return fitted.evaluate(stream, user_col, item_col, k, unknown_users)

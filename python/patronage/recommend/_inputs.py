@@ -29,19 +29,14 @@ def id_array(values: Any, argument: str) -> pa.Array:
         raise TypeError(f"{argument} must be ids (a scalar or a list/array/Series of ids): {e}") from None
 
 
-def check_n(n: Any, argument: str = "n") -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{argument} must be a positive integer, got {n!r}")
-    return int(n)
-
-
 def to_numpy(array: Any) -> np.ndarray:
     """An Arrow array of ids as numpy."""
     return pa.array(array).to_numpy(zero_copy_only=False)
 
 
-def csr_matrix(parts: dict[str, Any]) -> Any:
-    """A scipy CSR matrix from the core's ``{shape, indptr, indices, data}``."""
+def csr_matrix(parts: tuple[Any, Any, Any, Any]) -> Any:
+    """A scipy CSR matrix from the core's ``(shape, indptr, indices, data)``."""
     from scipy.sparse import csr_matrix
 
-    return csr_matrix((parts["data"], parts["indices"], parts["indptr"]), shape=parts["shape"])
+    shape, indptr, indices, data = parts
+    return csr_matrix((data, indices, indptr), shape=shape)

@@ -7,26 +7,17 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .._base import Estimator
-from .._frames import FrameKind, build_frame, resolve_kind
-from ._inputs import check_n, csr_matrix, id_array, to_numpy
+from .._base import Estimator, contract
+from .._frames import FrameKind, arrow_stream, from_arrow, resolve_kind
+from ._inputs import csr_matrix, id_array, to_numpy
 from ._interactions import Interactions
 
 __all__ = ["ALS", "BPR", "EASE", "ItemKNN", "Popularity", "Recommender"]
 
-
-def _seed(random_state: Any) -> int:
-    if random_state is None:
-        return int(np.random.default_rng().integers(0, 2**63))
-    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0:
-        raise ValueError(f"random_state must be None or a non-negative integer, got {random_state!r}")
-    return int(random_state)
-
-
-def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+_KNN = contract("ItemKNN")
+_ALS = contract("ALS")
+_BPR = contract("BPR")
+_EASE = contract("EASE")
 
 
 def _progress(show: bool, description: str) -> Any:
@@ -77,9 +68,6 @@ class Recommender(Estimator):
 
     _native_type = _core.Recommender
 
-    def _fit_native(self, data: Any) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
-
     def fit(
         self,
         X: Any,
@@ -90,8 +78,9 @@ class Recommender(Estimator):
         """Fit on a log/interactions frame, a scipy.sparse user × item matrix
         or :class:`Interactions` (whose columns then apply); returns self."""
         data = X if isinstance(X, Interactions) else Interactions(X, user_col, item_col, weight_col)
+        progress = _progress(getattr(self, "show_progress", False), type(self).__name__)
+        self._model = _core.Recommender.fit(data._native, self._contract.name, self._native_params(), progress)
         self._output = data._output
-        self._model = self._fit_native(data._native)
         return self
 
     # -- fitted attributes -------------------------------------------------
@@ -152,15 +141,14 @@ class Recommender(Estimator):
                 kind fitted on.
         """
         model = self._check_fitted()
-        users = model.user_ids() if users is None else id_array(users, "users")
         top = model.recommend(
-            users,
-            check_n(n),
-            bool(exclude_seen),
+            None if users is None else id_array(users, "users"),
+            n,
+            exclude_seen,
             None if items is None else id_array(items, "items"),
             unknown_users,
         )
-        return build_frame(top, self._kind(output))
+        return from_arrow(top, self._kind(output))
 
     def recommend_new(
         self,
@@ -182,21 +170,13 @@ class Recommender(Estimator):
         known item gets the most popular items.
         """
         model = self._check_fitted()
-        from .._frames import arrow_stream
-
         user_col = user_col or model.user_col
         item_col = item_col or model.item_col
         stream = arrow_stream(X, [user_col, item_col, weight_col], argument="X")
         top = model.recommend_new(
-            stream,
-            user_col,
-            item_col,
-            weight_col,
-            check_n(n),
-            bool(exclude_seen),
-            None if items is None else id_array(items, "items"),
+            stream, user_col, item_col, weight_col, n, exclude_seen, None if items is None else id_array(items, "items")
         )
-        return build_frame(top, resolve_kind(output, X))
+        return from_arrow(top, resolve_kind(output, X))
 
     def similar_items(
         self, items: Any, n: int = 10, candidates: Any = None, output: FrameKind | None = None
@@ -205,15 +185,15 @@ class Recommender(Estimator):
 
         A frame (item, similar_item, score, rank). ItemKNN: neighbour
         similarities; ALS/BPR: cosine of item factors; EASE: the item's
-        weights. ``candidates`` restricts the answers to these items.
+        weights; Popularity: cosine of the items' columns of the training
+        matrix (customers who bought one also bought the other).
+        ``candidates`` restricts the answers to these items.
         """
         model = self._check_fitted()
         top = model.similar_items(
-            id_array(items, "items"),
-            check_n(n),
-            None if candidates is None else id_array(candidates, "candidates"),
+            id_array(items, "items"), n, None if candidates is None else id_array(candidates, "candidates")
         )
-        return build_frame(top, self._kind(output))
+        return from_arrow(top, self._kind(output))
 
     def similar_users(self, users: Any, n: int = 10, output: FrameKind | None = None) -> Any:
         """The ``n`` most similar users to each given user (the user excluded).
@@ -222,8 +202,8 @@ class Recommender(Estimator):
         factors; other models: cosine of the users' training rows.
         """
         model = self._check_fitted()
-        top = model.similar_users(id_array(users, "users"), check_n(n))
-        return build_frame(top, self._kind(output))
+        top = model.similar_users(id_array(users, "users"), n)
+        return from_arrow(top, self._kind(output))
 
 
 class Popularity(Recommender):
@@ -238,11 +218,10 @@ class Popularity(Recommender):
         (['customer_id', 'item_id', 'score', 'rank'], 6)
     """
 
+    _contract = contract("Popularity")
+
     def __init__(self) -> None:
         pass
-
-    def _fit_native(self, data: Any) -> Any:
-        return _core.Recommender.fit_popularity(data)
 
 
 class ItemKNN(Recommender):
@@ -268,14 +247,16 @@ class ItemKNN(Recommender):
         (653, 653)
     """
 
+    _contract = _KNN
+
     def __init__(
         self,
-        k: int = 20,
-        weighting: str = "cosine",
-        shrinkage: float = 0.0,
-        k1: float = 1.2,
-        b: float = 0.75,
-        show_progress: bool = False,
+        k: int = _KNN.default("k"),
+        weighting: str = _KNN.default("weighting"),
+        shrinkage: float = _KNN.default("shrinkage"),
+        k1: float = _KNN.default("k1"),
+        b: float = _KNN.default("b"),
+        show_progress: bool = _KNN.default("show_progress"),
     ) -> None:
         self.k = k
         self.weighting = weighting
@@ -283,19 +264,6 @@ class ItemKNN(Recommender):
         self.k1 = k1
         self.b = b
         self.show_progress = show_progress
-
-    def _fit_native(self, data: Any) -> Any:
-        if not isinstance(self.weighting, str):
-            raise TypeError(f"weighting must be a string, got {type(self.weighting).__name__}")
-        return _core.Recommender.fit_item_knn(
-            data,
-            self.weighting,
-            _positive_int(self.k, "k"),
-            float(self.shrinkage),
-            float(self.k1),
-            float(self.b),
-            _progress(self.show_progress, "ItemKNN"),
-        )
 
     def similarity_(self) -> Any:
         """The item × item similarity (row i: the neighbours of item i), scipy CSR."""
@@ -334,15 +302,17 @@ class ALS(_FactorModel):
         12
     """
 
+    _contract = _ALS
+
     def __init__(
         self,
-        factors: int = 64,
-        regularization: float = 0.01,
-        alpha: float = 1.0,
-        iterations: int = 15,
-        cg_steps: int = 3,
-        random_state: int | None = None,
-        show_progress: bool = False,
+        factors: int = _ALS.default("factors"),
+        regularization: float = _ALS.default("regularization"),
+        alpha: float = _ALS.default("alpha"),
+        iterations: int = _ALS.default("iterations"),
+        cg_steps: int = _ALS.default("cg_steps"),
+        random_state: int | None = _ALS.default("random_state"),
+        show_progress: bool = _ALS.default("show_progress"),
     ) -> None:
         self.factors = factors
         self.regularization = regularization
@@ -351,18 +321,6 @@ class ALS(_FactorModel):
         self.cg_steps = cg_steps
         self.random_state = random_state
         self.show_progress = show_progress
-
-    def _fit_native(self, data: Any) -> Any:
-        return _core.Recommender.fit_als(
-            data,
-            _positive_int(self.factors, "factors"),
-            float(self.regularization),
-            float(self.alpha),
-            _positive_int(self.iterations, "iterations", 0),
-            _positive_int(self.cg_steps, "cg_steps"),
-            _seed(self.random_state),
-            _progress(self.show_progress, "ALS"),
-        )
 
 
 class BPR(_FactorModel):
@@ -382,14 +340,16 @@ class BPR(_FactorModel):
         (653, 17)
     """
 
+    _contract = _BPR
+
     def __init__(
         self,
-        factors: int = 64,
-        learning_rate: float = 0.05,
-        regularization: float = 0.01,
-        iterations: int = 100,
-        random_state: int | None = None,
-        show_progress: bool = False,
+        factors: int = _BPR.default("factors"),
+        learning_rate: float = _BPR.default("learning_rate"),
+        regularization: float = _BPR.default("regularization"),
+        iterations: int = _BPR.default("iterations"),
+        random_state: int | None = _BPR.default("random_state"),
+        show_progress: bool = _BPR.default("show_progress"),
     ) -> None:
         self.factors = factors
         self.learning_rate = learning_rate
@@ -397,17 +357,6 @@ class BPR(_FactorModel):
         self.iterations = iterations
         self.random_state = random_state
         self.show_progress = show_progress
-
-    def _fit_native(self, data: Any) -> Any:
-        return _core.Recommender.fit_bpr(
-            data,
-            _positive_int(self.factors, "factors"),
-            float(self.learning_rate),
-            float(self.regularization),
-            _positive_int(self.iterations, "iterations", 0),
-            _seed(self.random_state),
-            _progress(self.show_progress, "BPR"),
-        )
 
 
 class EASE(Recommender):
@@ -425,14 +374,13 @@ class EASE(Recommender):
         0.0
     """
 
-    def __init__(self, regularization: float = 500.0, max_items: int = 20_000) -> None:
+    _contract = _EASE
+
+    def __init__(
+        self, regularization: float = _EASE.default("regularization"), max_items: int = _EASE.default("max_items")
+    ) -> None:
         self.regularization = regularization
         self.max_items = max_items
-
-    def _fit_native(self, data: Any) -> Any:
-        return _core.Recommender.fit_ease(
-            data, float(self.regularization), _positive_int(self.max_items, "max_items")
-        )
 
     @property
     def weights_(self) -> np.ndarray:

@@ -10,11 +10,20 @@ use super::state::{Observation, N_FEATURES};
 /// The training distribution of one feature (NaN left out): its distinct
 /// values, sorted, with the count of values at most each.  Counts make the
 /// discrete features (flags, window counts) a search over a few values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Distribution {
     values: Vec<f64>,
     at_most: Vec<u32>,
+    /// NaN for a feature never defined in training.
     median: f64,
+}
+
+impl PartialEq for Distribution {
+    fn eq(&self, other: &Self) -> bool {
+        self.values == other.values
+            && self.at_most == other.at_most
+            && self.median.to_bits() == other.median.to_bits()
+    }
 }
 
 /// Binary searches run together: each is a chain of dependent loads, and
@@ -40,6 +49,15 @@ impl Distribution {
             at_most,
             median,
         }
+    }
+
+    /// The invariants of the searches: as many counts as values, values
+    /// increasing (no NaN), counts increasing.
+    fn is_valid(&self) -> bool {
+        self.values.len() == self.at_most.len()
+            && self.values.windows(2).all(|w| w[0] < w[1])
+            && self.at_most.windows(2).all(|w| w[0] < w[1])
+            && self.at_most.first().map_or(true, |&c| c > 0)
     }
 
     fn total(&self) -> u32 {
@@ -106,6 +124,13 @@ impl Calibration {
             })
             .collect();
         Calibration { features }
+    }
+
+    pub(super) fn validate(&self) -> crate::error::Result<()> {
+        crate::persist::require(
+            self.features.len() == N_FEATURES && self.features.iter().all(Distribution::is_valid),
+            || "the calibration of the risk terms is malformed".into(),
+        )
     }
 
     /// Each term's surprise for each observation.

@@ -1,66 +1,15 @@
 //! Reading a transaction log (customer, time, amount, optional merchant,
 //! category and place) from a table into plain vectors.
 //!
-//! Customers are kept as their original values ([`IdKey`]) so that a scorer's
+//! Customers are kept with their ids ([`IdMap`]) so that a scorer's
 //! per-customer state carries over between batches whose dense codes differ;
 //! merchants, categories and places only need set membership, so each value
 //! is reduced to a stable 64-bit key.
 
-use arrow_schema::DataType;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::table::{self, Column, IdValues, Table};
-
-/// An identifier value (integer or string ids, categoricals decoded).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum IdKey {
-    Int(i64),
-    Str(String),
-}
-
-impl IdKey {
-    /// A stable 64-bit key (the same in every process, unlike std's hasher).
-    pub fn key64(&self) -> u64 {
-        match self {
-            IdKey::Int(v) => super::super::stream_seed(*v as u64, 0x1d),
-            IdKey::Str(s) => {
-                let mut h: u64 = 0xcbf2_9ce4_8422_2325; // FNV-1a
-                for b in s.as_bytes() {
-                    h ^= *b as u64;
-                    h = h.wrapping_mul(0x0000_0100_0000_01b3);
-                }
-                super::super::stream_seed(h, 0x5e)
-            }
-        }
-    }
-}
-
-impl std::fmt::Display for IdKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            IdKey::Int(v) => write!(f, "{v}"),
-            IdKey::Str(s) => write!(f, "{s:?}"),
-        }
-    }
-}
-
-/// The id values at `rows` of an id column.
-fn id_keys(column: &Column, rows: &[usize]) -> Result<Vec<IdKey>> {
-    Ok(match table::id_values(column, rows)? {
-        IdValues::Int(v) => v.into_iter().map(IdKey::Int).collect(),
-        IdValues::Str(v) => v.into_iter().map(IdKey::Str).collect(),
-    })
-}
-
-/// Times as UTC microseconds: gaps between purchases are elapsed time, so a
-/// zoned column is read as its instants, not its (DST-shifting) wall clock.
-fn utc_micros(mut column: Column) -> Result<Vec<i64>> {
-    if let DataType::Timestamp(unit, Some(_)) = &column.data_type {
-        column.data_type = DataType::Timestamp(*unit, None);
-    }
-    Ok(table::wall_times(&column)?.micros.into_owned())
-}
+use crate::table::{self, IdMap, Table};
 
 /// A categorical attribute of each transaction: a dense code per row and the
 /// stable 64-bit key of each code (4 bytes per row instead of 8).
@@ -89,13 +38,37 @@ pub struct LogSchema {
     pub place: Option<String>,
 }
 
+impl LogSchema {
+    /// The column of each parameter that names one (None when not given).
+    pub fn by_parameter(&self) -> [(&'static str, Option<&str>); 6] {
+        [
+            ("customer_col", Some(self.customer.as_str())),
+            ("time_col", Some(self.time.as_str())),
+            ("amount_col", Some(self.amount.as_str())),
+            ("merchant_col", self.merchant.as_deref()),
+            ("category_col", self.category.as_deref()),
+            ("place_col", self.place.as_deref()),
+        ]
+    }
+
+    /// Which optional attributes the schema names (merchant, category, place).
+    pub fn attributes(&self) -> [bool; 3] {
+        [
+            self.merchant.is_some(),
+            self.category.is_some(),
+            self.place.is_some(),
+        ]
+    }
+}
+
 /// A log read into vectors, rows in the table's order.
 #[derive(Debug, Clone)]
 pub struct Log {
-    /// Dense customer codes `0..customer_keys.len()`.
+    /// Dense customer codes into `customer_ids`.
     pub customers: Vec<u32>,
-    pub customer_keys: Vec<IdKey>,
-    /// UTC microseconds (naive times taken as they are).
+    pub customer_ids: IdMap,
+    /// UTC microseconds (naive times taken as they are): gaps between
+    /// purchases are elapsed time, which a zoned wall clock would shift.
     pub times: Vec<i64>,
     pub amounts: Vec<f64>,
     pub merchant: Option<Attribute>,
@@ -115,30 +88,21 @@ impl Log {
 
     /// Read and check the columns: no nulls, finite amounts.
     pub fn read(table: &Table, schema: &LogSchema) -> Result<Self> {
-        let customer = table.column(&schema.customer)?;
-        let ids = table::encode_ids(&customer)?;
-        let customer_keys = id_keys(&customer, &ids.first_rows)?;
-        let times = utc_micros(table.column(&schema.time)?)?;
-        let amount = table.column(&schema.amount)?;
-        let amounts = table::values_f64(&amount)?.into_owned();
-        table::require_finite(&amount.name, &amounts)?;
+        let customers = IdMap::encode(&table.column(&schema.customer)?)?;
+        let times = table::instants(&table.column(&schema.time)?)?.into_owned();
+        let amounts = table::numbers::finite_f64(&table.column(&schema.amount)?)?.into_owned();
         let attribute = |name: &Option<String>| -> Result<Option<Attribute>> {
             let Some(name) = name else { return Ok(None) };
-            let column = table.column(name)?;
-            let ids = table::encode_ids(&column)?;
-            let keys: Vec<u64> = id_keys(&column, &ids.first_rows)?
-                .iter()
-                .map(IdKey::key64)
-                .collect();
+            let encoded = IdMap::encode(&table.column(name)?)?;
             Ok(Some(Attribute {
                 name: name.clone(),
-                codes: ids.codes,
-                keys,
+                keys: encoded.ids.stable_keys(),
+                codes: encoded.codes,
             }))
         };
         Ok(Log {
-            customers: ids.codes,
-            customer_keys,
+            customers: customers.codes,
+            customer_ids: customers.ids,
             times,
             amounts,
             merchant: attribute(&schema.merchant)?,

@@ -22,14 +22,21 @@ pub mod reasons;
 mod sorted;
 pub mod state;
 
-use hashbrown::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::{ArrayRef, BooleanArray, RecordBatch};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::percentile;
+use crate::control::Control;
 use crate::error::{Error, Result};
+use crate::persist::{self, Persist};
+use crate::spec::{Accept, Literal, Param, Params, Spec};
+use crate::table::{self, time::MICROS_PER_HOUR, IdMap, Table};
 use calibration::Calibration;
-pub use input::{IdKey, Log, LogSchema};
+pub use input::{Log, LogSchema};
 use reasons::{explain, N_TERMS, TERMS};
 use sorted::{run, SortedLog};
 pub use state::{
@@ -40,6 +47,95 @@ pub use state::{
 /// sample by row when the log is longer): tail shares down to ~1e-5, and
 /// small enough for the lookups to stay in cache.
 const CALIBRATION_ROWS: usize = 1 << 17;
+
+const fn column(name: &'static str, default: &'static str, doc: &'static str) -> Param {
+    Param {
+        name,
+        default: Literal::Str(default),
+        accepts: &[Accept::Column],
+        unit: "",
+        doc,
+    }
+}
+
+const fn optional_column(name: &'static str, doc: &'static str) -> Param {
+    Param {
+        name,
+        default: Literal::None,
+        accepts: &[Accept::None, Accept::Column],
+        unit: "",
+        doc,
+    }
+}
+
+/// The contract of `patronage.anomaly.TransactionRiskScorer`.
+pub static SPEC: Spec = Spec {
+    name: "TransactionRiskScorer",
+    params: &[
+        column("customer_col", "customer_id", "customer ids (any kind)"),
+        column("time_col", "timestamp", "datetimes of any unit or zone"),
+        column(
+            "amount_col",
+            "amount",
+            "numeric amounts; negative ones are refunds",
+        ),
+        optional_column("merchant_col", "merchant ids, for the new-merchant term"),
+        optional_column("category_col", "categories, for the new-category term"),
+        optional_column("place_col", "places, for the new-place term"),
+        Param {
+            name: "short_window_hours",
+            default: Literal::Float(1.0),
+            accepts: &[Accept::above(0.0)],
+            unit: "hours",
+            doc: "window of count_short_window",
+        },
+        Param {
+            name: "long_window_hours",
+            default: Literal::Float(24.0),
+            accepts: &[Accept::above(0.0)],
+            unit: "hours",
+            doc: "window of count_long_window, amount_long_window and card testing \
+                  (at least short_window_hours)",
+        },
+        Param {
+            name: "small_share",
+            default: Literal::Float(0.2),
+            accepts: &[Accept::in_open(0.0, 1.0)],
+            unit: "",
+            doc: "a purchase is small at most this share of the customer's mean",
+        },
+        Param {
+            name: "large_multiple",
+            default: Literal::Float(3.0),
+            accepts: &[Accept::above(1.0)],
+            unit: "",
+            doc: "a purchase is large at least this multiple of the customer's mean",
+        },
+        Param {
+            name: "alert_rate",
+            default: Literal::Float(0.005),
+            accepts: &[Accept::in_open(0.0, 1.0)],
+            unit: "",
+            doc: "share of the training transactions to alert on",
+        },
+        Param {
+            name: "n_reasons",
+            default: Literal::Int(3),
+            accepts: &[Accept::int_from(0)],
+            unit: "",
+            doc: "reasons quoted per alert",
+        },
+        Param {
+            name: "refunds",
+            default: Literal::Str("ignore"),
+            accepts: &[Accept::Word(&["ignore", "error"])],
+            unit: "",
+            doc: "'ignore': negative amounts score 0 and stay out of the history; 'error': raise",
+        },
+    ],
+    columns: &[],
+    fitted: &[],
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum RefundPolicy {
@@ -59,40 +155,61 @@ pub struct RiskConfig {
 }
 
 impl RiskConfig {
-    fn validate(&self) -> Result<()> {
-        let f = &self.features;
-        if f.short_window_micros <= 0 {
-            return Err(Error::argument("short_window_hours", "must be positive"));
-        }
-        if f.long_window_micros < f.short_window_micros {
-            return Err(Error::argument(
+    /// The configuration and the log's columns, from parameters checked
+    /// against [`SPEC`] (windows turn from hours into microseconds here).
+    pub fn from_params(p: &Params) -> Result<(Self, LogSchema)> {
+        let (short, long) = (
+            p.number("short_window_hours"),
+            p.number("long_window_hours"),
+        );
+        if long < short {
+            return Err(p.error(
                 "long_window_hours",
-                "must be at least short_window_hours",
+                format!("is {long}; it must be at least short_window_hours ({short})"),
             ));
         }
-        if !(f.small_share > 0.0 && f.small_share < 1.0) {
-            return Err(Error::argument(
-                "small_share",
-                format!("is {}; it must be in (0, 1)", f.small_share),
-            ));
-        }
-        if !(f.large_multiple.is_finite() && f.large_multiple > 1.0) {
-            return Err(Error::argument(
-                "large_multiple",
-                format!("is {}; it must be greater than 1", f.large_multiple),
-            ));
-        }
-        if !(self.alert_rate > 0.0 && self.alert_rate < 1.0) {
-            return Err(Error::argument(
-                "alert_rate",
-                format!("is {}; it must be in (0, 1)", self.alert_rate),
-            ));
-        }
-        Ok(())
+        let config = RiskConfig {
+            features: FeatureConfig {
+                short_window_micros: (short * MICROS_PER_HOUR).round().max(1.0) as i64,
+                long_window_micros: (long * MICROS_PER_HOUR).round().max(1.0) as i64,
+                small_share: p.number("small_share"),
+                large_multiple: p.number("large_multiple"),
+            },
+            alert_rate: p.number("alert_rate"),
+            n_reasons: p.count("n_reasons"),
+            refunds: match p.text("refunds") {
+                Some("error") => RefundPolicy::Error,
+                _ => RefundPolicy::Ignore,
+            },
+        };
+        let name = |n: &str| p.text(n).map(str::to_owned);
+        // Names as in `LogSchema::by_parameter`.
+        let schema = LogSchema {
+            customer: name("customer_col").unwrap_or_default(),
+            time: name("time_col").unwrap_or_default(),
+            amount: name("amount_col").unwrap_or_default(),
+            merchant: name("merchant_col"),
+            category: name("category_col"),
+            place: name("place_col"),
+        };
+        Ok((config, schema))
+    }
+
+    /// The contract's ranges, for a configuration read from bytes.
+    fn is_valid(&self) -> bool {
+        let f = &self.features;
+        f.short_window_micros > 0
+            && f.long_window_micros >= f.short_window_micros
+            && f.small_share > 0.0
+            && f.small_share < 1.0
+            && f.large_multiple.is_finite()
+            && f.large_multiple > 1.0
+            && self.alert_rate > 0.0
+            && self.alert_rate < 1.0
     }
 
     fn long_window_hours(&self) -> f64 {
-        self.features.long_window_micros as f64 / 3_600_000_000.0
+        self.features.long_window_micros as f64 / MICROS_PER_HOUR
     }
 }
 
@@ -125,36 +242,16 @@ struct ChunkScores {
 }
 
 /// A fitted transaction risk scorer and its customers' states.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RiskModel {
     pub config: RiskConfig,
+    /// The columns it reads (from the parameters it was fitted with).
+    pub schema: LogSchema,
     calibration: Calibration,
     pub threshold: f64,
-    /// Which optional attributes the model was fitted with.
-    attributes: [bool; 3],
-    keys: Vec<IdKey>,
+    /// Every customer seen so far; `states[code]` is customer `code`'s history.
+    customers: IdMap,
     states: Vec<CustomerState>,
-    #[serde(skip)]
-    index: HashMap<IdKey, u32>,
-}
-
-impl PartialEq for RiskModel {
-    fn eq(&self, other: &Self) -> bool {
-        self.config == other.config
-            && self.calibration == other.calibration
-            && self.threshold.to_bits() == other.threshold.to_bits()
-            && self.attributes == other.attributes
-            && self.keys == other.keys
-            && self.states == other.states
-    }
-}
-
-fn attributes_of(log: &Log) -> [bool; 3] {
-    [
-        log.merchant.is_some(),
-        log.category.is_some(),
-        log.place.is_some(),
-    ]
 }
 
 fn check_refunds(log: &Log, policy: RefundPolicy) -> Result<()> {
@@ -174,22 +271,23 @@ fn check_refunds(log: &Log, policy: RefundPolicy) -> Result<()> {
 }
 
 impl RiskModel {
-    /// Calibrate the terms on `log`, set the alert threshold, and keep every
-    /// customer's state at the end of the log.
-    pub fn fit(log: Log, config: RiskConfig) -> Result<Self> {
-        config.validate()?;
+    /// Calibrate the terms on the log in `table`, set the alert threshold,
+    /// and keep every customer's state at the end of the log.
+    pub fn fit(table: &Table, params: &Params, ctl: &Control) -> Result<Self> {
+        let (config, schema) = RiskConfig::from_params(params)?;
+        let log = Log::read(table, &schema)?;
         if log.is_empty() {
-            return Err(Error::argument("log", "is empty; fit needs transactions"));
+            return Err(Error::empty("the log has no rows; fit needs transactions"));
         }
         check_refunds(&log, config.refunds)?;
-        let attributes = attributes_of(&log);
         let stride = log.len().div_ceil(CALIBRATION_ROWS);
         let sorted = SortedLog::new(log);
-        let mut states = vec![CustomerState::default(); sorted.log.customer_keys.len()];
+        let mut states = vec![CustomerState::default(); sorted.log.customer_ids.len()];
         let samples = run(
             &sorted,
             &config.features,
             Some(&mut states),
+            ctl,
             Vec::new,
             |acc: &mut Vec<[f64; N_FEATURES]>, row, obs| {
                 if let Some(obs) = obs {
@@ -203,94 +301,69 @@ impl RiskModel {
         let calibration = Calibration::new(&samples);
         let mut model = RiskModel {
             config,
+            schema,
             calibration,
             threshold: f64::INFINITY,
-            attributes,
-            keys: sorted.log.customer_keys.clone(),
+            customers: sorted.log.customer_ids.clone(),
             states,
-            index: HashMap::new(),
         };
-        model.rebuild_index();
-        let scores = model.score_sorted(&sorted, false, None)?.scores;
+        let scores = model.score_sorted(&sorted, false, None, ctl)?.scores;
         model.threshold = percentile(&scores, 100.0 * (1.0 - model.config.alert_rate));
         Ok(model)
     }
 
-    /// Rebuild the key index (after deserialisation).
-    pub fn rebuild_index(&mut self) {
-        self.index = self
-            .keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.clone(), i as u32))
-            .collect();
-    }
-
     pub fn n_customers(&self) -> usize {
-        self.keys.len()
+        self.customers.len()
     }
 
-    fn check_attributes(&self, log: &Log) -> Result<()> {
-        let names = ["merchant_col", "category_col", "place_col"];
-        for (k, (&fitted, now)) in self.attributes.iter().zip(attributes_of(log)).enumerate() {
-            if fitted != now {
-                return Err(Error::argument(
-                    names[k],
-                    if fitted {
-                        "was given at fit but is missing now"
-                    } else {
-                        "was not given at fit; the model cannot use it now"
-                    },
-                ));
-            }
-        }
-        Ok(())
+    fn read(&self, table: &Table) -> Result<Log> {
+        let log = Log::read(table, &self.schema)?;
+        check_refunds(&log, self.config.refunds)?;
+        Ok(log)
     }
 
     /// Score a whole log from scratch (every customer starts without history).
-    pub fn score(&self, log: Log, with_features: bool) -> Result<Scored> {
-        self.check_attributes(&log)?;
-        check_refunds(&log, self.config.refunds)?;
-        self.score_sorted(&SortedLog::new(log), with_features, None)
+    pub fn score(&self, table: &Table, with_features: bool, ctl: &Control) -> Result<Scored> {
+        let log = self.read(table)?;
+        self.score_sorted(&SortedLog::new(log), with_features, None, ctl)
     }
 
     /// Score new transactions after those already seen, then add them to the
     /// customers' states.  Equal to [`RiskModel::score`] of the whole log.
-    pub fn score_new(&mut self, log: Log, with_features: bool) -> Result<Scored> {
-        self.check_attributes(&log)?;
-        check_refunds(&log, self.config.refunds)?;
-        let positions = self.positions(&log);
-        let mut states: Vec<CustomerState> = positions
+    /// Nothing changes unless the whole batch is scored (an error or an
+    /// interrupt leaves the model as it was).
+    pub fn score_new(
+        &mut self,
+        table: &Table,
+        with_features: bool,
+        ctl: &Control,
+    ) -> Result<Scored> {
+        let log = self.read(table)?;
+        let known = self
+            .customers
+            .translate(&log.customer_ids, &self.schema.customer)?;
+        let mut states: Vec<CustomerState> = known
             .iter()
-            .map(|&p| self.states.get(p as usize).cloned().unwrap_or_default())
+            .map(|k| k.map_or_else(CustomerState::default, |c| self.states[c as usize].clone()))
             .collect();
         let sorted = SortedLog::new(log);
-        let scored = self.score_sorted(&sorted, with_features, Some(&mut states))?;
-        // Only after success: a rejected batch leaves the states untouched.
-        let keys = &sorted.log.customer_keys;
-        for (state, (key, &p)) in states.into_iter().zip(keys.iter().zip(&positions)) {
-            if (p as usize) < self.states.len() {
-                self.states[p as usize] = state;
-            } else {
-                self.index.insert(key.clone(), self.keys.len() as u32);
-                self.keys.push(key.clone());
-                self.states.push(state);
+        let scored = self.score_sorted(&sorted, with_features, Some(&mut states), ctl)?;
+        for (code, (state, known)) in states.into_iter().zip(known).enumerate() {
+            match known {
+                Some(c) => self.states[c as usize] = state,
+                None => {
+                    self.customers
+                        .push_from(&sorted.log.customer_ids, code as u32);
+                    self.states.push(state);
+                }
             }
         }
         Ok(scored)
     }
 
     /// Add transactions to the customers' states without scoring them.
-    pub fn update(&mut self, log: Log) -> Result<()> {
-        self.score_new(log, false).map(|_| ())
-    }
-
-    /// The state index of each customer of `log` (`u32::MAX` for new ones).
-    fn positions(&self, log: &Log) -> Vec<u32> {
-        log.customer_keys
-            .iter()
-            .map(|k| self.index.get(k).copied().unwrap_or(u32::MAX))
-            .collect()
+    pub fn update(&mut self, table: &Table, ctl: &Control) -> Result<()> {
+        self.score_new(table, false, ctl).map(|_| ())
     }
 
     fn score_sorted(
@@ -298,11 +371,13 @@ impl RiskModel {
         sorted: &SortedLog,
         with_features: bool,
         states: Option<&mut [CustomerState]>,
+        ctl: &Control,
     ) -> Result<Scored> {
         let mut chunks = run(
             sorted,
             &self.config.features,
             states,
+            ctl,
             ChunkScores::default,
             |acc: &mut ChunkScores, row, obs| match obs {
                 Some(obs) => {
@@ -386,56 +461,109 @@ pub fn term_names() -> Vec<&'static str> {
     TERMS.iter().map(|t| t.name).collect()
 }
 
+impl Scored {
+    /// The scores as a table in the log's row order: `risk_score`, `alert`,
+    /// `reasons` (text for alerts, null otherwise), then with features every
+    /// feature and each term's risk (`risk_<term>`).
+    pub fn into_batch(self) -> Result<RecordBatch> {
+        let n = self.scores.len();
+        let mut alert = vec![false; n];
+        let mut reasons =
+            StringBuilder::with_capacity(n, self.alert_reasons.iter().map(|s| s.len()).sum());
+        let mut next = self.alert_rows.iter().zip(&self.alert_reasons).peekable();
+        for (row, flag) in alert.iter_mut().enumerate() {
+            match next.peek() {
+                Some(&(&r, text)) if r as usize == row => {
+                    *flag = true;
+                    reasons.append_value(text);
+                    next.next();
+                }
+                _ => reasons.append_null(),
+            }
+        }
+        let mut columns: Vec<(String, ArrayRef)> = vec![
+            ("risk_score".into(), table::f64_array(self.scores)),
+            ("alert".into(), Arc::new(BooleanArray::from(alert))),
+            ("reasons".into(), Arc::new(reasons.finish())),
+        ];
+        if let Some(features) = self.features {
+            for (name, column) in FEATURE_NAMES.iter().zip(features) {
+                columns.push((name.to_string(), table::f64_array(column)));
+            }
+        }
+        if let Some(contributions) = self.contributions {
+            for (name, column) in term_names().iter().zip(contributions) {
+                columns.push((format!("risk_{name}"), table::f64_array(column)));
+            }
+        }
+        table::record_batch(columns)
+    }
+}
+
+impl Persist for RiskModel {
+    fn kind(&self) -> String {
+        "anomaly.TransactionRiskScorer".into()
+    }
+
+    fn accepts_kind(kind: &str) -> bool {
+        kind == "anomaly.TransactionRiskScorer"
+    }
+
+    fn validate(&self) -> Result<()> {
+        persist::require(self.config.is_valid(), || {
+            "the scorer's settings are out of range".into()
+        })?;
+        persist::require(!self.threshold.is_nan(), || "the threshold is NaN".into())?;
+        self.customers
+            .validate("customer", Some(self.states.len()))?;
+        self.calibration.validate()?;
+        persist::require(self.states.iter().all(CustomerState::is_valid), || {
+            "a customer's history is malformed".into()
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::{Float64Array, Int64Array, TimestampMicrosecondArray};
+    use arrow_schema::{DataType, Field, Schema, TimeUnit};
 
     const HOUR: i64 = 3_600_000_000;
 
-    fn log(rows: &[(i64, i64, f64, i64)]) -> Log {
-        let mut keys: Vec<i64> = rows.iter().map(|r| r.0).collect();
-        keys.sort();
-        keys.dedup();
-        Log {
-            customers: rows
-                .iter()
-                .map(|r| keys.binary_search(&r.0).unwrap() as u32)
-                .collect(),
-            customer_keys: keys.iter().map(|&k| IdKey::Int(k)).collect(),
-            times: rows.iter().map(|r| r.1 * HOUR).collect(),
-            amounts: rows.iter().map(|r| r.2).collect(),
-            merchant: None,
-            category: None,
-            place: Some(input::Attribute {
-                name: "place".into(),
-                codes: rows.iter().map(|r| r.3 as u32).collect(),
-                keys: (0..=rows.iter().map(|r| r.3).max().unwrap_or(0))
-                    .map(|p| IdKey::Int(p).key64())
-                    .collect(),
-            }),
-            schema: LogSchema {
-                customer: "c".into(),
-                time: "t".into(),
-                amount: "a".into(),
-                merchant: None,
-                category: None,
-                place: Some("place".into()),
-            },
-        }
+    /// Rows of (customer, hour, amount, place).
+    fn table(rows: &[(i64, i64, f64, i64)]) -> Table {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("c", DataType::Int64, false),
+            Field::new("t", DataType::Timestamp(TimeUnit::Microsecond, None), false),
+            Field::new("a", DataType::Float64, false),
+            Field::new("place", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(TimestampMicrosecondArray::from_iter_values(
+                    rows.iter().map(|r| r.1 * HOUR),
+                )),
+                Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.2))),
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3))),
+            ],
+        )
+        .unwrap();
+        Table::new(schema, vec![batch])
     }
 
-    fn config() -> RiskConfig {
-        RiskConfig {
-            features: FeatureConfig {
-                short_window_micros: HOUR,
-                long_window_micros: 24 * HOUR,
-                small_share: 0.2,
-                large_multiple: 3.0,
-            },
-            alert_rate: 0.05,
-            n_reasons: 3,
-            refunds: RefundPolicy::Ignore,
-        }
+    fn params() -> Params {
+        let text = |s: &str| crate::spec::Value::Str(s.into());
+        SPEC.check(vec![
+            ("customer_col".into(), text("c")),
+            ("time_col".into(), text("t")),
+            ("amount_col".into(), text("a")),
+            ("place_col".into(), text("place")),
+            ("alert_rate".into(), crate::spec::Value::Float(0.05)),
+        ])
+        .unwrap()
     }
 
     fn history() -> Vec<(i64, i64, f64, i64)> {
@@ -454,9 +582,9 @@ mod tests {
         let mut rows = history();
         rows.push((5, 1200, 1.5, 7));
         rows.push((5, 1201, 400.0, 7));
-        let log = log(&rows);
-        let model = RiskModel::fit(log.clone(), config()).unwrap();
-        let scored = model.score(log, false).unwrap();
+        let ctl = Control::new();
+        let model = RiskModel::fit(&table(&rows), &params(), &ctl).unwrap();
+        let scored = model.score(&table(&rows), false, &ctl).unwrap();
         let big = rows.len() - 1;
         let top = scored
             .scores
@@ -476,21 +604,32 @@ mod tests {
             "{}",
             scored.alert_reasons[k]
         );
+        let batch = scored.into_batch().unwrap();
+        assert_eq!(batch.num_rows(), rows.len());
+        assert_eq!(batch.schema().field(2).name(), "reasons");
     }
 
     #[test]
-    fn streaming_equals_batch_and_rejects_the_past() {
+    fn streaming_equals_batch_rejects_the_past_and_survives_bytes() {
         let rows = history();
         let (head, tail) = rows.split_at(200);
-        let mut model = RiskModel::fit(log(head), config()).unwrap();
-        let batch = model.score(log(&rows), true).unwrap();
+        let ctl = Control::new();
+        let mut model = RiskModel::fit(&table(head), &params(), &ctl).unwrap();
+        let batch = model.score(&table(&rows), true, &ctl).unwrap();
         let mut streamed = Vec::new();
         for part in tail.chunks(37) {
-            streamed.extend(model.score_new(log(part), false).unwrap().scores);
+            streamed.extend(model.score_new(&table(part), false, &ctl).unwrap().scores);
         }
         assert_eq!(&batch.scores[200..], &streamed[..]);
-        let err = model.score_new(log(&[(3, 0, 5.0, 1)]), false).unwrap_err();
+        let before = model.clone();
+        let err = model
+            .score_new(&table(&[(3, 0, 5.0, 1)]), false, &ctl)
+            .unwrap_err();
         assert!(err.to_string().contains("before the last one"), "{err}");
+        assert_eq!(model, before, "a rejected batch changes nothing");
+        let bytes = persist::to_bytes(&model).unwrap();
+        let back: RiskModel = persist::from_bytes(&bytes).unwrap();
+        assert_eq!(back, model);
     }
 
     #[test]
@@ -498,10 +637,27 @@ mod tests {
         let rows = history();
         let mut shuffled = rows.clone();
         shuffled.reverse();
-        let model = RiskModel::fit(log(&rows), config()).unwrap();
-        let a = model.score(log(&rows), false).unwrap().scores;
-        let mut b = model.score(log(&shuffled), false).unwrap().scores;
+        let ctl = Control::new();
+        let model = RiskModel::fit(&table(&rows), &params(), &ctl).unwrap();
+        let a = model.score(&table(&rows), false, &ctl).unwrap().scores;
+        let mut b = model.score(&table(&shuffled), false, &ctl).unwrap().scores;
         b.reverse();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn windows_are_checked_in_hours() {
+        let err = SPEC
+            .check(vec![(
+                "long_window_hours".into(),
+                crate::spec::Value::Float(0.5),
+            )])
+            .and_then(|p| RiskConfig::from_params(&p).map(|_| ()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("long_window_hours") && err.contains("short_window_hours"),
+            "{err}"
+        );
     }
 }

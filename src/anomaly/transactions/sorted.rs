@@ -5,6 +5,7 @@ use rayon::prelude::*;
 
 use super::input::Log;
 use super::state::{CustomerState, FeatureConfig, Observation, Transaction};
+use crate::control::Control;
 use crate::error::{Error, Result};
 use crate::table::format_micros;
 
@@ -27,7 +28,7 @@ fn permute<T: Copy + Send + Sync>(values: &[T], order: &[u32]) -> Vec<T> {
 
 impl SortedLog {
     pub(super) fn new(mut log: Log) -> Self {
-        let n_customers = log.customer_keys.len();
+        let n_customers = log.customer_ids.len();
         let mut starts = vec![0usize; n_customers + 1];
         for &c in &log.customers {
             starts[c as usize + 1] += 1;
@@ -101,6 +102,7 @@ pub(super) fn run<A: Send>(
     sorted: &SortedLog,
     config: &FeatureConfig,
     states: Option<&mut [CustomerState]>,
+    ctl: &Control,
     init: impl Fn() -> A + Sync,
     visit: impl Fn(&mut A, usize, Option<Observation>) + Sync,
 ) -> Result<Vec<A>> {
@@ -121,6 +123,7 @@ pub(super) fn run<A: Send>(
         .into_par_iter()
         .zip(slices)
         .map(|((a, b), mut slice)| {
+            ctl.check()?;
             let mut acc = init();
             let mut fresh;
             for c in a..b {
@@ -141,7 +144,7 @@ pub(super) fn run<A: Send>(
                                 "has a transaction of customer {} at {} before the last one \
                                  already seen ({}); new transactions must not be earlier than \
                                  those already scored",
-                                log.customer_keys[c],
+                                log.customer_ids.describe(c as u32),
                                 format_micros(first_time),
                                 format_micros(last)
                             ),

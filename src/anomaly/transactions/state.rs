@@ -33,7 +33,7 @@ pub const NEW_PLACE: usize = 8;
 pub const CARD_TESTING: usize = 9;
 pub const N_FEATURES: usize = FEATURE_NAMES.len();
 
-const MICROS_PER_HOUR: f64 = 3_600_000_000.0;
+use crate::table::time::MICROS_PER_HOUR;
 /// Amounts are compared with the customer's mean, floored at one cent.
 const MIN_USUAL: f64 = 0.01;
 
@@ -114,6 +114,22 @@ fn remember(seen: &mut Vec<u64>, key: Option<u64>) {
 }
 
 impl CustomerState {
+    /// The invariants of a history read from bytes: sorted key sets, recent
+    /// purchases in time order, finite running moments.
+    pub fn is_valid(&self) -> bool {
+        let sorted = |keys: &[u64]| keys.windows(2).all(|w| w[0] < w[1]);
+        sorted(&self.merchants)
+            && sorted(&self.categories)
+            && sorted(&self.places)
+            && self.mean.is_finite()
+            && self.m2.is_finite()
+            && self
+                .recent
+                .iter()
+                .zip(self.recent.iter().skip(1))
+                .all(|(a, b)| a.time <= b.time)
+    }
+
     /// Features of `tx` against the past, then add `tx` to the past.  Refunds
     /// (negative amounts) are not purchases: no features, no update.
     pub fn observe(&mut self, config: &FeatureConfig, tx: &Transaction) -> Option<Observation> {

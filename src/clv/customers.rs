@@ -1,0 +1,245 @@
+//! The models on customer summary tables: reading a model's columns (named
+//! by its spec), fitting, per-customer predictions, and lifetime value from
+//! a purchase model and a spend model in one pass.  The bindings call these.
+
+use rayon::prelude::*;
+
+use super::fit::{fit, FitOptions, Fitted};
+use super::models::{Continuous, ModelKind, Row};
+use super::predict::{self, Discounting};
+use crate::control::Control;
+use crate::error::{Error, Result};
+use crate::spec::Params;
+use crate::table::{self, Table};
+
+/// Per-customer rows of the columns `kind` reads (missing third values are 0).
+pub fn read_rows(table: &Table, kind: ModelKind) -> Result<Vec<Row>> {
+    read_columns(table, kind.columns())
+}
+
+fn read_columns(table: &Table, names: &[&str]) -> Result<Vec<Row>> {
+    let columns = names
+        .iter()
+        .map(|&name| table.column(name))
+        .collect::<Result<Vec<_>>>()?;
+    let values = columns
+        .iter()
+        .map(table::values_f64)
+        .collect::<Result<Vec<_>>>()?;
+    let n = table.num_rows();
+    Ok((0..n)
+        .into_par_iter()
+        .map(|i| std::array::from_fn(|k| values.get(k).map_or(0.0, |v| v[i])))
+        .collect())
+}
+
+/// Customer weights: a column of the summary or one value per customer.
+#[derive(Debug, Clone, Copy)]
+pub enum Weights<'a> {
+    Column(&'a str),
+    Values(&'a [f64]),
+}
+
+/// Fit `kind` (options checked against its spec) on the summary `table`.
+pub fn fit_table(
+    kind: ModelKind,
+    table: &Table,
+    params: &Params,
+    weights: Option<Weights<'_>>,
+    initial: Option<Vec<f64>>,
+    ctl: &Control,
+) -> Result<Fitted> {
+    let rows = read_rows(table, kind)?;
+    let column_weights;
+    let weights = match weights {
+        Some(Weights::Column(name)) => {
+            let column = table.column(name)?;
+            column_weights = table::values_f64(&column)?.into_owned();
+            Some(column_weights.as_slice())
+        }
+        Some(Weights::Values(values)) => Some(values),
+        None => None,
+    };
+    let options = FitOptions {
+        initial,
+        ..FitOptions::from_params(params)
+    };
+    fit(kind, &rows, weights, &options, ctl)
+}
+
+/// `t` per customer: one value for all, or one each; finite and >= 0.
+fn per_customer(t: &[f64], n: usize, name: &str) -> Result<Vec<f64>> {
+    let values = match t.len() {
+        1 => vec![t[0]; n],
+        len if len == n => t.to_vec(),
+        len => {
+            return Err(Error::argument(
+                name,
+                format!("must be a number or have one value per customer ({n}), got {len} values"),
+            ))
+        }
+    };
+    if values.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+        return Err(Error::argument(name, "must be finite and >= 0"));
+    }
+    Ok(values)
+}
+
+/// `f(row, t)` for every customer of `table` (the columns of `kind`,
+/// checked), in parallel.
+pub fn map_customers(
+    table: &Table,
+    kind: ModelKind,
+    t: &[f64],
+    t_name: &str,
+    ctl: &Control,
+    f: impl Fn(Row, f64) -> f64 + Sync,
+) -> Result<Vec<f64>> {
+    let rows = read_rows(table, kind)?;
+    kind.validate(&rows)?;
+    let t = per_customer(t, rows.len(), t_name)?;
+    let out = rows
+        .par_iter()
+        .zip(t.par_iter())
+        .with_min_len(1024)
+        .map(|(r, &t)| if ctl.cancelled() { f64::NAN } else { f(*r, t) })
+        .collect();
+    ctl.check()?;
+    Ok(out)
+}
+
+/// `f(t)` for every `t` (finite and >= 0), in parallel: model-level
+/// predictions (new customers, survival).
+pub fn map_times(t: &[f64], f: impl Fn(f64) -> f64 + Sync) -> Result<Vec<f64>> {
+    if t.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+        return Err(Error::argument("t", "must be finite and >= 0"));
+    }
+    Ok(t.par_iter().with_min_len(256).map(|&t| f(t)).collect())
+}
+
+/// Gamma-Gamma rows for predictions: customers without repeat purchases are
+/// allowed (they get the population mean), negative or missing values not.
+fn read_spend(table: &Table) -> Result<Vec<Row>> {
+    let rows = read_rows(table, ModelKind::GammaGamma)?;
+    for (i, &[x, m, _]) in rows.iter().enumerate() {
+        for (value, column) in [(x, "frequency"), (m, "monetary_value")] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(Error::column_value(
+                    column,
+                    format!("must be finite and >= 0 (row {i})"),
+                ));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Gamma-Gamma `E[Z | x, m̄]` of every customer of `table`.
+pub fn expected_average_spend(p: &[f64], table: &Table) -> Result<Vec<f64>> {
+    let rows = read_spend(table)?;
+    Ok(predict::map_rows(&rows, |[x, m, _]| {
+        predict::expected_average_spend(p, x, m)
+    }))
+}
+
+/// How lifetime value is computed: horizon and discounting.
+#[derive(Debug, Clone, Copy)]
+pub struct ValueOptions {
+    pub months: usize,
+    pub discounting: Discounting,
+}
+
+impl ValueOptions {
+    /// From the arguments of `customer_lifetime_value`: `time` months,
+    /// `discount_rate` per month, the purchase model's period `freq`
+    /// (lifetimes' conversion to months), continuous or monthly discounting.
+    pub fn new(
+        time: i64,
+        discount_rate: f64,
+        freq: &str,
+        continuous: bool,
+        steps_per_month: i64,
+    ) -> Result<Self> {
+        let periods_per_month =
+            match freq {
+                "W" => 4.345,
+                "M" => 1.0,
+                "D" => 30.0,
+                "H" | "h" => 720.0,
+                other => return Err(Error::argument(
+                    "freq",
+                    format!(
+                        "must be 'W', 'M', 'D' or 'h' (the purchase model's period), got {other:?}"
+                    ),
+                )),
+            };
+        if time < 0 {
+            return Err(Error::argument(
+                "time",
+                format!("must be a whole number of months >= 0, got {time}"),
+            ));
+        }
+        if !(discount_rate.is_finite() && discount_rate > -1.0) {
+            return Err(Error::argument("discount_rate", "must be finite and > -1"));
+        }
+        if steps_per_month < 1 {
+            return Err(Error::argument("steps_per_month", "must be at least 1"));
+        }
+        let discounting = if continuous {
+            Discounting::Continuous {
+                rate: discount_rate,
+                periods_per_month,
+                steps_per_month: steps_per_month as usize,
+            }
+        } else {
+            Discounting::Monthly {
+                rate: discount_rate,
+                periods_per_month,
+            }
+        };
+        Ok(ValueOptions {
+            months: time as usize,
+            discounting,
+        })
+    }
+}
+
+/// Discounted value of every customer of `table` (frequency, recency, T,
+/// monetary_value): purchases from the continuous purchase model `purchases`,
+/// each worth the Gamma-Gamma model `spend`'s expected average.
+pub fn customer_lifetime_value(
+    purchases: (Continuous, &[f64]),
+    spend: &[f64],
+    table: &Table,
+    options: ValueOptions,
+    ctl: &Control,
+) -> Result<Vec<f64>> {
+    let (model, p) = purchases;
+    let rows = read_rows(table, model.kind())?;
+    model.kind().validate(&rows)?;
+    let spend_rows = read_spend(table)?;
+    let out = rows
+        .par_iter()
+        .zip(spend_rows.par_iter())
+        .with_min_len(256)
+        .map(|(row, &[x, m, _])| {
+            if ctl.cancelled() {
+                return f64::NAN;
+            }
+            let value = predict::expected_average_spend(spend, x, m);
+            predict::lifetime_value(model, p, *row, value, options.months, options.discounting)
+        })
+        .collect();
+    ctl.check()?;
+    Ok(out)
+}
+
+/// Fitted models that are not of the family a caller needs.
+pub fn require_family<T>(fitted: &Fitted, family: Option<T>, what: &str) -> Result<T> {
+    family.ok_or_else(|| {
+        Error::saved_model(format!(
+            "the bytes hold a {} model, not {what}",
+            fitted.kind.name()
+        ))
+    })
+}

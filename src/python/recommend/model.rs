@@ -1,0 +1,251 @@
+//! Binding of a fitted recommender: fitting by model name with checked
+//! parameters, fitted attributes, and serving (ids in, one table out).
+
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use pyo3_arrow::input::{AnyArray, AnyRecordBatch};
+use pyo3_arrow::{PyArray, PyRecordBatch};
+
+use super::evaluation::metrics_dict;
+use super::{csr_parts, CsrParts, PyInteractions};
+use crate::error::{Error, Result};
+use crate::python::convert::{
+    batch_out, from_py_bytes, params, read_column, read_table, to_py_bytes,
+};
+use crate::python::entry::Job;
+use crate::recommend::factors::Factors;
+use crate::recommend::serve::UnknownTestUsers;
+use crate::recommend::{Model, ModelKind, Recommender, Unknown};
+use crate::spec::positive;
+use crate::table::Column;
+
+#[pyclass(module = "patronage._core", name = "Recommender", frozen)]
+pub struct PyRecommender {
+    inner: Recommender,
+}
+
+fn optional_column(name: &str, values: Option<AnyArray>) -> PyResult<Option<Column>> {
+    values.map(|v| read_column(name, v)).transpose()
+}
+
+impl PyRecommender {
+    fn factors(&self) -> Result<&Factors> {
+        self.inner
+            .model
+            .factors()
+            .ok_or_else(|| Error::unsupported(self.inner.model_name(), "has no latent factors"))
+    }
+}
+
+#[pymethods]
+impl PyRecommender {
+    /// Fit the recommender named `model` with its parameters (`get_params()`).
+    #[staticmethod]
+    #[pyo3(signature = (data, model, params, progress=None))]
+    fn fit(
+        py: Python<'_>,
+        data: &PyInteractions,
+        model: &str,
+        params: &Bound<'_, PyDict>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let kind = ModelKind::parse(model)?;
+        let checked = self::params(kind.spec(), params)?;
+        let data = data.inner.clone();
+        let inner = Job::new()
+            .progress(progress)
+            .run(py, |ctl| Recommender::fit(data, kind, &checked, ctl))?;
+        Ok(PyRecommender { inner })
+    }
+
+    #[getter]
+    fn model_name(&self) -> &'static str {
+        self.inner.model_name()
+    }
+
+    #[getter]
+    fn user_col(&self) -> &str {
+        &self.inner.data.user_col
+    }
+
+    #[getter]
+    fn item_col(&self) -> &str {
+        &self.inner.data.item_col
+    }
+
+    #[getter]
+    fn shape(&self) -> (usize, usize) {
+        (self.inner.n_users(), self.inner.n_items())
+    }
+
+    fn user_ids(&self) -> PyArray {
+        PyArray::from_array_ref(self.inner.data.users.all())
+    }
+
+    fn item_ids(&self) -> PyArray {
+        PyArray::from_array_ref(self.inner.data.items.all())
+    }
+
+    fn train_csr<'py>(&self, py: Python<'py>) -> CsrParts<'py> {
+        csr_parts(py, &self.inner.data.matrix)
+    }
+
+    fn popularity<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
+        self.inner.popularity.clone().into_pyarray(py)
+    }
+
+    fn user_factors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let f = self.factors()?;
+        f.user
+            .clone()
+            .into_pyarray(py)
+            .reshape([self.inner.n_users(), f.n_factors])
+    }
+
+    fn item_factors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let f = self.factors()?;
+        f.item
+            .clone()
+            .into_pyarray(py)
+            .reshape([self.inner.n_items(), f.n_factors])
+    }
+
+    fn similarity<'py>(&self, py: Python<'py>) -> PyResult<CsrParts<'py>> {
+        match &self.inner.model {
+            Model::ItemKnn(knn) => Ok(csr_parts(py, &knn.similarity)),
+            _ => Err(Error::unsupported(
+                self.inner.model_name(),
+                "has no sparse similarity matrix",
+            )
+            .into()),
+        }
+    }
+
+    fn ease_weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        match &self.inner.model {
+            Model::Ease(e) => e.b.clone().into_pyarray(py).reshape([e.n_items, e.n_items]),
+            _ => Err(Error::unsupported(self.inner.model_name(), "has no EASE weights").into()),
+        }
+    }
+
+    /// Top `n` for `users` (every training user when None).
+    #[pyo3(signature = (users=None, n=10, exclude_seen=true, items=None, unknown_users="error"))]
+    fn recommend(
+        &self,
+        py: Python<'_>,
+        users: Option<AnyArray>,
+        n: i64,
+        exclude_seen: bool,
+        items: Option<AnyArray>,
+        unknown_users: &str,
+    ) -> PyResult<PyRecordBatch> {
+        let (n, unknown) = (positive("n", n)?, Unknown::parse(unknown_users)?);
+        let users = optional_column("users", users)?;
+        let items = optional_column("items", items)?;
+        let batch = Job::new().run(py, |ctl| {
+            self.inner.recommend_ids(
+                users.as_ref(),
+                n,
+                exclude_seen,
+                items.as_ref(),
+                unknown,
+                ctl,
+            )
+        })?;
+        Ok(batch_out(batch))
+    }
+
+    /// Recommendations for users not in training, from a log of their items.
+    #[pyo3(signature = (data, user_col, item_col, weight_col=None, n=10, exclude_seen=true, items=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn recommend_new(
+        &self,
+        py: Python<'_>,
+        data: AnyRecordBatch,
+        user_col: &str,
+        item_col: &str,
+        weight_col: Option<&str>,
+        n: i64,
+        exclude_seen: bool,
+        items: Option<AnyArray>,
+    ) -> PyResult<PyRecordBatch> {
+        let n = positive("n", n)?;
+        let table = read_table(data)?;
+        let items = optional_column("items", items)?;
+        let batch = Job::new().run(py, |ctl| {
+            self.inner.recommend_new_ids(
+                &table,
+                user_col,
+                item_col,
+                weight_col,
+                n,
+                exclude_seen,
+                items.as_ref(),
+                ctl,
+            )
+        })?;
+        Ok(batch_out(batch))
+    }
+
+    #[pyo3(signature = (items, n=10, candidates=None))]
+    fn similar_items(
+        &self,
+        py: Python<'_>,
+        items: AnyArray,
+        n: i64,
+        candidates: Option<AnyArray>,
+    ) -> PyResult<PyRecordBatch> {
+        let n = positive("n", n)?;
+        let items = read_column("items", items)?;
+        let candidates = optional_column("candidates", candidates)?;
+        let batch = Job::new().run(py, |ctl| {
+            self.inner
+                .similar_items_ids(&items, n, candidates.as_ref(), ctl)
+        })?;
+        Ok(batch_out(batch))
+    }
+
+    #[pyo3(signature = (users, n=10))]
+    fn similar_users(&self, py: Python<'_>, users: AnyArray, n: i64) -> PyResult<PyRecordBatch> {
+        let n = positive("n", n)?;
+        let users = read_column("users", users)?;
+        let batch = Job::new().run(py, |ctl| self.inner.similar_users_ids(&users, n, ctl))?;
+        Ok(batch_out(batch))
+    }
+
+    /// Ranking metrics of `k` unseen recommendations for every test user.
+    #[pyo3(signature = (test, user_col, item_col, k=10, unknown_users="skip"))]
+    fn evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        test: AnyRecordBatch,
+        user_col: &str,
+        item_col: &str,
+        k: i64,
+        unknown_users: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let (k, unknown) = (positive("k", k)?, UnknownTestUsers::parse(unknown_users)?);
+        let test = read_table(test)?;
+        let m = Job::new().run(py, |ctl| {
+            self.inner
+                .evaluate(&test, user_col, item_col, k, unknown, ctl)
+        })?;
+        metrics_dict(py, m)
+    }
+
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        to_py_bytes(py, &self.inner)
+    }
+
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        Ok(PyRecommender {
+            inner: from_py_bytes(py, data)?,
+        })
+    }
+
+    fn __eq__(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
+}

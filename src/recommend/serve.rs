@@ -1,0 +1,194 @@
+//! Serving and evaluation with ids: the entry points the bindings call.
+//! Queries arrive as id columns, answers leave as tables with ids in their
+//! own types, so ids cross the boundary once each way.
+
+use arrow_array::RecordBatch;
+
+use super::metrics::{self, RankingMetrics};
+use super::model::{Recommender, Unknown};
+use super::sparse::Csr;
+use super::topn::Queries;
+use crate::control::Control;
+use crate::error::{Error, Result};
+use crate::table::{Column, IdMap, Table};
+
+/// Test users not in training: left out of an evaluation, or served the most
+/// popular items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownTestUsers {
+    Skip,
+    Popular,
+}
+
+impl UnknownTestUsers {
+    pub fn parse(value: &str) -> Result<Self> {
+        match value {
+            "skip" => Ok(UnknownTestUsers::Skip),
+            "popular" => Ok(UnknownTestUsers::Popular),
+            other => Err(Error::argument(
+                "unknown_users",
+                format!("must be 'skip' or 'popular', got '{other}'"),
+            )),
+        }
+    }
+}
+
+impl Recommender {
+    /// Items a caller restricts answers to, as a mask over item codes.
+    fn allowed(&self, items: Option<&Column>) -> Result<Option<Vec<bool>>> {
+        let Some(column) = items else { return Ok(None) };
+        let mut mask = vec![false; self.n_items()];
+        for code in self.data.items.lookup(column)?.into_iter().flatten() {
+            mask[code as usize] = true;
+        }
+        Ok(Some(mask))
+    }
+
+    /// Top `n` for the given users (every training user when `None`): a
+    /// table (user, item, score, rank).
+    pub fn recommend_ids(
+        &self,
+        users: Option<&Column>,
+        n: usize,
+        exclude_seen: bool,
+        items: Option<&Column>,
+        unknown: Unknown,
+        ctl: &Control,
+    ) -> Result<RecordBatch> {
+        let allowed = self.allowed(items)?;
+        let d = &self.data;
+        let names = [d.user_col.as_str(), d.item_col.as_str()];
+        match users {
+            Some(column) => {
+                let codes = d.users.lookup(column)?;
+                let top =
+                    self.recommend(&codes, n, exclude_seen, allowed.as_deref(), unknown, ctl)?;
+                top.into_batch(Queries::Given(column), names, &d.items)
+            }
+            None => {
+                let all: Vec<u32> = (0..self.n_users() as u32).collect();
+                let codes: Vec<Option<u32>> = all.iter().map(|&u| Some(u)).collect();
+                let top =
+                    self.recommend(&codes, n, exclude_seen, allowed.as_deref(), unknown, ctl)?;
+                top.into_batch(Queries::Codes(&d.users, &all), names, &d.items)
+            }
+        }
+    }
+
+    /// Top `n` for users not in training, from a log of their items (items
+    /// unknown to the model are ignored): a table (user, item, score, rank).
+    #[allow(clippy::too_many_arguments)]
+    pub fn recommend_new_ids(
+        &self,
+        table: &Table,
+        user_col: &str,
+        item_col: &str,
+        weight_col: Option<&str>,
+        n: usize,
+        exclude_seen: bool,
+        items: Option<&Column>,
+        ctl: &Control,
+    ) -> Result<RecordBatch> {
+        let allowed = self.allowed(items)?;
+        let users = IdMap::encode(&table.column(user_col)?)?;
+        let item_codes = self.data.items.lookup(&table.column(item_col)?)?;
+        let weights = super::interactions::weights(table, weight_col, item_codes.len())?;
+        let (mut rows, mut cols, mut vals) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, code) in item_codes.iter().enumerate() {
+            if let Some(code) = code {
+                rows.push(users.codes[k]);
+                cols.push(*code);
+                vals.push(weights[k]);
+            }
+        }
+        let histories = Csr::from_coo(users.ids.len(), self.n_items(), &rows, &cols, &vals);
+        let top = self.recommend_new(&histories, n, exclude_seen, allowed.as_deref(), ctl)?;
+        let new_users: Vec<u32> = (0..users.ids.len() as u32).collect();
+        top.into_batch(
+            Queries::Codes(&users.ids, &new_users),
+            [user_col, &self.data.item_col],
+            &self.data.items,
+        )
+    }
+
+    /// The `n` items most similar to each given item: a table (item,
+    /// similar_item, score, rank).
+    pub fn similar_items_ids(
+        &self,
+        items: &Column,
+        n: usize,
+        candidates: Option<&Column>,
+        ctl: &Control,
+    ) -> Result<RecordBatch> {
+        let allowed = self.allowed(candidates)?;
+        let codes = self.data.items.lookup(items)?;
+        let top = self.similar_items(&codes, n, allowed.as_deref(), ctl)?;
+        let names = [self.data.item_col.as_str(), "similar_item"];
+        top.into_batch(Queries::Given(items), names, &self.data.items)
+    }
+
+    /// The `n` users most similar to each given user: a table (user,
+    /// similar_user, score, rank).
+    pub fn similar_users_ids(
+        &self,
+        users: &Column,
+        n: usize,
+        ctl: &Control,
+    ) -> Result<RecordBatch> {
+        let codes = self.data.users.lookup(users)?;
+        let top = self.similar_users(&codes, n, ctl)?;
+        let names = [self.data.user_col.as_str(), "similar_user"];
+        top.into_batch(Queries::Given(users), names, &self.data.users)
+    }
+
+    /// Recommend `k` unseen items to every test user and score them against
+    /// the test items (test items the model never saw still count as
+    /// relevant).
+    pub fn evaluate(
+        &self,
+        test: &Table,
+        user_col: &str,
+        item_col: &str,
+        k: usize,
+        unknown: UnknownTestUsers,
+        ctl: &Control,
+    ) -> Result<RankingMetrics> {
+        let test_users = test.column(user_col)?;
+        if test_users.is_empty() {
+            return Err(Error::empty("the test set has no rows"));
+        }
+        let users = IdMap::encode(&test_users)?;
+        let known = self.data.users.translate(&users.ids, user_col)?;
+        let evaluated: Vec<Option<u32>> = match unknown {
+            UnknownTestUsers::Skip => known.iter().map(|k| k.map(|_| 0)).collect(),
+            UnknownTestUsers::Popular => vec![Some(0); known.len()],
+        };
+        // Number the evaluated test users 0.. in code order.
+        let mut position = vec![None; known.len()];
+        let mut queries = Vec::new();
+        for (c, keep) in evaluated.iter().enumerate() {
+            if keep.is_some() {
+                position[c] = Some(queries.len() as u32);
+                queries.push(known[c]);
+            }
+        }
+        let items = IdMap::encode(&test.column(item_col)?)?;
+        let n_items = self.n_items() as u32;
+        let found = self.data.items.translate(&items.ids, item_col)?;
+        let item_codes: Vec<u32> = items
+            .codes
+            .iter()
+            .map(|&c| found[c as usize].unwrap_or(n_items + c))
+            .collect();
+        let row_users: Vec<Option<u32>> =
+            users.codes.iter().map(|&c| position[c as usize]).collect();
+        let relevant = metrics::relevant_lists(&row_users, &item_codes, queries.len());
+        let top = self.recommend(&queries, k, true, None, Unknown::Popular, ctl)?;
+        let recommended: Vec<Vec<u32>> = top
+            .offsets
+            .windows(2)
+            .map(|w| top.item[w[0]..w[1]].to_vec())
+            .collect();
+        metrics::ranking_metrics(&recommended, &relevant, k, self.n_items())
+    }
+}
