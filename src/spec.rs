@@ -410,16 +410,20 @@ pub const SHOW_PROGRESS: Param = Param {
     doc: "draw a progress bar",
 };
 
-/// A count argument of a function (`n`, `k`, ...) of at least 1, received
-/// as a signed integer so that a negative one gets a clear error.
-pub fn positive(name: &str, value: i64) -> Result<usize> {
-    if value < 1 {
-        return Err(Error::argument(
+/// A count argument of a function (`n`, `k`, ...): an integer of at least
+/// `min` (a bool, a float or anything else is a type error).
+pub fn count(name: &str, value: &Value, min: i64) -> Result<usize> {
+    match value {
+        Value::Int(i) if *i >= min => Ok(*i as usize),
+        Value::Int(i) => Err(Error::argument(
             name,
-            format!("must be a positive integer, got {value}"),
-        ));
+            format!("must be an integer >= {min}, got {i}"),
+        )),
+        other => Err(Error::argument_type(
+            name,
+            format!("must be an integer >= {min}, got {}", other.describe()),
+        )),
     }
-    Ok(value as usize)
 }
 
 /// Threads for an `n_jobs` value (None: all cores).

@@ -226,11 +226,11 @@ def test_corrupt_saved_models_are_rejected(make, tmp_path):
     fitted = make().fit(X)
     blob = bytearray(fitted._model.to_bytes())
     for cut in (blob[: len(blob) // 2], blob[:3]):
-        with pytest.raises(ValueError, match="could not read the saved model"):
+        with pytest.raises(ValueError, match="could not load the saved model"):
             type(fitted._model).from_bytes(bytes(cut))
     path = tmp_path / "not_a_model"
     path.write_bytes(b"hello")
-    with pytest.raises(ValueError, match="not a file written by patronage"):
+    with pytest.raises(ValueError, match="no patronage header"):
         make.load(path)
 
 
@@ -254,11 +254,11 @@ def test_nan_and_inf_are_named(make):
 def test_shapes_types_and_parameters(make):
     X, _ = labelled(0, n=100, n_out=4)
     fitted = make().fit(X)
-    with pytest.raises(ValueError, match="has 3 features, but the detector was fitted with 6"):
+    with pytest.raises(ValueError, match=r"has 3 features, but \w+ is expecting 6 features"):
         fitted.decision_function(X[:, :3])
     with pytest.raises(ValueError, match="2-D"):
         make().fit(X[:, 0])
-    with pytest.raises(ValueError, match="at least one sample"):
+    with pytest.raises(ValueError, match=r"0 sample\(s\)"):
         make().fit(np.empty((0, 3)))
     with pytest.raises(TypeError, match="column 'name'.*numeric"):
         make().fit(pd.DataFrame({"a": [1.0, 2.0], "name": ["x", "y"]}))
@@ -301,7 +301,8 @@ def test_isolation_forest_parameter_errors():
         ({"random_state": "x"}, "random_state"),
         ({"n_jobs": 0}, "n_jobs"),
     ]:
-        with pytest.raises(ValueError, match=match):
+        # A value of the wrong kind is a TypeError, one out of range a ValueError.
+        with pytest.raises((ValueError, TypeError), match=match):
             IsolationForest(**params).fit(X)
     with pytest.raises(ValueError, match="n_bins"):
         HBOS(n_bins=1).fit(X)

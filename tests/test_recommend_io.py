@@ -75,7 +75,7 @@ def test_categorical_and_integer_ids(log):
     np.testing.assert_array_equal(ra["item_id"], rb["item_id"])
     np.testing.assert_allclose(ra["score"], rb["score"], rtol=1e-6)
     assert rb["customer_id"].tolist() == [str(u)] * 3 + [str(v)] * 3
-    with pytest.raises(TypeError, match="integers"):
+    with pytest.raises(TypeError, match="'users' holds numbers but the ids .* are strings"):
         b.recommend([5])
 
 
@@ -209,8 +209,14 @@ def test_similar_items_of_als_are_cosines(log):
     sim = model.similar_items(item, n=3)
     expected = np.argsort(-(Y @ Y[0]))[1:4]
     np.testing.assert_array_equal(sim["similar_item"], model.item_ids_[expected])
-    with pytest.raises(ValueError, match="similar items"):
-        Popularity().fit(log).similar_items(item)
+    # Popularity answers with co-occurrence: the cosine of the items' columns.
+    pop = Popularity().fit(log)
+    X = pop.user_items_().toarray()
+    columns = X / np.linalg.norm(X, axis=0, keepdims=True)
+    cosine = columns.T @ columns[:, 0]
+    cosine[0] = -np.inf
+    got = pop.similar_items(item, n=3)
+    np.testing.assert_allclose(got["score"], np.sort(cosine)[::-1][:3], rtol=1e-5)
 
 
 # -- persistence ------------------------------------------------------------------
@@ -303,8 +309,11 @@ def test_bad_input_is_a_clear_error():
     with pytest.raises(ValueError, match="negative"):
         ALS().fit(bad)
     model = Popularity().fit(df, user_col="user", item_col="item")
-    for n in (0, -1, 2.5, True):
-        with pytest.raises(ValueError, match="n must be"):
+    for n in (0, -1):
+        with pytest.raises(ValueError, match="'n' must be an integer >= 1"):
+            model.recommend("ann", n=n)
+    for n in (2.5, True, "3"):
+        with pytest.raises(TypeError, match="'n' must be an integer >= 1"):
             model.recommend("ann", n=n)
     with pytest.raises(ValueError, match="weighting"):
         ItemKNN(weighting="jaccard").fit(df, user_col="user", item_col="item")

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use pyo3_arrow::input::AnyRecordBatch;
 
-use super::convert::{from_py_bytes, params, read_table, to_py_bytes};
+use super::convert::{from_py_bytes, params, read_table, to_py_bytes, Arg};
 use super::entry::Job;
 use crate::clv::customers::{self, require_family, ValueOptions, Weights};
 use crate::clv::models::Row;
@@ -87,9 +87,9 @@ fn evidence<'py>(py: Python<'py>, f: &Fitted) -> PyResult<Bound<'py, PyDict>> {
 }
 
 /// A count `n` of purchases (>= 0).
-fn purchases(n: i64) -> Result<u32> {
-    u32::try_from(n)
-        .map_err(|_| Error::argument("n", format!("must be a whole number >= 0, got {n}")))
+fn purchases(n: &Arg) -> Result<u32> {
+    let n = n.count("n", 0)?;
+    u32::try_from(n).map_err(|_| Error::argument("n", format!("must be below 2^32, got {n}")))
 }
 
 fn times(t: &PyReadonlyArray1<'_, f64>) -> Vec<f64> {
@@ -242,9 +242,9 @@ model_class! {
         py: Python<'py>,
         data: AnyRecordBatch,
         t: PyReadonlyArray1<'py, f64>,
-        n: i64,
+        n: Arg,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let (model, n) = (self.family, purchases(n)?);
+        let (model, n) = (self.family, purchases(&n)?);
         per_customer(py, &self.fitted, data, &times(&t), "t", |p, row, t| {
             predict::conditional_probability_of_n(model, p, row, t, n)
         })
@@ -265,9 +265,9 @@ model_class! {
         &self,
         py: Python<'py>,
         t: PyReadonlyArray1<'py, f64>,
-        n: i64,
+        n: Arg,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let (model, p, n) = (self.family, &self.fitted.params, purchases(n)?);
+        let (model, p, n) = (self.family, &self.fitted.params, purchases(&n)?);
         per_time(py, &times(&t), |t| predict::probability_of_n_purchases(model, p, t, n))
     }
 }

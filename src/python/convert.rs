@@ -50,6 +50,25 @@ pub fn params(spec: &'static Spec, given: &Bound<'_, PyDict>) -> PyResult<Params
     Ok(spec.check(values)?)
 }
 
+/// Any Python value as the core's [`Value`], for arguments the core checks
+/// itself (counts such as `n` and `k`).
+pub struct Arg(pub Value);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Arg {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Arg(value(&obj)))
+    }
+}
+
+impl Arg {
+    /// The argument as a count of at least `min`.
+    pub fn count(&self, name: &str, min: i64) -> crate::error::Result<usize> {
+        crate::spec::count(name, &self.0, min)
+    }
+}
+
 /// A Python value as a parameter value: None, bools, integers (numpy's
 /// too), floats, strings; anything else is named by its type.
 fn value(obj: &Bound<'_, PyAny>) -> Value {

@@ -68,8 +68,10 @@ def as_matrix(X: Any, argument: str = "X") -> tuple[np.ndarray, list[str]]:
             "single sample."
         )
     if values.dtype != np.float64:
-        # numpy's own message names what could not be converted.
-        values = values.astype(np.float64)
+        try:
+            values = values.astype(np.float64)
+        except (TypeError, ValueError) as e:  # numpy's message names the value
+            raise TypeError(f"{argument} has dtype {values.dtype}; detectors need numeric features: {e}") from None
     if not (values.flags.c_contiguous or values.flags.f_contiguous):
         values = np.ascontiguousarray(values)
     return values, names

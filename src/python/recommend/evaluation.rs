@@ -5,11 +5,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::input::AnyRecordBatch;
 
-use crate::python::convert::read_table;
+use crate::python::convert::{read_table, Arg};
 use crate::python::entry::Job;
 use crate::recommend::metrics::{self, RankingMetrics};
 use crate::recommend::split::{self, Split};
-use crate::spec::positive;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(split_mask, m)?)?;
@@ -30,7 +29,7 @@ pub(super) fn metrics_dict(py: Python<'_>, m: RankingMetrics) -> PyResult<Bound<
 /// Test-row mask of a split: `how` is "time" (rows at or after `cutoff`),
 /// "last" (each user's `k` latest rows) or "random" (`test_size` of rows).
 #[pyfunction]
-#[pyo3(signature = (data, user_col, time_col, how, cutoff=None, k=1, test_size=0.2, seed=0))]
+#[pyo3(signature = (data, user_col, time_col, how, cutoff, k, test_size, seed))]
 #[allow(clippy::too_many_arguments)]
 fn split_mask<'py>(
     py: Python<'py>,
@@ -39,11 +38,12 @@ fn split_mask<'py>(
     time_col: Option<&str>,
     how: &str,
     cutoff: Option<(i64, bool)>,
-    k: i64,
+    k: Arg,
     test_size: f64,
-    seed: u64,
+    seed: Arg,
 ) -> PyResult<Bound<'py, PyArray1<bool>>> {
-    let how = Split::parse(how, cutoff, positive("k", k)?, test_size, seed)?;
+    let seed = seed.count("random_state", 0)? as u64;
+    let how = Split::parse(how, cutoff, k.count("k", 1)?, test_size, seed)?;
     let table = read_table(data)?;
     let mask = Job::new().run(py, |_| split::mask(&table, user_col, time_col, how))?;
     Ok(mask.into_pyarray(py))
@@ -58,10 +58,10 @@ fn ranking_metrics<'py>(
     test: AnyRecordBatch,
     user_col: &str,
     item_col: &str,
-    k: i64,
-    n_items: i64,
+    k: Arg,
+    n_items: Arg,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let (k, n_items) = (positive("k", k)?, positive("n_items", n_items)?);
+    let (k, n_items) = (k.count("k", 1)?, n_items.count("n_items", 1)?);
     let (recommendations, test) = (read_table(recommendations)?, read_table(test)?);
     let m = Job::new().run(py, |_| {
         metrics::from_tables(&recommendations, &test, user_col, item_col, k, n_items)

@@ -11,13 +11,12 @@ use super::evaluation::metrics_dict;
 use super::{csr_parts, CsrParts, PyInteractions};
 use crate::error::{Error, Result};
 use crate::python::convert::{
-    batch_out, from_py_bytes, params, read_column, read_table, to_py_bytes,
+    batch_out, from_py_bytes, params, read_column, read_table, to_py_bytes, Arg,
 };
 use crate::python::entry::Job;
 use crate::recommend::factors::Factors;
 use crate::recommend::serve::UnknownTestUsers;
 use crate::recommend::{Model, ModelKind, Recommender, Unknown};
-use crate::spec::positive;
 use crate::table::Column;
 
 #[pyclass(module = "patronage._core", name = "Recommender", frozen)]
@@ -130,17 +129,17 @@ impl PyRecommender {
     }
 
     /// Top `n` for `users` (every training user when None).
-    #[pyo3(signature = (users=None, n=10, exclude_seen=true, items=None, unknown_users="error"))]
+    #[pyo3(signature = (users, n, exclude_seen, items, unknown_users))]
     fn recommend(
         &self,
         py: Python<'_>,
         users: Option<AnyArray>,
-        n: i64,
+        n: Arg,
         exclude_seen: bool,
         items: Option<AnyArray>,
         unknown_users: &str,
     ) -> PyResult<PyRecordBatch> {
-        let (n, unknown) = (positive("n", n)?, Unknown::parse(unknown_users)?);
+        let (n, unknown) = (n.count("n", 1)?, Unknown::parse(unknown_users)?);
         let users = optional_column("users", users)?;
         let items = optional_column("items", items)?;
         let batch = Job::new().run(py, |ctl| {
@@ -157,7 +156,7 @@ impl PyRecommender {
     }
 
     /// Recommendations for users not in training, from a log of their items.
-    #[pyo3(signature = (data, user_col, item_col, weight_col=None, n=10, exclude_seen=true, items=None))]
+    #[pyo3(signature = (data, user_col, item_col, weight_col, n, exclude_seen, items))]
     #[allow(clippy::too_many_arguments)]
     fn recommend_new(
         &self,
@@ -166,11 +165,11 @@ impl PyRecommender {
         user_col: &str,
         item_col: &str,
         weight_col: Option<&str>,
-        n: i64,
+        n: Arg,
         exclude_seen: bool,
         items: Option<AnyArray>,
     ) -> PyResult<PyRecordBatch> {
-        let n = positive("n", n)?;
+        let n = n.count("n", 1)?;
         let table = read_table(data)?;
         let items = optional_column("items", items)?;
         let batch = Job::new().run(py, |ctl| {
@@ -188,15 +187,15 @@ impl PyRecommender {
         Ok(batch_out(batch))
     }
 
-    #[pyo3(signature = (items, n=10, candidates=None))]
+    #[pyo3(signature = (items, n, candidates))]
     fn similar_items(
         &self,
         py: Python<'_>,
         items: AnyArray,
-        n: i64,
+        n: Arg,
         candidates: Option<AnyArray>,
     ) -> PyResult<PyRecordBatch> {
-        let n = positive("n", n)?;
+        let n = n.count("n", 1)?;
         let items = read_column("items", items)?;
         let candidates = optional_column("candidates", candidates)?;
         let batch = Job::new().run(py, |ctl| {
@@ -206,26 +205,24 @@ impl PyRecommender {
         Ok(batch_out(batch))
     }
 
-    #[pyo3(signature = (users, n=10))]
-    fn similar_users(&self, py: Python<'_>, users: AnyArray, n: i64) -> PyResult<PyRecordBatch> {
-        let n = positive("n", n)?;
+        fn similar_users(&self, py: Python<'_>, users: AnyArray, n: Arg) -> PyResult<PyRecordBatch> {
+        let n = n.count("n", 1)?;
         let users = read_column("users", users)?;
         let batch = Job::new().run(py, |ctl| self.inner.similar_users_ids(&users, n, ctl))?;
         Ok(batch_out(batch))
     }
 
     /// Ranking metrics of `k` unseen recommendations for every test user.
-    #[pyo3(signature = (test, user_col, item_col, k=10, unknown_users="skip"))]
-    fn evaluate<'py>(
+        fn evaluate<'py>(
         &self,
         py: Python<'py>,
         test: AnyRecordBatch,
         user_col: &str,
         item_col: &str,
-        k: i64,
+        k: Arg,
         unknown_users: &str,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let (k, unknown) = (positive("k", k)?, UnknownTestUsers::parse(unknown_users)?);
+        let (k, unknown) = (k.count("k", 1)?, UnknownTestUsers::parse(unknown_users)?);
         let test = read_table(test)?;
         let m = Job::new().run(py, |ctl| {
             self.inner
