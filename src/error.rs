@@ -60,6 +60,11 @@ pub enum Error {
     #[error("{0}")]
     Empty(String),
 
+    /// An input of the wrong shape; the message names the argument (in
+    /// scikit-learn's words where its estimator checks look for them).
+    #[error("{0}")]
+    Shape(String),
+
     /// A fit failed numerically.
     #[error("{model} fit failed: {problem}")]
     Fit { model: String, problem: String },

@@ -178,13 +178,10 @@ pub fn feature_name(names: &[String], j: usize) -> String {
 /// scikit-learn's words, which its estimator checks look for).
 pub fn require_n_features(detector: &str, expected: usize, x: &Matrix<'_>) -> Result<()> {
     if x.n_cols() != expected {
-        return Err(Error::argument(
-            "X",
-            format!(
-                "has {} features, but {detector} is expecting {expected} features as input",
-                x.n_cols()
-            ),
-        ));
+        return Err(Error::Shape(format!(
+            "X has {} features, but {detector} is expecting {expected} features as input",
+            x.n_cols()
+        )));
     }
     Ok(())
 }
@@ -194,16 +191,14 @@ pub fn require_n_features(detector: &str, expected: usize, x: &Matrix<'_>) -> Re
 pub fn require_training_data(x: &Matrix<'_>, names: &[String]) -> Result<()> {
     let shape = (x.n_rows(), x.n_cols());
     if x.n_rows() == 0 {
-        return Err(Error::argument(
-            "X",
-            format!("has 0 sample(s) (shape={shape:?}) while a minimum of 1 is required"),
-        ));
+        return Err(Error::Shape(format!(
+            "X has 0 sample(s) (shape={shape:?}) while a minimum of 1 is required"
+        )));
     }
     if x.n_cols() == 0 {
-        return Err(Error::argument(
-            "X",
-            format!("has 0 feature(s) (shape={shape:?}) while a minimum of 1 is required."),
-        ));
+        return Err(Error::Shape(format!(
+            "X has 0 feature(s) (shape={shape:?}) while a minimum of 1 is required."
+        )));
     }
     if !names.is_empty() && names.len() != x.n_cols() {
         return Err(Error::argument(

@@ -160,19 +160,20 @@ impl ValueOptions {
         continuous: bool,
         steps_per_month: i64,
     ) -> Result<Self> {
-        let periods_per_month =
-            match freq {
-                "W" => 4.345,
-                "M" => 1.0,
-                "D" => 30.0,
-                "H" | "h" => 720.0,
-                other => return Err(Error::argument(
+        let periods_per_month = match freq {
+            "W" => 4.345,
+            "M" => 1.0,
+            "D" => 30.0,
+            "H" | "h" => 720.0,
+            other => {
+                return Err(Error::argument(
                     "freq",
                     format!(
                         "must be 'W', 'M', 'D' or 'h' (the purchase model's period), got {other:?}"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         if time < 0 {
             return Err(Error::argument(
                 "time",

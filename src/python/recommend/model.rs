@@ -205,7 +205,7 @@ impl PyRecommender {
         Ok(batch_out(batch))
     }
 
-        fn similar_users(&self, py: Python<'_>, users: AnyArray, n: Arg) -> PyResult<PyRecordBatch> {
+    fn similar_users(&self, py: Python<'_>, users: AnyArray, n: Arg) -> PyResult<PyRecordBatch> {
         let n = n.count("n", 1)?;
         let users = read_column("users", users)?;
         let batch = Job::new().run(py, |ctl| self.inner.similar_users_ids(&users, n, ctl))?;
@@ -213,7 +213,7 @@ impl PyRecommender {
     }
 
     /// Ranking metrics of `k` unseen recommendations for every test user.
-        fn evaluate<'py>(
+    fn evaluate<'py>(
         &self,
         py: Python<'py>,
         test: AnyRecordBatch,
