@@ -19,7 +19,8 @@ use crate::anomaly::iforest::{self, IsolationForest, IsolationForestParams};
 use crate::anomaly::scored::ScoredFit;
 use crate::anomaly::transactions::{self, RiskModel, FEATURE_NAMES};
 use crate::anomaly::Matrix;
-use crate::error::Error;
+use crate::control::Control;
+use crate::error::{Error, Result};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<IsolationForestModel>()?;
@@ -50,6 +51,18 @@ fn matrix<'a>(x: &'a PyReadonlyArray2<'_, f64>) -> PyResult<Matrix<'a>> {
 
 fn numpy<T: numpy::Element>(py: Python<'_>, values: Vec<T>) -> Bound<'_, PyArray1<T>> {
     values.into_pyarray(py)
+}
+
+/// One value per row of `x`, computed on `n_jobs` threads.
+fn per_row<'py, T: numpy::Element + Send>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'_, f64>,
+    n_jobs: Option<i64>,
+    f: impl FnOnce(&Matrix<'_>, &Control) -> Result<Vec<T>> + Send,
+) -> PyResult<Bound<'py, PyArray1<T>>> {
+    let x = matrix(&x)?;
+    let values = Job::new().n_jobs(n_jobs).run(py, |ctl| f(&x, ctl))?;
+    Ok(numpy(py, values))
 }
 
 #[pyclass(module = "patronage._core", frozen)]
@@ -213,11 +226,7 @@ macro_rules! scored_fit_class {
                 x: PyReadonlyArray2<'_, f64>,
                 n_jobs: Option<i64>,
             ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-                let x = matrix(&x)?;
-                let s = Job::new()
-                    .n_jobs(n_jobs)
-                    .run(py, |ctl| self.inner.decision_function(&x, ctl))?;
-                Ok(numpy(py, s))
+                per_row(py, x, n_jobs, |x, ctl| self.inner.decision_function(x, ctl))
             }
 
             /// PyOD's labels of new rows: 1 above the threshold, else 0.
@@ -228,11 +237,9 @@ macro_rules! scored_fit_class {
                 x: PyReadonlyArray2<'_, f64>,
                 n_jobs: Option<i64>,
             ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-                let x = matrix(&x)?;
-                let s = Job::new()
-                    .n_jobs(n_jobs)
-                    .run(py, |ctl| self.inner.decision_function(&x, ctl))?;
-                Ok(numpy(py, self.inner.labels(&s)))
+                per_row(py, x, n_jobs, |x, ctl| {
+                    Ok(self.inner.labels(&self.inner.decision_function(x, ctl)?))
+                })
             }
 
             fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {

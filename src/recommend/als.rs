@@ -18,7 +18,7 @@ use super::linalg::Avx2;
 use super::linalg::{Kernels, Plain};
 use super::sparse::Csr;
 use crate::control::Control;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::spec::{self, Accept, Literal, Param, Params, Spec};
 
 /// The number of latent factors (ALS and BPR).
@@ -30,18 +30,21 @@ pub const FACTORS: Param = Param {
     doc: "latent factors per user and item",
 };
 
+/// The L2 penalty on the factors (ALS and BPR).
+pub const REGULARIZATION: Param = Param {
+    name: "regularization",
+    default: Literal::Float(0.01),
+    accepts: &[Accept::at_least(0.0)],
+    unit: "",
+    doc: "L2 penalty on the factors",
+};
+
 /// The contract of `patronage.recommend.ALS` (implicit's parameters).
 pub static SPEC: Spec = Spec {
     name: "ALS",
     params: &[
         FACTORS,
-        Param {
-            name: "regularization",
-            default: Literal::Float(0.01),
-            accepts: &[Accept::at_least(0.0)],
-            unit: "",
-            doc: "L2 penalty on the factors",
-        },
+        REGULARIZATION,
         Param {
             name: "alpha",
             default: Literal::Float(1.0),
@@ -108,19 +111,15 @@ pub fn fit(user_items: &Csr, params: AlsParams, ctl: &Control) -> Result<Factors
         solve_side(&ciu, &mut item, &user, f, reg, steps, ctl);
         ctl.progress(it + 1, params.iterations)?;
     }
-    if user.iter().chain(&item).any(|v| !v.is_finite()) {
-        return Err(Error::fit(
-            "ALS",
-            "the factors diverged (NaN or infinite); lower alpha or raise regularization",
-        ));
-    }
-    Ok(Factors {
-        n_factors: f,
+    let hint = "lower alpha or raise regularization";
+    Factors::fitted(
+        "ALS",
+        hint,
         user,
         item,
-        alpha: params.alpha,
-        regularization: params.regularization,
-    })
+        f,
+        (params.alpha, params.regularization),
+    )
 }
 
 /// Update every row of `x` given the other side's factors `y`.

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::factors::Factors;
 use super::sparse::Csr;
 use crate::control::Control;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::spec::{self, Accept, Literal, Param, Params, Spec};
 
 /// The contract of `patronage.recommend.BPR`.
@@ -33,13 +33,7 @@ pub static SPEC: Spec = Spec {
             unit: "",
             doc: "SGD step size",
         },
-        Param {
-            name: "regularization",
-            default: Literal::Float(0.01),
-            accepts: &[Accept::at_least(0.0)],
-            unit: "",
-            doc: "L2 penalty on the factors",
-        },
+        super::als::REGULARIZATION,
         Param {
             name: "iterations",
             default: Literal::Int(100),
@@ -151,19 +145,9 @@ pub fn fit(user_items: &Csr, params: BprParams, ctl: &Control) -> Result<Factors
         }
         ctl.progress(epoch + 1, params.iterations)?;
     }
-    if user.iter().chain(&item).any(|v| !v.is_finite()) {
-        return Err(Error::fit(
-            "BPR",
-            "the factors diverged (NaN or infinite); lower learning_rate",
-        ));
-    }
-    Ok(Factors {
-        n_factors: f,
-        user,
-        item,
-        alpha: 1.0,
-        regularization: params.regularization.max(1e-3),
-    })
+    // New users are folded in by least squares, which needs some ridge.
+    let fold_in = (1.0, params.regularization.max(1e-3));
+    Factors::fitted("BPR", "lower learning_rate", user, item, f, fold_in)
 }
 
 #[inline(always)]

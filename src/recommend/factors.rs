@@ -19,6 +19,31 @@ pub struct Factors {
 }
 
 impl Factors {
+    /// Fitted factors, unless training diverged (`hint`: what to change).
+    pub fn fitted(
+        model: &str,
+        hint: &str,
+        user: Vec<f32>,
+        item: Vec<f32>,
+        n_factors: usize,
+        fold_in: (f32, f32),
+    ) -> crate::error::Result<Self> {
+        if user.iter().chain(&item).any(|v| !v.is_finite()) {
+            return Err(crate::error::Error::fit(
+                model,
+                format!("the factors diverged (NaN or infinite); {hint}"),
+            ));
+        }
+        let (alpha, regularization) = fold_in;
+        Ok(Factors {
+            n_factors,
+            user,
+            item,
+            alpha,
+            regularization,
+        })
+    }
+
     /// The invariants of serving, for factors read from bytes.
     pub fn validate(&self, n_users: usize, n_items: usize) -> crate::error::Result<()> {
         let f = self.n_factors;
