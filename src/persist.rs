@@ -36,6 +36,9 @@ pub trait Persist: Serialize + DeserializeOwned {
     /// decoding, so a file of another model says so).
     fn accepts_kind(kind: &str) -> bool;
 
+    /// The kinds this type reads, for messages.
+    fn expected() -> String;
+
     /// Every invariant the model's code relies on.
     fn validate(&self) -> Result<()>;
 }
@@ -52,7 +55,8 @@ pub fn from_bytes<T: Persist>(bytes: &[u8]) -> Result<T> {
     let (kind, payload) = open(bytes)?;
     if !T::accepts_kind(kind) {
         return Err(Error::saved_model(format!(
-            "the bytes hold a {kind} model, not this kind"
+            "the bytes hold a model of kind {kind}, where {} was expected",
+            T::expected()
         )));
     }
     let value: T = postcard::from_bytes(payload)
@@ -96,8 +100,9 @@ pub fn open(bytes: &[u8]) -> Result<(&str, &[u8])> {
     }
     if !bytes.starts_with(MAGIC) {
         return bad(
-            "the bytes are not a saved patronage model (no patronage header); models and \
-             pickles written by patronage 0.1 must be fitted again",
+            "the bytes do not start with a patronage header: they are not a saved patronage \
+             model, are damaged at the start, or were written by patronage 0.1 (fit the model \
+             again and save it)",
         );
     }
     let mut cursor = Cursor {
@@ -163,6 +168,10 @@ impl Persist for SavedEstimator {
 
     fn accepts_kind(kind: &str) -> bool {
         kind.starts_with("estimator:")
+    }
+
+    fn expected() -> String {
+        "a saved estimator".into()
     }
 
     fn validate(&self) -> Result<()> {
@@ -233,6 +242,9 @@ mod tests {
         }
         fn accepts_kind(kind: &str) -> bool {
             kind == "demo.Demo"
+        }
+        fn expected() -> String {
+            "demo.Demo".into()
         }
         fn validate(&self) -> Result<()> {
             require_finite(&self.values, "values")

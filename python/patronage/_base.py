@@ -214,8 +214,20 @@ class Estimator:
     def __setstate__(self, state: dict[str, Any]) -> None:
         model = state.get("_model")
         if isinstance(model, (bytes, bytearray)):
-            state["_model"] = type(self)._native_type.from_bytes(bytes(model))
+            state["_model"] = type(self)._native_from_bytes(bytes(model))
         self.__dict__.update(state)
+
+    @classmethod
+    def _native_from_bytes(cls, data: bytes) -> Any:
+        """The fitted model in ``data`` (checked by the core), which must be
+        this estimator's: models of one family share a native class."""
+        model = cls._native_type.from_bytes(data)
+        contract = getattr(cls, "_contract", None)
+        if contract is not None and model.model_name != contract.name:
+            raise ValueError(
+                f"could not load the saved model: the bytes hold a {model.model_name} model, not a {cls.__name__}"
+            )
+        return model
 
     # -- save / load -----------------------------------------------------
     @classmethod
@@ -268,7 +280,7 @@ class Estimator:
         except TypeError as e:
             raise ValueError(f"{os.fspath(path)!r} holds parameters {cls.__name__} does not take: {e}") from None
         if model is not None:
-            obj._model = cls._native_type.from_bytes(model)
+            obj._model = cls._native_from_bytes(model)
         return obj
 
 

@@ -55,33 +55,31 @@ def arrow_stream(data: Any, columns: Sequence[str | None] | None = None, *, argu
     columns that are not used.  Missing columns raise ``ValueError`` listing the
     columns the table has.
     """
-    if columns is not None:
-        columns = [c for c in dict.fromkeys(columns) if c is not None]
+    wanted = None if columns is None else [c for c in dict.fromkeys(columns) if c is not None]
     module = _module_of(data)
     if module == "pandas" and hasattr(data, "columns"):
-        if columns is not None:
-            _check_columns(list(map(str, data.columns)), columns, argument)
-            columns = list(columns)
+        if wanted is not None:
+            _check_columns(list(map(str, data.columns)), wanted, argument)
         # pyarrow's conversion threads cost more than they save below a
         # million rows (a thread pool per call).
         threads = None if len(data) >= 1_000_000 else 1
-        return pa.Table.from_pandas(data, columns=columns, preserve_index=False, nthreads=threads)
+        return pa.Table.from_pandas(data, columns=wanted, preserve_index=False, nthreads=threads)
     if module == "polars" and hasattr(data, "columns") and hasattr(data, "select"):
         if hasattr(data, "collect") and not hasattr(data, "__arrow_c_stream__"):
             data = data.collect()  # a LazyFrame
-        if columns is not None:
-            _check_columns(list(data.columns), columns, argument)
-            data = data.select(list(columns))
+        if wanted is not None:
+            _check_columns(list(data.columns), wanted, argument)
+            data = data.select(wanted)
         return data
     if isinstance(data, (pa.Table, pa.RecordBatch)):
-        if columns is not None:
-            _check_columns(data.schema.names, columns, argument)
-            data = data.select(list(columns))
+        if wanted is not None:
+            _check_columns(data.schema.names, wanted, argument)
+            data = data.select(wanted)
         return data
     if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
-        return arrow_stream(pa.table(data), columns, argument=argument)
+        return arrow_stream(pa.table(data), wanted, argument=argument)
     if isinstance(data, Mapping):
-        return arrow_stream(pa.table(dict(data)), columns, argument=argument)
+        return arrow_stream(pa.table(dict(data)), wanted, argument=argument)
     raise TypeError(
         f"{argument} must be a pandas or polars DataFrame, a pyarrow Table/RecordBatch or an "
         f"object with the Arrow PyCapsule interface; got {type(data).__name__}"

@@ -349,6 +349,10 @@ impl Persist for IsolationForest {
         kind == "anomaly.IsolationForest"
     }
 
+    fn expected() -> String {
+        "anomaly.IsolationForest".into()
+    }
+
     /// The invariants the scoring loop relies on: every tree has nodes,
     /// children and features in range, finite path lengths.
     fn validate(&self) -> Result<()> {
@@ -363,7 +367,11 @@ impl Persist for IsolationForest {
         persist::require_finite(&[self.offset], "the offset")?;
         for (k, t) in self.trees.iter().enumerate() {
             let n = t.nodes.len();
+            // A path is at most as long as the tree has nodes (and max_samples
+            // below 2^64 grows trees at most 64 deep).
             let consistent = n > 0
+                && t.depth <= 64
+                && (t.depth as usize) < n.max(2)
                 && t.path_length.len() == n
                 && t.path_length.iter().all(|v| v.is_finite())
                 && t.nodes.iter().all(|node| {

@@ -82,6 +82,10 @@ impl<M: Detector> Persist for ScoredFit<M> {
         kind.strip_prefix("anomaly.") == Some(M::NAME)
     }
 
+    fn expected() -> String {
+        format!("anomaly.{}", M::NAME)
+    }
+
     fn validate(&self) -> Result<()> {
         self.model.validate()?;
         let n = self.model.n_features();

@@ -302,6 +302,10 @@ impl Persist for Fitted {
             .is_some_and(|name| ModelKind::parse(name).is_ok())
     }
 
+    fn expected() -> String {
+        "a lifetime-value model (clv.BetaGeo, clv.ParetoNBD, ...)".into()
+    }
+
     /// Parameters of the model's count, finite and positive, and evidence of
     /// matching sizes (standard errors and covariance may be NaN: a model
     /// made from given parameters has none).

@@ -131,6 +131,11 @@ impl IsolationForestModel {
     }
 
     #[getter]
+    fn model_name(&self) -> &'static str {
+        iforest::SPEC.name
+    }
+
+    #[getter]
     fn offset(&self) -> f64 {
         self.inner.offset
     }
@@ -206,6 +211,11 @@ macro_rules! scored_fit_class {
             #[getter]
             fn threshold(&self) -> f64 {
                 self.inner.threshold
+            }
+
+            #[getter]
+            fn model_name(&self) -> &'static str {
+                $spec.name
             }
 
             #[getter]
@@ -344,6 +354,11 @@ impl TransactionRiskModel {
     #[getter]
     fn n_customers(&self, py: Python<'_>) -> PyResult<usize> {
         Job::new().run(py, |_| Ok(self.read().n_customers()))
+    }
+
+    #[getter]
+    fn model_name(&self) -> &'static str {
+        transactions::SPEC.name
     }
 
     #[staticmethod]

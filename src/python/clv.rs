@@ -180,6 +180,12 @@ macro_rules! model_class {
                 evidence(py, &self.fitted)
             }
 
+            /// The model's name (its contract's).
+            #[getter]
+            fn model_name(&self) -> &'static str {
+                self.fitted.kind.name()
+            }
+
             /// Log-likelihood of each customer's row.
             fn row_log_likelihood<'py>(
                 &self,

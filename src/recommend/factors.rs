@@ -47,8 +47,9 @@ impl Factors {
     /// The invariants of serving, for factors read from bytes.
     pub fn validate(&self, n_users: usize, n_items: usize) -> crate::error::Result<()> {
         let f = self.n_factors;
+        let sized = |rows: usize, values: &[f32]| rows.checked_mul(f) == Some(values.len());
         crate::persist::require(
-            f > 0 && self.user.len() == n_users * f && self.item.len() == n_items * f,
+            f > 0 && sized(n_users, &self.user) && sized(n_items, &self.item),
             || format!("the factors are not {n_users}x{f} and {n_items}x{f}"),
         )?;
         crate::persist::require(

@@ -161,6 +161,10 @@ impl Persist for Interactions {
         kind == "recommend.Interactions"
     }
 
+    fn expected() -> String {
+        "recommend.Interactions".into()
+    }
+
     fn validate(&self) -> Result<()> {
         self.validate_parts()
     }
@@ -178,6 +182,10 @@ impl Interactions {
         persist::require(
             (0..m.n_rows).all(|r| m.row(r).0.windows(2).all(|w| w[0] < w[1])),
             || "interaction rows are not sorted".into(),
+        )?;
+        persist::require(
+            !(self.user_col.contains('\0') || self.item_col.contains('\0')),
+            || "a column name holds a NUL character".into(),
         )?;
         self.users.validate("user", Some(m.n_rows))?;
         self.items.validate("item", Some(m.n_cols))

@@ -507,6 +507,10 @@ impl Persist for Recommender {
             .is_some_and(|name| ModelKind::parse(name).is_ok())
     }
 
+    fn expected() -> String {
+        "a recommender (recommend.ALS, recommend.ItemKNN, ...)".into()
+    }
+
     /// Every index and length serving relies on.
     fn validate(&self) -> Result<()> {
         self.data.validate_parts()?;

@@ -325,6 +325,10 @@ impl Csr {
     /// Check the structure of a matrix received from outside (scipy).
     pub fn validate(&self, name: &str) -> Result<()> {
         let bad = |problem: &str| Err(Error::argument(name, problem.to_string()));
+        // Codes are 32-bit; larger shapes cannot come from this crate.
+        if self.n_rows > u32::MAX as usize || self.n_cols > u32::MAX as usize {
+            return bad("has more than 2^32 rows or columns");
+        }
         if self.indptr.len() != self.n_rows + 1 || self.indptr[0] != 0 {
             return bad("has an invalid indptr");
         }

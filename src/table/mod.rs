@@ -122,6 +122,13 @@ pub fn f64_array(values: Vec<f64>) -> ArrayRef {
 
 /// An output table from named columns (nullable fields: reasons, ...).
 pub fn record_batch(columns: Vec<(String, ArrayRef)>) -> Result<RecordBatch> {
+    if let Some((name, _)) = columns.iter().find(|(name, _)| name.contains('\0')) {
+        // The Arrow C interface cannot carry such a name to Python.
+        return Err(Error::argument(
+            "column names",
+            format!("contain a NUL character ({name:?})"),
+        ));
+    }
     let fields: Vec<Field> = columns
         .iter()
         .map(|(name, array)| Field::new(name, array.data_type().clone(), true))

@@ -26,6 +26,7 @@ class _Detector(Estimator):
     remembered, fitted through the core's contract."""
 
     _accepts_sparse = True
+    n_jobs: int | None
 
     def _matrix(self, X: Any) -> np.ndarray:
         values, names = as_matrix(X)

@@ -35,7 +35,7 @@ __all__ = [
 
 
 def _open(name: str) -> Any:
-    return gzip.open(resources.files(__package__).joinpath("data", name + ".gz"), "rt")
+    return gzip.open(resources.files(__package__).joinpath("data", name + ".gz").open("rb"), "rt")
 
 
 def _yyyymmdd_to_datetime(values: np.ndarray) -> np.ndarray:

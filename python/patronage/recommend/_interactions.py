@@ -118,7 +118,7 @@ def _native(X: Any, user_col: str, item_col: str, weight_col: str | None) -> Any
         if csr.data.dtype.kind not in "fiub":
             raise TypeError(f"X must hold numbers, not {csr.data.dtype}")
         return _core.Interactions.from_csr(
-            tuple(int(s) for s in csr.shape),
+            (int(csr.shape[0]), int(csr.shape[1])),
             np.ascontiguousarray(csr.indptr, dtype=np.int64),
             np.ascontiguousarray(csr.indices, dtype=np.int32),
             np.ascontiguousarray(csr.data, dtype=np.float32),

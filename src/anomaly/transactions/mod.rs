@@ -509,6 +509,10 @@ impl Persist for RiskModel {
         kind == "anomaly.TransactionRiskScorer"
     }
 
+    fn expected() -> String {
+        "anomaly.TransactionRiskScorer".into()
+    }
+
     fn validate(&self) -> Result<()> {
         persist::require(self.config.is_valid(), || {
             "the scorer's settings are out of range".into()
