@@ -230,7 +230,7 @@ def test_corrupt_saved_models_are_rejected(make, tmp_path):
             type(fitted._model).from_bytes(bytes(cut))
     path = tmp_path / "not_a_model"
     path.write_bytes(b"hello")
-    with pytest.raises(ValueError, match="no patronage header"):
+    with pytest.raises(ValueError, match="do not start with a patronage header"):
         make.load(path)
 
 

@@ -118,7 +118,7 @@ def test_pickle_and_save_load_round_trip(tmp_path):
 
 def test_load_rejects_other_files(tmp_path):
     (tmp_path / "junk").write_bytes(b"hello")
-    with pytest.raises(ValueError, match="no patronage header"):
+    with pytest.raises(ValueError, match="do not start with a patronage header"):
         Model.load(tmp_path / "junk")
 
     class Other(Model):
