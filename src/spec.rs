@@ -29,7 +29,7 @@ impl Value {
             Value::None => "None".into(),
             Value::Bool(b) => if *b { "True" } else { "False" }.into(),
             Value::Int(i) => i.to_string(),
-            Value::Float(f) => f.to_string(),
+            Value::Float(f) => format!("{f:?}"),
             Value::Str(s) => format!("{s:?}"),
             Value::Other(t) => format!("a {t}"),
         }
@@ -388,7 +388,7 @@ pub const N_JOBS: Param = Param {
         Accept::int_from(1),
     ],
     unit: "",
-    doc: "threads: None or -1 for all cores, -2 for all but one, ...",
+    doc: "threads: None or -1 for all cores, -2 for all but one, ...; at most the number of cores",
 };
 
 /// The usual `random_state` parameter (the Python layer turns numpy
@@ -426,11 +426,37 @@ pub fn count(name: &str, value: &Value, min: i64) -> Result<usize> {
     }
 }
 
-/// Threads for an `n_jobs` value (None: all cores).
+/// A number argument of a function (an integer or a float; its range is the
+/// function's to check).
+pub fn number(name: &str, value: &Value) -> Result<f64> {
+    match value {
+        Value::Int(i) => Ok(*i as f64),
+        Value::Float(f) => Ok(*f),
+        other => Err(Error::argument_type(
+            name,
+            format!("must be a number, got {}", other.describe()),
+        )),
+    }
+}
+
+/// A True/False argument of a function.
+pub fn flag(name: &str, value: &Value) -> Result<bool> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        other => Err(Error::argument_type(
+            name,
+            format!("must be True or False, got {}", other.describe()),
+        )),
+    }
+}
+
+/// Threads for an `n_jobs` value (None: all cores).  More threads than
+/// cores never speed up this work, so larger values use every core (and
+/// `n_jobs=10_000` does not start ten thousand threads).
 pub fn threads(n_jobs: Option<i64>) -> Option<usize> {
     let n = n_jobs?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
-    Some(if n < 0 { (cores + 1 + n).max(1) } else { n } as usize)
+    Some(if n < 0 { cores + 1 + n } else { n }.clamp(1, cores) as usize)
 }
 
 /// Every contract (the estimators' and the simulator's), for the Python
@@ -546,7 +572,8 @@ mod tests {
         let cores = std::thread::available_parallelism().unwrap().get();
         assert_eq!(threads(None), None);
         assert_eq!(threads(Some(-1)), Some(cores));
-        assert_eq!(threads(Some(3)), Some(3));
+        assert_eq!(threads(Some(1)), Some(1));
         assert_eq!(threads(Some(-1000)), Some(1));
+        assert_eq!(threads(Some(10_000)), Some(cores));
     }
 }

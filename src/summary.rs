@@ -529,6 +529,25 @@ impl ReadLog<'_> {
     }
 }
 
+/// Sums of amounts near the float range, or a vanishing `freq_multiplier`,
+/// overflow: an error rather than infinite or NaN columns.
+fn check_finite(s: &Summary, columns: LogColumns<'_>) -> Result<()> {
+    if s.recency.iter().chain(&s.t).any(|v| !v.is_finite()) {
+        return Err(Error::argument(
+            "freq_multiplier",
+            "is so small that recency and T overflow",
+        ));
+    }
+    let spend = s.monetary_value.iter().flatten();
+    if let (Some(amount), true) = (columns.amount, spend.clone().any(|v| !v.is_finite())) {
+        return Err(Error::column_value(
+            amount,
+            "holds amounts whose sums overflow the float range (near 1e308)",
+        ));
+    }
+    Ok(())
+}
+
 fn summary_columns(out: &mut Vec<(String, arrow_array::ArrayRef)>, s: Summary, suffix: &str) {
     out.push((format!("frequency{suffix}"), table::f64_array(s.frequency)));
     out.push((format!("recency{suffix}"), table::f64_array(s.recency)));
@@ -552,6 +571,7 @@ pub fn summary_table(
     let read = log_table.read()?;
     let end = observation_end.map(|e| read.times.wall(e));
     let summary = rfm_summary(read.log(), end, opts, ctl)?;
+    check_finite(&summary, columns)?;
     let mut out = vec![(
         columns.customer.to_string(),
         read.ids.take(&summary.customers),
@@ -576,6 +596,13 @@ pub fn calibration_holdout_table(
     let cal_end = read.times.wall(calibration_end);
     let end = observation_end.map(|e| read.times.wall(e));
     let r = rfm_calibration_holdout(read.log(), cal_end, end, opts, ctl)?;
+    check_finite(&r.calibration, columns)?;
+    if let (Some(amount), Some(m)) = (columns.amount, &r.monetary_value_holdout) {
+        if m.iter().any(|v| !v.is_finite()) {
+            let problem = "holds amounts whose sums overflow the float range (near 1e308)";
+            return Err(Error::column_value(amount, problem));
+        }
+    }
     let n = r.frequency_holdout.len();
     let mut out = vec![(
         columns.customer.to_string(),

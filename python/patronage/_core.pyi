@@ -85,22 +85,22 @@ def rfm_summary(
     data: _ArrowIn,
     customer_col: str,
     datetime_col: str,
-    monetary_value_col: str | None = None,
-    observation_period_end: _Instant | None = None,
-    freq: str = "D",
-    freq_multiplier: float = 1.0,
-    include_first_transaction: bool = False,
+    monetary_value_col: str | None,
+    observation_period_end: _Instant | None,
+    freq: str,
+    freq_multiplier: float,
+    include_first_transaction: bool,
 ) -> _RecordBatch: ...
 def rfm_calibration_holdout(
     data: _ArrowIn,
     customer_col: str,
     datetime_col: str,
     calibration_period_end: _Instant,
-    monetary_value_col: str | None = None,
-    observation_period_end: _Instant | None = None,
-    freq: str = "D",
-    freq_multiplier: float = 1.0,
-    include_first_transaction: bool = False,
+    monetary_value_col: str | None,
+    observation_period_end: _Instant | None,
+    freq: str,
+    freq_multiplier: float,
+    include_first_transaction: bool,
 ) -> _RecordBatch: ...
 # (log, customers' truth, each item's cluster)
 def simulate_transactions(parameters: dict[str, Any], start_micros: int) -> tuple[_RecordBatch, _RecordBatch, _I64]: ...
@@ -214,8 +214,8 @@ class SpendModel:
         time: int,
         discount_rate: float,
         freq: str,
-        continuous: bool = False,
-        steps_per_month: int = 4,
+        continuous: bool,
+        steps_per_month: int,
     ) -> _F64: ...
 
 # -- recommendations -------------------------------------------------------------
@@ -383,8 +383,8 @@ class TransactionRiskModel:
     @staticmethod
     def from_bytes(data: bytes) -> TransactionRiskModel: ...
     def to_bytes(self) -> bytes: ...
-    def score(self, data: _ArrowIn, with_features: bool = False) -> _RecordBatch: ...
-    def score_new(self, data: _ArrowIn, with_features: bool = False) -> _RecordBatch: ...
+    def score(self, data: _ArrowIn, with_features: bool) -> _RecordBatch: ...
+    def score_new(self, data: _ArrowIn, with_features: bool) -> _RecordBatch: ...
     def update(self, data: _ArrowIn) -> None: ...
     # The log's column names, by the parameter naming each.
     def columns(self) -> dict[str, str | None]: ...

@@ -70,6 +70,9 @@ def arrow_stream(data: Any, columns: Sequence[str | None] | None = None, *, argu
         if wanted is not None:
             _check_columns(list(data.columns), wanted, argument)
             data = data.select(wanted)
+        for name, dtype in data.schema.items():
+            if str(dtype) == "Null":  # its Arrow export cannot be read
+                raise ValueError(f"column {name!r} of {argument} holds only nulls")
         return data
     if isinstance(data, (pa.Table, pa.RecordBatch)):
         if wanted is not None:
@@ -158,6 +161,8 @@ def to_utc_micros(value: Any, argument: str) -> tuple[int, bool]:
             value = _dt.datetime.fromisoformat(value)
         except ValueError:
             raise ValueError(f"{argument} could not be parsed as an ISO date/time: {value!r}") from None
+    if (isinstance(value, np.datetime64) and np.isnat(value)) or type(value).__name__ == "NaTType":
+        raise ValueError(f"{argument} is NaT (a missing date)")
     if isinstance(value, np.datetime64):
         return int(value.astype("datetime64[us]").astype(np.int64)), False
     if hasattr(value, "to_pydatetime") and not isinstance(value, _dt.datetime):

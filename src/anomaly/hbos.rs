@@ -25,7 +25,10 @@ pub static SPEC: Spec = Spec {
         Param {
             name: "n_bins",
             default: Literal::Int(10),
-            accepts: &[Accept::int_from(2)],
+            accepts: &[Accept::Int {
+                min: 2,
+                max: 1_000_000,
+            }],
             unit: "bins",
             doc: "equal-width bins per feature (PyOD's 'auto' is not supported)",
         },
@@ -75,9 +78,15 @@ fn histogram(values: &[f64], n_bins: usize) -> (Vec<f64>, Vec<f64>) {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
             (lo.min(v), hi.max(v))
         });
-    if first == last {
-        first -= 0.5;
-        last += 0.5;
+    // A constant feature gets one bin of width 1 around its value, as numpy
+    // does; a range too narrow for `n_bins` distinct edges in floating point
+    // (values near 1e16, subnormal ranges) is widened the same way.
+    let step = (last - first) / n_bins as f64;
+    if first == last || !(step > f64::MIN_POSITIVE) || first + step == first {
+        let middle = first / 2.0 + last / 2.0;
+        let half = 0.5f64.max(middle.abs() * f64::EPSILON * n_bins as f64);
+        first = middle - half;
+        last = middle + half;
     }
     // numpy.linspace: k * step + start, the last edge exactly `last`.
     let step = (last - first) / n_bins as f64;

@@ -30,7 +30,11 @@ pub static SPEC: Spec = Spec {
         Param {
             name: "n_estimators",
             default: Literal::Int(100),
-            accepts: &[Accept::int_from(1)],
+            // Each tree takes tens of kB: a million would not fit in memory.
+            accepts: &[Accept::Int {
+                min: 1,
+                max: 100_000,
+            }],
             unit: "trees",
             doc: "number of trees",
         },

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::fit::{fit, FitOptions, Fitted};
-use super::models::{Continuous, ModelKind, Row};
+use super::models::{Continuous, ModelKind, Row, MAX_PERIODS};
 use super::predict::{self, Discounting};
 use crate::control::Control;
 use crate::error::{Error, Result};
@@ -67,6 +67,40 @@ pub fn fit_table(
     fit(kind, &rows, weights, &options, ctl)
 }
 
+/// Check times (horizons, ages) given as an argument: finite, at least
+/// `min`, at most [`MAX_PERIODS`].
+fn check_times(t: &[f64], name: &str, min: f64) -> Result<()> {
+    if let Some(bad) = t
+        .iter()
+        .find(|v| !(v.is_finite() && **v >= min && **v <= MAX_PERIODS))
+    {
+        return Err(Error::argument(
+            name,
+            format!(
+                "must be finite, at least {min} and at most {MAX_PERIODS:e} periods; got {bad}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Predictions that came out NaN mean the formulas failed for these
+/// parameters (at the edge of what a fit on little data produces): say so
+/// rather than return NaN.
+fn check_computed(values: &[f64], fitted: &Fitted, what: &str) -> Result<()> {
+    match values.iter().position(|v| v.is_nan()) {
+        None => Ok(()),
+        Some(i) => Err(Error::unsupported(
+            fitted.kind.name(),
+            format!(
+                "could not compute {what} at position {i}: its parameters {:?} are outside the \
+                 range where its formulas are accurate (a fit on too little data or at a boundary)",
+                fitted.params
+            ),
+        )),
+    }
+}
+
 /// `t` per customer: one value for all, or one each; finite and >= 0.
 fn per_customer(t: &[f64], n: usize, name: &str) -> Result<Vec<f64>> {
     let values = match t.len() {
@@ -79,68 +113,85 @@ fn per_customer(t: &[f64], n: usize, name: &str) -> Result<Vec<f64>> {
             ))
         }
     };
-    if values.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
-        return Err(Error::argument(name, "must be finite and >= 0"));
-    }
+    check_times(&values, name, 0.0)?;
     Ok(values)
 }
 
-/// `f(row, t)` for every customer of `table` (the columns of `kind`,
-/// checked), in parallel.
+/// `f(row, t)` for every customer of `table` (the columns of `fitted`'s
+/// model, checked), in parallel; `what` names the prediction in errors.
 pub fn map_customers(
     table: &Table,
-    kind: ModelKind,
-    t: &[f64],
-    t_name: &str,
+    fitted: &Fitted,
+    t: (&[f64], &str),
+    what: &str,
     ctl: &Control,
     f: impl Fn(Row, f64) -> f64 + Sync,
 ) -> Result<Vec<f64>> {
+    let kind = fitted.kind;
     let rows = read_rows(table, kind)?;
     kind.validate(&rows)?;
-    let t = per_customer(t, rows.len(), t_name)?;
-    let out = rows
+    let t = per_customer(t.0, rows.len(), t.1)?;
+    let out: Vec<f64> = rows
         .par_iter()
         .zip(t.par_iter())
         .with_min_len(1024)
-        .map(|(r, &t)| if ctl.cancelled() { f64::NAN } else { f(*r, t) })
+        .map(|(r, &t)| if ctl.cancelled() { 0.0 } else { f(*r, t) })
         .collect();
     ctl.check()?;
+    check_computed(&out, fitted, what)?;
     Ok(out)
 }
 
-/// `f(t)` for every `t` (finite and >= 0), in parallel: model-level
-/// predictions (new customers, survival).
-pub fn map_times(t: &[f64], f: impl Fn(f64) -> f64 + Sync) -> Result<Vec<f64>> {
-    if t.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
-        return Err(Error::argument("t", "must be finite and >= 0"));
-    }
-    Ok(t.par_iter().with_min_len(256).map(|&t| f(t)).collect())
+/// `f(t)` for every `t` (named `name`, at least `min`), in parallel:
+/// model-level predictions (new customers, survival).
+pub fn map_times(
+    fitted: &Fitted,
+    t: &[f64],
+    (name, min): (&str, f64),
+    what: &str,
+    f: impl Fn(f64) -> f64 + Sync,
+) -> Result<Vec<f64>> {
+    check_times(t, name, min)?;
+    let out: Vec<f64> = t.par_iter().with_min_len(256).map(|&t| f(t)).collect();
+    check_computed(&out, fitted, what)?;
+    Ok(out)
 }
 
-/// Gamma-Gamma rows for predictions: customers without repeat purchases are
-/// allowed (they get the population mean), negative or missing values not.
+/// Gamma-Gamma rows for predictions (customers without repeat purchases get
+/// the population mean).
 fn read_spend(table: &Table) -> Result<Vec<Row>> {
     let rows = read_rows(table, ModelKind::GammaGamma)?;
-    for (i, &[x, m, _]) in rows.iter().enumerate() {
-        for (value, column) in [(x, "frequency"), (m, "monetary_value")] {
-            if !(value.is_finite() && value >= 0.0) {
-                return Err(Error::column_value(
-                    column,
-                    format!("must be finite and >= 0 (row {i})"),
-                ));
-            }
-        }
-    }
+    ModelKind::GammaGamma.validate(&rows)?;
     Ok(rows)
 }
 
+/// Gamma-Gamma's parameters, if its population has a finite mean spend.
+fn finite_mean_spend(spend: &Fitted) -> Result<&[f64]> {
+    let q = spend.params[1];
+    if q <= 1.0 {
+        return Err(Error::unsupported(
+            "GammaGamma",
+            format!(
+                "has q = {q} <= 1, so its population's mean spend is infinite (a fit on few \
+                 repeat buyers or one that did not converge): refit with more data or \
+                 penalizer_coef > 0"
+            ),
+        ));
+    }
+    Ok(&spend.params)
+}
+
 /// Gamma-Gamma `E[Z | x, m̄]` of every customer of `table`.
-pub fn expected_average_spend(p: &[f64], table: &Table) -> Result<Vec<f64>> {
+pub fn expected_average_spend(spend: &Fitted, table: &Table) -> Result<Vec<f64>> {
+    let p = finite_mean_spend(spend)?;
     let rows = read_spend(table)?;
     Ok(predict::map_rows(&rows, |[x, m, _]| {
         predict::expected_average_spend(p, x, m)
     }))
 }
+
+/// The longest horizon of lifetime value: a century.
+const MAX_MONTHS: usize = 1200;
 
 /// How lifetime value is computed: horizon and discounting.
 #[derive(Debug, Clone, Copy)]
@@ -154,11 +205,11 @@ impl ValueOptions {
     /// `discount_rate` per month, the purchase model's period `freq`
     /// (lifetimes' conversion to months), continuous or monthly discounting.
     pub fn new(
-        time: i64,
+        time: usize,
         discount_rate: f64,
         freq: &str,
         continuous: bool,
-        steps_per_month: i64,
+        steps_per_month: usize,
     ) -> Result<Self> {
         let periods_per_month = match freq {
             "W" => 4.345,
@@ -174,23 +225,20 @@ impl ValueOptions {
                 ))
             }
         };
-        if time < 0 {
+        if time > MAX_MONTHS {
             return Err(Error::argument(
                 "time",
-                format!("must be a whole number of months >= 0, got {time}"),
+                format!("must be a whole number of months in [0, {MAX_MONTHS}], got {time}"),
             ));
         }
         if !(discount_rate.is_finite() && discount_rate > -1.0) {
             return Err(Error::argument("discount_rate", "must be finite and > -1"));
         }
-        if steps_per_month < 1 {
-            return Err(Error::argument("steps_per_month", "must be at least 1"));
-        }
         let discounting = if continuous {
             Discounting::Continuous {
                 rate: discount_rate,
                 periods_per_month,
-                steps_per_month: steps_per_month as usize,
+                steps_per_month,
             }
         } else {
             Discounting::Monthly {
@@ -199,7 +247,7 @@ impl ValueOptions {
             }
         };
         Ok(ValueOptions {
-            months: time as usize,
+            months: time,
             discounting,
         })
     }
@@ -209,29 +257,32 @@ impl ValueOptions {
 /// monetary_value): purchases from the continuous purchase model `purchases`,
 /// each worth the Gamma-Gamma model `spend`'s expected average.
 pub fn customer_lifetime_value(
-    purchases: (Continuous, &[f64]),
-    spend: &[f64],
+    purchases: (Continuous, &Fitted),
+    spend: &Fitted,
     table: &Table,
     options: ValueOptions,
     ctl: &Control,
 ) -> Result<Vec<f64>> {
-    let (model, p) = purchases;
+    let (model, fitted) = purchases;
+    let p = fitted.params.as_slice();
+    let spend = finite_mean_spend(spend)?;
     let rows = read_rows(table, model.kind())?;
     model.kind().validate(&rows)?;
     let spend_rows = read_spend(table)?;
-    let out = rows
+    let out: Vec<f64> = rows
         .par_iter()
         .zip(spend_rows.par_iter())
         .with_min_len(256)
         .map(|(row, &[x, m, _])| {
             if ctl.cancelled() {
-                return f64::NAN;
+                return 0.0;
             }
             let value = predict::expected_average_spend(spend, x, m);
             predict::lifetime_value(model, p, *row, value, options.months, options.discounting)
         })
         .collect();
     ctl.check()?;
+    check_computed(&out, fitted, "lifetime value")?;
     Ok(out)
 }
 

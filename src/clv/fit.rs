@@ -340,6 +340,7 @@ pub fn fit(
     if rows.is_empty() {
         return Err(Error::empty("the table has no rows; nothing to fit"));
     }
+    kind.validate(rows)?;
     // Gamma-Gamma describes positive repeat spend: customers without repeat
     // purchases (or whose repeats cost nothing) carry no information about it
     // and are left out (and counted).
@@ -365,12 +366,13 @@ pub fn fit(
         None => (rows, weights),
     };
     if rows.is_empty() {
-        return Err(Error::column_value(
-            "frequency",
-            "is 0 for every customer: Gamma-Gamma needs repeat purchases",
-        ));
+        let problem = format!(
+            "leaves no customer to fit: Gamma-Gamma needs repeat purchases with a positive \
+             mean spend, and {} customers have frequency 0, {n_zero_spend} monetary_value 0",
+            n_excluded - n_zero_spend
+        );
+        return Err(Error::argument("data", problem));
     }
-    kind.validate(rows)?;
     let data = Collapsed::new(rows, weights)?;
     let total_weight = data.total_weight();
     if !(total_weight > 0.0) {

@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::real::{ln_beta, log_add_exp, log_sub_exp, Real};
+use super::real::{ln_beta_shift, ln_gamma_ratio, log_add_exp, log_sub_exp, Real};
 use super::special::ln_hyp2f1_c_is_a_plus_1;
 use crate::error::{Error, Result};
 use crate::spec::{Accept, Literal, Param, Spec};
@@ -207,12 +207,9 @@ impl ModelKind {
             ModelKind::BetaGeo | ModelKind::ModifiedBetaGeo => {
                 let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
                 let shift = self.dropout_shift();
-                let ln_constant = (r + x_).ln_gamma() - r.ln_gamma()
+                let ln_constant = ln_gamma_ratio(r, x_)
                     + r * alpha.ln()
-                    + (a + b).ln_gamma()
-                    + (b + c(x + shift)).ln_gamma()
-                    - b.ln_gamma()
-                    - (a + b + c(x + shift)).ln_gamma();
+                    + ln_beta_shift(a, b, c(0.0), c(x + shift));
                 // a / (b + x - 1) (BG/NBD: only customers with repeat purchases can
                 // have dropped out; MBG/NBD: a / (b + x)).
                 let ln_dropout = if x + shift > 0.0 {
@@ -228,9 +225,7 @@ impl ModelKind {
             ModelKind::ParetoNbd => {
                 let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
                 FrequencyTerms {
-                    ln_constant: (r + x_).ln_gamma() - r.ln_gamma()
-                        + r * alpha.ln()
-                        + s * beta.ln(),
+                    ln_constant: ln_gamma_ratio(r, x_) + r * alpha.ln() + s * beta.ln(),
                     // s / (r + s + x)
                     ln_dropout: s.ln() - (r + s + x_).ln(),
                 }
@@ -262,90 +257,103 @@ impl ModelKind {
         }
     }
 
+    /// The largest value each row column may take (see [`MAX_PERIODS`]).
+    fn max_value(self, column: usize) -> f64 {
+        match (self, column) {
+            (ModelKind::BetaGeoBetaBinom, _) => MAX_OPPORTUNITIES,
+            (ModelKind::GammaGamma, 1) => MAX_SPEND,
+            _ => MAX_PERIODS,
+        }
+    }
+
+    /// Whether row column `column` counts discrete periods (BG/BB's
+    /// opportunities, sBG's durations).
+    fn counts_whole_periods(self, column: usize) -> bool {
+        match self {
+            ModelKind::BetaGeoBetaBinom => true,
+            ModelKind::ShiftedBetaGeo => column == 0,
+            _ => false,
+        }
+    }
+
     /// Check the rows a model is fitted on or predicts for; errors name the
     /// column and the first offending row.
     pub fn validate(self, rows: &[Row]) -> Result<()> {
-        let column = |k: usize| self.columns().get(k).copied().unwrap_or("");
-        let (c0, c1, c2) = (column(0), column(1), column(2));
-        let bad = |col: &str, i: usize, what: &str| {
-            Err(Error::column_value(col, format!("{what} (row {i})")))
+        let columns = self.columns();
+        let bad = |k: usize, i: usize, what: &str| {
+            Err(Error::column_value(columns[k], format!("{what} (row {i})")))
         };
-        for (i, &[a, b, c]) in rows.iter().enumerate() {
-            for (value, col) in [(a, c0), (b, c1), (c, c2)] {
-                if !col.is_empty() && !value.is_finite() {
-                    return bad(col, i, "contains NaN or infinite values");
+        for (i, row) in rows.iter().enumerate() {
+            for (k, &value) in row.iter().enumerate().take(columns.len()) {
+                if !value.is_finite() {
+                    return bad(k, i, "contains NaN or infinite values");
+                }
+                if value < 0.0 {
+                    return bad(k, i, "contains negative values");
+                }
+                let max = self.max_value(k);
+                if value > max {
+                    return bad(
+                        k,
+                        i,
+                        &format!("holds values above {max:e}, beyond what the model computes"),
+                    );
+                }
+                if self.counts_whole_periods(k) && value.fract() != 0.0 {
+                    return bad(k, i, "must hold whole numbers of periods");
                 }
             }
+            let [a, b, c] = *row;
             match self {
                 ModelKind::BetaGeo | ModelKind::ModifiedBetaGeo | ModelKind::ParetoNbd => {
-                    if a < 0.0 || b < 0.0 || c < 0.0 {
-                        return bad(
-                            if a < 0.0 {
-                                c0
-                            } else if b < 0.0 {
-                                c1
-                            } else {
-                                c2
-                            },
-                            i,
-                            "contains negative values",
-                        );
-                    }
                     if b > c {
-                        return bad(c1, i, "is greater than T");
+                        return bad(1, i, "is greater than T");
                     }
-                    if a > 0.0 && b == 0.0 && self != ModelKind::ModifiedBetaGeo {
+                    if a > 0.0 && b == 0.0 {
                         return bad(
-                            c1,
+                            1,
                             i,
                             "is 0 for a customer with repeat purchases (frequency > 0)",
                         );
                     }
                     if a == 0.0 && b != 0.0 {
-                        return bad(c1, i, "is not 0 for a customer without repeat purchases");
+                        return bad(1, i, "is not 0 for a customer without repeat purchases");
                     }
                 }
                 ModelKind::BetaGeoBetaBinom => {
-                    if a < 0.0
-                        || b < 0.0
-                        || a.fract() != 0.0
-                        || b.fract() != 0.0
-                        || c.fract() != 0.0
-                    {
-                        return bad(c0, i, "must hold non-negative whole numbers of periods");
-                    }
                     if a > b || b > c {
-                        return bad(c1, i, "must satisfy frequency <= recency <= periods");
+                        return bad(1, i, "must satisfy frequency <= recency <= periods");
                     }
                     if a > 0.0 && b == 0.0 {
-                        return bad(c1, i, "is 0 for a customer with repeat transactions");
+                        return bad(1, i, "is 0 for a customer with repeat transactions");
                     }
                 }
                 ModelKind::ShiftedBetaGeo => {
-                    if a < 1.0 || a.fract() != 0.0 {
-                        return bad(c0, i, "must hold whole numbers of periods >= 1");
+                    if a < 1.0 {
+                        return bad(0, i, "must hold periods >= 1");
                     }
                     if b != 0.0 && b != 1.0 {
-                        return bad(c1, i, "must be 0/1 (or False/True)");
+                        return bad(1, i, "must be 0/1 (or False/True)");
                     }
                 }
-                ModelKind::GammaGamma => {
-                    if a <= 0.0 {
-                        return bad(
-                            c0,
-                            i,
-                            "must be > 0: Gamma-Gamma uses customers with repeat purchases only",
-                        );
-                    }
-                    if b < 0.0 {
-                        return bad(c1, i, "must be >= 0 (mean spend of repeat purchases)");
-                    }
-                }
+                // Customers without repeat purchases (or spend) are allowed
+                // here: predictions give them the population mean, and a fit
+                // leaves them out.
+                ModelKind::GammaGamma => {}
             }
         }
         Ok(())
     }
 }
+
+/// The largest durations and counts (in periods) the models are computed
+/// for: 1e7 days is 27,000 years, so larger values only come from mistakes
+/// (and the formulas lose accuracy there).
+pub const MAX_PERIODS: f64 = 1e7;
+/// BG/BB's likelihood sums over every opportunity after the last transaction.
+pub const MAX_OPPORTUNITIES: f64 = 1e5;
+/// The largest mean spend Gamma-Gamma is computed for.
+pub const MAX_SPEND: f64 = 1e15;
 
 /// See [`ModelKind::frequency_terms`].
 #[derive(Debug, Clone, Copy)]
@@ -464,18 +472,13 @@ fn pareto_nbd<T: Real>(
 /// Fader, Hardie & Shang (2010), equation (5), in log space.
 fn bg_bb<T: Real>(p: &[T], [x, tx, n]: Row) -> T {
     let (alpha, beta, gamma, delta) = (p[0], p[1], p[2], p[3]);
-    let x_ = c::<T>(x);
-    let lb_ab = ln_beta(alpha, beta);
-    let lb_gd = ln_beta(gamma, delta);
-    let alive = ln_beta(alpha + x_, beta + c(n - x)) - lb_ab + ln_beta(gamma, delta + c(n)) - lb_gd;
+    let alive =
+        ln_beta_shift(alpha, beta, c(x), c(n - x)) + ln_beta_shift(gamma, delta, c(0.0), c(n));
     let mut total = alive;
-    let one = c::<T>(1.0);
     for j in 0..(n - tx) as usize {
         let j = j as f64;
-        let term = ln_beta(alpha + x_, beta + c(tx - x + j))
-            + ln_beta(gamma + one, delta + c(tx + j))
-            - lb_ab
-            - lb_gd;
+        let term = ln_beta_shift(alpha, beta, c(x), c(tx - x + j))
+            + ln_beta_shift(gamma, delta, c(1.0), c(tx + j));
         total = log_add_exp(total, term);
     }
     total
@@ -485,11 +488,10 @@ fn bg_bb<T: Real>(p: &[T], [x, tx, n]: Row) -> T {
 /// still active after `t` periods.
 fn sbg<T: Real>(p: &[T], [t, churned, _]: Row) -> T {
     let (alpha, beta) = (p[0], p[1]);
-    let one = c::<T>(1.0);
     if churned > 0.0 {
-        ln_beta(alpha + one, beta + c(t - 1.0)) - ln_beta(alpha, beta)
+        ln_beta_shift(alpha, beta, c(1.0), c(t - 1.0))
     } else {
-        ln_beta(alpha, beta + c(t)) - ln_beta(alpha, beta)
+        ln_beta_shift(alpha, beta, c(0.0), c(t))
     }
 }
 
@@ -499,10 +501,7 @@ fn gamma_gamma<T: Real>(p: &[T], [x, m, _]: Row) -> T {
     let (pp, q, v) = (p[0], p[1], p[2]);
     let px = pp * c(x);
     let one = c::<T>(1.0);
-    (px + q).ln_gamma() - px.ln_gamma() - q.ln_gamma()
-        + q * v.ln()
-        + (px - one) * c(m.ln())
-        + px * c(x.ln())
+    ln_gamma_ratio(px, q) - q.ln_gamma() + q * v.ln() + (px - one) * c(m.ln()) + px * c(x.ln())
         - (px + q) * (c::<T>(x * m) + v).ln()
 }
 

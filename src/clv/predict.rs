@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 
 use super::models::{pareto_ln_a0, Continuous, ModelKind, Row};
-use super::real::{ln_beta, ln_gamma};
+use super::real::{digamma, ln_beta, ln_beta_shift, ln_gamma, ln_gamma_ratio};
 use super::special::ln_hyp2f1;
 
 /// Apply `f` to every row in parallel, preserving order.
@@ -116,36 +116,50 @@ pub fn expected_purchases_new(model: Continuous, p: &[f64], t: f64) -> f64 {
     }
 }
 
+/// `(1 − Γ(u + g − 1)Γ(v) / (Γ(u)Γ(v + g − 1))) / (g − 1)` for `v > u`, as it
+/// appears in BG/BB's expectations: the difference of two gamma ratios over
+/// `g − 1` (their signs agree), in log space so that neither the ratios
+/// (tiny for large parameters) nor their difference (near 0 for tiny
+/// horizons) lose precision; the limit `ln(v/u)`-like at `g = 1`.
+fn bgbb_ratio_gap(u: f64, v: f64, g: f64) -> f64 {
+    let d = g - 1.0;
+    if d.abs() < 1e-10 {
+        return digamma(v) - digamma(u);
+    }
+    // ln of Γ(u + d)/Γ(u) and Γ(v + d)/Γ(v).
+    let (at_u, at_v) = (ln_gamma_ratio(u, d), ln_gamma_ratio(v, d));
+    (-(at_u - at_v).exp_m1() / d).max(0.0)
+}
+
 /// BG/BB `E[X(n, n + t) | x, t_x, n]`: transactions in the next `t`
 /// opportunities.
 pub fn bgbb_conditional_expected_purchases(p: &[f64], row: Row, t: f64) -> f64 {
     let [x, _, n] = row;
     let (alpha, beta, gamma, delta) = (p[0], p[1], p[2], p[3]);
     let ll = ModelKind::BetaGeoBetaBinom.log_likelihood(p, row);
-    let p2 = ln_beta(alpha + x + 1.0, beta + n - x) - ln_beta(alpha, beta);
-    // δ/(γ-1) and p4 - p5 change sign together at γ = 1.
-    let p3 = delta / (gamma - 1.0);
-    let p4 = (ln_gamma(1.0 + delta + n) - ln_gamma(gamma + delta + n)).exp();
-    let p5 = (ln_gamma(1.0 + delta + n + t) - ln_gamma(gamma + delta + n + t)).exp();
-    (p2 + ln_gamma(gamma + delta) - ln_gamma(1.0 + delta) - ll).exp() * p3 * (p4 - p5)
+    // Fader, Hardie & Shang (2010), eq. 13, each beta and gamma ratio as a shift.
+    let alive_and_rate = ln_beta_shift(alpha, beta, x + 1.0, n - x);
+    let (u, v) = (1.0 + delta + n, 1.0 + delta + n + t);
+    // Γ(γ+δ)/Γ(1+δ) · Γ(1+δ+n)/Γ(γ+δ+n): the survival to now, per unit δ.
+    let lead = ln_gamma_ratio(1.0 + delta, gamma - 1.0) - ln_gamma_ratio(u, gamma - 1.0);
+    ((alive_and_rate + lead - ll).exp() * delta * bgbb_ratio_gap(u, v, gamma)).max(0.0)
 }
 
 /// BG/BB probability of being alive `t` opportunities after the last one seen.
 pub fn bgbb_probability_alive(p: &[f64], row: Row, t: f64) -> f64 {
     let [x, _, n] = row;
     let (alpha, beta, gamma, delta) = (p[0], p[1], p[2], p[3]);
-    let p1 = ln_beta(alpha + x, beta + n - x) - ln_beta(alpha, beta);
-    let p2 = ln_beta(gamma, delta + n + t) - ln_beta(gamma, delta);
-    (p1 + p2 - ModelKind::BetaGeoBetaBinom.log_likelihood(p, row)).exp()
+    let p1 = ln_beta_shift(alpha, beta, x, n - x);
+    let p2 = ln_beta_shift(gamma, delta, 0.0, n + t);
+    (p1 + p2 - ModelKind::BetaGeoBetaBinom.log_likelihood(p, row))
+        .exp()
+        .clamp(0.0, 1.0)
 }
 
 /// BG/BB `E[X(t)]`: transactions of a new customer in its first `t` opportunities.
 pub fn bgbb_expected_purchases_new(p: &[f64], t: f64) -> f64 {
     let (alpha, beta, gamma, delta) = (p[0], p[1], p[2], p[3]);
-    let ratio = (ln_gamma(gamma + delta) - ln_gamma(1.0 + delta) + ln_gamma(1.0 + delta + t)
-        - ln_gamma(gamma + delta + t))
-    .exp();
-    alpha / (alpha + beta) * delta / (gamma - 1.0) * (1.0 - ratio)
+    alpha / (alpha + beta) * delta * bgbb_ratio_gap(1.0 + delta, 1.0 + delta + t, gamma)
 }
 
 /// `P(X(t) = n)` for a new customer.
@@ -166,32 +180,42 @@ fn beta_geo_probability_of_n(p: &[f64], shift: f64, t: f64, n: u32) -> f64 {
     let nf = n as f64;
     let ln_q = (alpha / (alpha + t)).ln();
     let ln_u = (t / (alpha + t)).ln();
-    // ln[Γ(r+j) / (Γ(r) j!)] + j ln u: the negative-binomial terms.
+    // ln[Γ(r+j) / (Γ(r) j!)] + j ln u + r ln q: the negative-binomial pmf.
     let nb = |j: f64| {
-        ln_gamma(r + j) - ln_gamma(r) - ln_gamma(j + 1.0) + if j > 0.0 { j * ln_u } else { 0.0 }
+        ln_gamma_ratio(r, j) - ln_gamma(j + 1.0) + if j > 0.0 { j * ln_u } else { 0.0 } + r * ln_q
     };
-    let first = (ln_beta(a, b + nf + shift) - ln_beta(a, b) + nb(nf) + r * ln_q).exp();
+    let first = (ln_beta_shift(a, b, 0.0, nf + shift) + nb(nf)).exp();
     if n == 0 && shift == 0.0 {
-        return first;
+        return first.clamp(0.0, 1.0);
     }
     // P(NB ≥ n): one minus the head, or (past the median, where that
-    // subtraction would cancel) the tail summed directly.
-    let head: f64 = (0..n).map(|j| (nb(j as f64) + r * ln_q).exp()).sum();
+    // subtraction would cancel) the tail summed directly.  Both sums stop
+    // once past the mode the terms no longer count.
+    let mode = ((r - 1.0) * t / alpha).max(0.0);
+    let negligible = |j: f64, term: f64, sum: f64| j > mode && term <= 1e-17 * sum;
+    let mut head = 0.0;
+    for j in 0..n {
+        let term = nb(j as f64).exp();
+        head += term;
+        if negligible(j as f64, term, head) {
+            break;
+        }
+    }
     let tail = if head < 0.5 {
         1.0 - head
     } else {
         let mut tail = 0.0;
         for j in n.. {
-            let term = (nb(j as f64) + r * ln_q).exp();
+            let term = nb(j as f64).exp();
             tail += term;
-            if term <= 1e-17 * tail || j - n > 1_000_000 {
+            if negligible(j as f64, term, tail) || j - n > 1_000_000 {
                 break;
             }
         }
         tail
     };
-    let second = (ln_beta(a + 1.0, b + nf - 1.0 + shift) - ln_beta(a, b)).exp() * tail;
-    first + second
+    let second = ln_beta_shift(a, b, 1.0, nf - 1.0 + shift).exp() * tail.max(0.0);
+    (first + second).clamp(0.0, 1.0)
 }
 
 /// `P(X(T, T + t) = n | x, t_x, T)`: probability of exactly `n` purchases in
@@ -253,15 +277,21 @@ pub fn pareto_conditional_probability_of_n(p: &[f64], row: Row, t: f64, n: u32) 
             - a * (hi + horizon).ln()
     };
     let died_after_t = ln_b(0.0, big_t);
-    let died_before = (0..=n)
-        .map(|i| {
-            let i = i as f64;
-            i * t.ln() - ln_gamma(i + 1.0) + ln_b(i, big_t + t)
-        })
-        .fold(f64::NEG_INFINITY, |acc, v| {
-            let m = acc.max(v);
-            m + ((acc - m).exp() + (v - m).exp()).ln()
-        });
+    // The terms rise to a peak and then fall like a Poisson pmf: once past
+    // the peak they stop counting (n can be far beyond the purchases anyone
+    // makes).
+    let mut died_before = f64::NEG_INFINITY;
+    let mut peak = f64::NEG_INFINITY;
+    for i in 0..=n {
+        let i = i as f64;
+        let v = i * t.ln() - ln_gamma(i + 1.0) + ln_b(i, big_t + t);
+        let m = died_before.max(v);
+        died_before = m + ((died_before - m).exp() + (v - m).exp()).ln();
+        peak = peak.max(v);
+        if v < peak - 50.0 && v < died_before - 50.0 {
+            break;
+        }
+    }
     let dead_already = if n == 0 { -ln_alive.exp_m1() } else { 0.0 };
     // The two death terms nearly cancel: subtract them relative to the larger.
     let dying = died_after_t.exp() * -(died_before - died_after_t).exp_m1();
@@ -280,7 +310,12 @@ pub fn expected_average_spend(p: &[f64], x: f64, m: f64) -> f64 {
 /// Shifted-beta-geometric survival `S(t)`: the share of a cohort still active
 /// after `t` periods.
 pub fn sbg_survival(p: &[f64], t: f64) -> f64 {
-    (ln_beta(p[0], p[1] + t) - ln_beta(p[0], p[1])).exp()
+    // B(α, β + t) / B(α, β) = Γ(β+t)Γ(α+β) / (Γ(β)Γ(α+β+t)), as ratios of
+    // gammas a shift apart: accurate for large parameters and long horizons.
+    let (alpha, beta) = (p[0], p[1]);
+    (ln_gamma_ratio(beta, alpha) - ln_gamma_ratio(beta + t, alpha))
+        .exp()
+        .clamp(0.0, 1.0)
 }
 
 /// Shifted-beta-geometric retention rate `r(t) = S(t) / S(t - 1)`.

@@ -202,6 +202,30 @@ pub fn ln_beta<T: Real>(a: T, b: T) -> T {
     a.ln_gamma() + b.ln_gamma() - (a + b).ln_gamma()
 }
 
+/// `ln Γ(x + d) − ln Γ(x)`, accurate also where `x` is large next to `d`:
+/// there the two log-gammas nearly cancel, so the difference of Stirling's
+/// series is taken instead (`ln(1 + d/x)` keeps its leading term exact).
+pub fn ln_gamma_ratio<T: Real>(x: T, d: T) -> T {
+    let (xv, dv) = (x.value(), d.value());
+    if xv < 1e3 || dv.abs() > 0.5 * xv {
+        return (x + d).ln_gamma() - x.ln_gamma();
+    }
+    let y = x + d;
+    // 1/(12z) − 1/(360z³) + 1/(1260z⁵): the rest is below 1e-24 for z ≥ 500.
+    let tail = |z: T| {
+        let z2 = z * z;
+        T::cst(1.0) / (T::cst(12.0) * z) - T::cst(1.0) / (T::cst(360.0) * z * z2)
+            + T::cst(1.0) / (T::cst(1260.0) * z * z2 * z2)
+    };
+    (x - T::cst(0.5)) * (d / x).ln_1p() + d * y.ln() - d + tail(y) - tail(x)
+}
+
+/// `ln B(a + da, b + db) − ln B(a, b)`, accurate for large `a` and `b`
+/// (where the beta functions of a fit on few customers end up).
+pub fn ln_beta_shift<T: Real>(a: T, b: T, da: T, db: T) -> T {
+    ln_gamma_ratio(a, da) + ln_gamma_ratio(b, db) - ln_gamma_ratio(a + b, da + db)
+}
+
 /// `ln(e^a + e^b)` without overflow.
 pub fn log_add_exp<T: Real>(a: T, b: T) -> T {
     if a.value() == f64::NEG_INFINITY {
@@ -228,6 +252,34 @@ pub fn log_sub_exp<T: Real>(a: T, b: T) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gamma_ratios_stay_accurate_for_large_arguments() {
+        // ln Γ(x + d) − ln Γ(x) → d ln x for large x; exact for integer d:
+        // ln(x (x + 1) ... (x + d − 1)).
+        for &(x, d) in &[
+            (1e3, 3.0),
+            (1e6, 2.0),
+            (4.5e12, 1.0),
+            (2.1e14, 7.0),
+            (5e3, -0.4),
+        ] {
+            let exact: f64 = if d > 0.0 {
+                (0..d as usize).map(|k| (x + k as f64).ln()).sum()
+            } else {
+                ln_gamma(x + d) - ln_gamma(x)
+            };
+            let got = ln_gamma_ratio(x, d);
+            assert!(
+                (got - exact).abs() < 1e-12 * exact.abs().max(1.0),
+                "{x} {d}: {got} vs {exact}"
+            );
+        }
+        // Where the direct difference loses everything, the shift does not.
+        let (a, b) = (4.5e12, 2.1e14);
+        let survival = ln_beta_shift(a, b, 0.0, 1.0).exp();
+        assert!((survival - b / (a + b)).abs() < 1e-12, "{survival}");
+    }
 
     #[test]
     fn ln_gamma_and_digamma_are_accurate() {

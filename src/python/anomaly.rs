@@ -11,7 +11,7 @@ use pyo3::types::{PyBytes, PyDict};
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyRecordBatch;
 
-use super::convert::{batch_out, from_py_bytes, params, read_table, to_py_bytes};
+use super::convert::{batch_out, from_py_bytes, params, read_table, to_py_bytes, Arg};
 use super::entry::Job;
 use crate::anomaly::ecod::{self, Ecod};
 use crate::anomaly::hbos::{self, Hbos};
@@ -300,14 +300,14 @@ impl TransactionRiskModel {
     }
 
     /// Scores of a whole log, each customer from scratch.
-    #[pyo3(signature = (data, with_features=false))]
+    #[pyo3(signature = (data, with_features))]
     fn score(
         &self,
         py: Python<'_>,
         data: AnyRecordBatch,
-        with_features: bool,
+        with_features: Arg,
     ) -> PyResult<PyRecordBatch> {
-        let table = read_table(data)?;
+        let (table, with_features) = (read_table(data)?, with_features.flag("features")?);
         let batch = Job::new().run(py, |ctl| {
             self.read().score(&table, with_features, ctl)?.into_batch()
         })?;
@@ -315,14 +315,14 @@ impl TransactionRiskModel {
     }
 
     /// Scores of new transactions, then added to the customers' states.
-    #[pyo3(signature = (data, with_features=false))]
+    #[pyo3(signature = (data, with_features))]
     fn score_new(
         &self,
         py: Python<'_>,
         data: AnyRecordBatch,
-        with_features: bool,
+        with_features: Arg,
     ) -> PyResult<PyRecordBatch> {
-        let table = read_table(data)?;
+        let (table, with_features) = (read_table(data)?, with_features.flag("features")?);
         let batch = Job::new().run(py, |ctl| {
             self.write()
                 .score_new(&table, with_features, ctl)?

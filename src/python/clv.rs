@@ -100,30 +100,34 @@ fn numpy(py: Python<'_>, values: Vec<f64>) -> Bound<'_, PyArray1<f64>> {
     values.into_pyarray(py)
 }
 
-/// Per-customer predictions of a fitted model on `data` in parallel.
+/// Per-customer predictions `f(params, row, t)` of a fitted model on `data`,
+/// in parallel; `t` is named `t_name` and the prediction `what` in errors.
 fn per_customer<'py>(
     py: Python<'py>,
     fitted: &Fitted,
     data: AnyRecordBatch,
-    t: &[f64],
-    t_name: &str,
+    t: (&[f64], &str),
+    what: &str,
     f: impl Fn(&[f64], Row, f64) -> f64 + Sync + Send,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let table = read_table(data)?;
-    let (kind, p) = (fitted.kind, fitted.params.as_slice());
+    let p = fitted.params.as_slice();
     let out = Job::new().run(py, |ctl| {
-        customers::map_customers(&table, kind, t, t_name, ctl, |row, t| f(p, row, t))
+        customers::map_customers(&table, fitted, t, what, ctl, |row, t| f(p, row, t))
     })?;
     Ok(numpy(py, out))
 }
 
-/// Model-level predictions at each `t`.
+/// Model-level predictions at each `t` (named `name`, at least `min`).
 fn per_time<'py>(
     py: Python<'py>,
+    fitted: &Fitted,
     t: &[f64],
+    name: (&str, f64),
+    what: &str,
     f: impl Fn(f64) -> f64 + Sync + Send,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let out = Job::new().run(py, |_| customers::map_times(t, f))?;
+    let out = Job::new().run(py, |_| customers::map_times(fitted, t, name, what, f))?;
     Ok(numpy(py, out))
 }
 
@@ -193,7 +197,7 @@ macro_rules! model_class {
                 data: AnyRecordBatch,
             ) -> PyResult<Bound<'py, PyArray1<f64>>> {
                 let kind = self.fitted.kind;
-                per_customer(py, &self.fitted, data, &[0.0], "t", |p, row, _| {
+                per_customer(py, &self.fitted, data, (&[0.0], "t"), "the log-likelihood", |p, row, _| {
                     kind.log_likelihood(p, row)
                 })
             }
@@ -225,7 +229,8 @@ model_class! {
         t: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let model = self.family;
-        per_customer(py, &self.fitted, data, &times(&t), "t", |p, row, t| {
+        let t = times(&t);
+        per_customer(py, &self.fitted, data, (&t, "t"), "expected purchases", |p, row, t| {
             predict::conditional_expected_purchases(model, p, row, t)
         })
     }
@@ -237,7 +242,7 @@ model_class! {
         data: AnyRecordBatch,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let model = self.family;
-        per_customer(py, &self.fitted, data, &[0.0], "t", |p, row, _| {
+        per_customer(py, &self.fitted, data, (&[0.0], "t"), "the probability alive", |p, row, _| {
             predict::probability_alive(model, p, row)
         })
     }
@@ -251,7 +256,8 @@ model_class! {
         n: Arg,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let (model, n) = (self.family, purchases(&n)?);
-        per_customer(py, &self.fitted, data, &times(&t), "t", |p, row, t| {
+        let t = times(&t);
+        per_customer(py, &self.fitted, data, (&t, "t"), "the probability", |p, row, t| {
             predict::conditional_probability_of_n(model, p, row, t, n)
         })
     }
@@ -263,7 +269,9 @@ model_class! {
         t: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let (model, p) = (self.family, &self.fitted.params);
-        per_time(py, &times(&t), |t| predict::expected_purchases_new(model, p, t))
+        per_time(py, &self.fitted, &times(&t), ("t", 0.0), "expected purchases", |t| {
+            predict::expected_purchases_new(model, p, t)
+        })
     }
 
     /// `P(X(t) = n)` for a new customer, for each `t`.
@@ -274,7 +282,9 @@ model_class! {
         n: Arg,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let (model, p, n) = (self.family, &self.fitted.params, purchases(&n)?);
-        per_time(py, &times(&t), |t| predict::probability_of_n_purchases(model, p, t, n))
+        per_time(py, &self.fitted, &times(&t), ("t", 0.0), "the probability", |t| {
+            predict::probability_of_n_purchases(model, p, t, n)
+        })
     }
 }
 
@@ -290,7 +300,7 @@ model_class! {
         t: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let t = times(&t);
-        per_customer(py, &self.fitted, data, &t, "m_periods_in_future", |p, row, t| {
+        per_customer(py, &self.fitted, data, (&t, "m_periods_in_future"), "expected purchases", |p, row, t| {
             predict::bgbb_conditional_expected_purchases(p, row, t)
         })
     }
@@ -303,7 +313,7 @@ model_class! {
         t: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let t = times(&t);
-        per_customer(py, &self.fitted, data, &t, "m_periods_in_future", |p, row, t| {
+        per_customer(py, &self.fitted, data, (&t, "m_periods_in_future"), "the probability alive", |p, row, t| {
             predict::bgbb_probability_alive(p, row, t)
         })
     }
@@ -315,7 +325,9 @@ model_class! {
         t: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let p = &self.fitted.params;
-        per_time(py, &times(&t), |t| predict::bgbb_expected_purchases_new(p, t))
+        per_time(py, &self.fitted, &times(&t), ("n", 0.0), "expected purchases", |t| {
+            predict::bgbb_expected_purchases_new(p, t)
+        })
     }
 }
 
@@ -330,7 +342,9 @@ model_class! {
         t: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let p = &self.fitted.params;
-        per_time(py, &times(&t), |t| predict::sbg_survival(p, t))
+        per_time(py, &self.fitted, &times(&t), ("t", 0.0), "the survival", |t| {
+            predict::sbg_survival(p, t)
+        })
     }
 
     /// Retention rate `S(t) / S(t - 1)` at each `t`.
@@ -340,7 +354,10 @@ model_class! {
         t: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let p = &self.fitted.params;
-        per_time(py, &times(&t), |t| predict::sbg_retention(p, t))
+        // The retention of period t compares it with period t - 1.
+        per_time(py, &self.fitted, &times(&t), ("t", 1.0), "the retention rate", |t| {
+            predict::sbg_retention(p, t)
+        })
     }
 }
 
@@ -355,33 +372,33 @@ model_class! {
         data: AnyRecordBatch,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let table = read_table(data)?;
-        let p = &self.fitted.params;
-        let out = Job::new().run(py, |_| customers::expected_average_spend(p, &table))?;
+        let out = Job::new().run(py, |_| customers::expected_average_spend(&self.fitted, &table))?;
         Ok(numpy(py, out))
     }
 
     /// Discounted value of each customer's purchases over `time` months:
     /// purchases from `purchase_model`, each worth this model's expected
     /// average spend (one pass over the summary).
-    #[pyo3(signature = (purchase_model, data, time, discount_rate, freq, continuous=false, steps_per_month=4))]
+    #[pyo3(signature = (purchase_model, data, time, discount_rate, freq, continuous, steps_per_month))]
     #[allow(clippy::too_many_arguments)]
     fn customer_lifetime_value<'py>(
         &self,
         py: Python<'py>,
         purchase_model: &PurchaseModel,
         data: AnyRecordBatch,
-        time: i64,
-        discount_rate: f64,
+        time: Arg,
+        discount_rate: Arg,
         freq: &str,
-        continuous: bool,
-        steps_per_month: i64,
+        continuous: Arg,
+        steps_per_month: Arg,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let options = ValueOptions::new(time, discount_rate, freq, continuous, steps_per_month)?;
+        let (time, steps) = (time.count("time", 0)?, steps_per_month.count("steps_per_month", 1)?);
+        let rate = discount_rate.number("discount_rate")?;
+        let options = ValueOptions::new(time, rate, freq, continuous.flag("continuous")?, steps)?;
         let table = read_table(data)?;
-        let purchases = (purchase_model.family, purchase_model.fitted.params.as_slice());
-        let spend = self.fitted.params.as_slice();
+        let purchases = (purchase_model.family, &purchase_model.fitted);
         let out = Job::new().run(py, |ctl| {
-            customers::customer_lifetime_value(purchases, spend, &table, options, ctl)
+            customers::customer_lifetime_value(purchases, &self.fitted, &table, options, ctl)
         })?;
         Ok(numpy(py, out))
     }

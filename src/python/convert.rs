@@ -67,6 +67,16 @@ impl Arg {
     pub fn count(&self, name: &str, min: i64) -> crate::error::Result<usize> {
         crate::spec::count(name, &self.0, min)
     }
+
+    /// The argument as a number.
+    pub fn number(&self, name: &str) -> crate::error::Result<f64> {
+        crate::spec::number(name, &self.0)
+    }
+
+    /// The argument as True or False.
+    pub fn flag(&self, name: &str) -> crate::error::Result<bool> {
+        crate::spec::flag(name, &self.0)
+    }
 }
 
 /// A Python value as a parameter value: None, bools, integers (numpy's

@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyRecordBatch;
 
-use super::convert::{batch_out, read_table};
+use super::convert::{batch_out, read_table, Arg};
 use super::entry::Job;
 use crate::summary::{self, Freq, LogColumns, SummaryOptions};
 
@@ -16,19 +16,19 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 fn options(
     freq: &str,
-    freq_multiplier: f64,
-    include_first_transaction: bool,
+    freq_multiplier: Arg,
+    include_first_transaction: Arg,
 ) -> PyResult<SummaryOptions> {
     Ok(SummaryOptions {
         freq: Freq::parse(freq)?,
-        freq_multiplier,
-        include_first_transaction,
+        freq_multiplier: freq_multiplier.number("freq_multiplier")?,
+        include_first_transaction: include_first_transaction.flag("include_first_transaction")?,
     })
 }
 
 /// Customer summary table (ends as `(microseconds, is_utc)`).
 #[pyfunction]
-#[pyo3(signature = (data, customer_col, datetime_col, monetary_value_col=None, observation_period_end=None, freq="D", freq_multiplier=1.0, include_first_transaction=false))]
+#[pyo3(signature = (data, customer_col, datetime_col, monetary_value_col, observation_period_end, freq, freq_multiplier, include_first_transaction))]
 #[allow(clippy::too_many_arguments)]
 fn rfm_summary(
     py: Python<'_>,
@@ -38,8 +38,8 @@ fn rfm_summary(
     monetary_value_col: Option<&str>,
     observation_period_end: Option<(i64, bool)>,
     freq: &str,
-    freq_multiplier: f64,
-    include_first_transaction: bool,
+    freq_multiplier: Arg,
+    include_first_transaction: Arg,
 ) -> PyResult<PyRecordBatch> {
     let table = read_table(data)?;
     let columns = LogColumns {
@@ -56,7 +56,7 @@ fn rfm_summary(
 
 /// Calibration/holdout summary table.
 #[pyfunction]
-#[pyo3(signature = (data, customer_col, datetime_col, calibration_period_end, monetary_value_col=None, observation_period_end=None, freq="D", freq_multiplier=1.0, include_first_transaction=false))]
+#[pyo3(signature = (data, customer_col, datetime_col, calibration_period_end, monetary_value_col, observation_period_end, freq, freq_multiplier, include_first_transaction))]
 #[allow(clippy::too_many_arguments)]
 fn rfm_calibration_holdout(
     py: Python<'_>,
@@ -67,8 +67,8 @@ fn rfm_calibration_holdout(
     monetary_value_col: Option<&str>,
     observation_period_end: Option<(i64, bool)>,
     freq: &str,
-    freq_multiplier: f64,
-    include_first_transaction: bool,
+    freq_multiplier: Arg,
+    include_first_transaction: Arg,
 ) -> PyResult<PyRecordBatch> {
     let table = read_table(data)?;
     let columns = LogColumns {

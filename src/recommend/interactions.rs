@@ -60,20 +60,22 @@ impl Interactions {
         shape: (usize, usize),
         indptr: &[i64],
         indices: &[i32],
-        data: &[f32],
+        data: &[f64],
     ) -> Result<Self> {
-        const NAME: &str = "user_items";
+        const NAME: &str = "X";
         if indptr.iter().any(|&v| v < 0) || indices.iter().any(|&v| v < 0) {
             return Err(Error::argument(NAME, "has negative indices"));
         }
+        check_weight_values(data, |problem| Error::argument(NAME, problem))?;
         let indptr = indptr.iter().map(|&v| v as usize).collect();
         let indices = indices.iter().map(|&v| v as u32).collect();
-        Interactions::from_csr(shape, indptr, indices, data.to_vec(), NAME)
+        let data = data.iter().map(|&v| v as f32).collect();
+        Interactions::from_csr(shape, indptr, indices, data, NAME)
     }
 
-    /// From CSR arrays (e.g. a scipy.sparse matrix); ids are row and column
-    /// numbers.
-    pub fn from_csr(
+    /// From CSR arrays of checked weights (see [`Interactions::from_scipy`]);
+    /// ids are row and column numbers.
+    fn from_csr(
         shape: (usize, usize),
         indptr: Vec<usize>,
         indices: Vec<u32>,
@@ -85,20 +87,6 @@ impl Interactions {
             return Err(Error::argument(
                 name,
                 format!("is empty (shape {n_rows}×{n_cols}, {} entries)", data.len()),
-            ));
-        }
-        let bad = data.par_iter().filter(|v| !v.is_finite()).count();
-        if bad > 0 {
-            return Err(Error::argument(
-                name,
-                format!("contains {bad} NaN or infinite value(s)"),
-            ));
-        }
-        let negative = data.par_iter().filter(|&&v| v < 0.0).count();
-        if negative > 0 {
-            return Err(Error::argument(
-                name,
-                format!("contains {negative} negative value(s); weights are confidences and must be >= 0"),
             ));
         }
         let raw = Csr {
@@ -139,17 +127,30 @@ pub fn weights(table: &Table, weight_col: Option<&str>, n: usize) -> Result<Vec<
         return Ok(vec![1.0; n]);
     };
     let column = table.column(name)?;
-    let values = table::numbers::finite_f64(&column)?;
+    let values = table::values_f64(&column)?;
+    check_weight_values(&values, |problem| Error::column_value(name, problem))?;
+    Ok(values.par_iter().map(|&v| v as f32).collect())
+}
+
+/// Weights are confidences, kept as float32: finite, >= 0 and within its range.
+fn check_weight_values(values: &[f64], error: impl Fn(String) -> Error) -> Result<()> {
+    let bad = values.par_iter().filter(|v| !v.is_finite()).count();
+    if bad > 0 {
+        return Err(error(format!("contains {bad} NaN or infinite value(s)")));
+    }
     let negative = values.par_iter().filter(|&&v| v < 0.0).count();
     if negative > 0 {
-        return Err(Error::column_value(
-            name,
-            format!(
-                "contains {negative} negative weight(s); weights are confidences and must be >= 0"
-            ),
-        ));
+        return Err(error(format!(
+            "contains {negative} negative weight(s); weights are confidences and must be >= 0"
+        )));
     }
-    Ok(values.par_iter().map(|&v| v as f32).collect())
+    if values.par_iter().any(|&v| v > f32::MAX as f64) {
+        return Err(error(format!(
+            "contains weights above {:e}, beyond the float32 they are kept in",
+            f32::MAX
+        )));
+    }
+    Ok(())
 }
 
 impl Persist for Interactions {

@@ -38,6 +38,16 @@ struct UserTotals {
     hit: f64,
 }
 
+/// The catalogue the metrics are measured against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Catalogue {
+    /// Items that can be recommended (codes below this count for coverage).
+    pub n_items: usize,
+    /// Held-out items outside it (never recommendable): relevant items
+    /// every list misses, which AUC counts as positives ranked last.
+    pub n_outside: usize,
+}
+
 /// `recommended[u]` are user u's items best first (only the first `k` count);
 /// `relevant[u]` are u's held-out items, sorted and distinct.  Users without
 /// held-out items are skipped, as implicit does.
@@ -45,17 +55,19 @@ pub fn ranking_metrics(
     recommended: &[Vec<u32>],
     relevant: &[Vec<u32>],
     k: usize,
-    n_items: usize,
+    catalogue: Catalogue,
 ) -> Result<RankingMetrics> {
     if k == 0 {
         return Err(Error::argument("k", "must be at least 1"));
     }
     debug_assert_eq!(recommended.len(), relevant.len(), "one list per user");
-    let gains: Vec<f64> = (0..k).map(|i| 1.0 / ((i + 2) as f64).log2()).collect();
-    let ideal: Vec<f64> = gains
-        .iter()
-        .scan(0.0, |s, g| {
-            *s += g;
+    let n_total = (catalogue.n_items + catalogue.n_outside) as f64;
+    let gain = |i: usize| 1.0 / ((i + 2) as f64).log2();
+    // The best DCG of c hits, for every c a user's held-out items allow.
+    let longest_relevant = relevant.iter().map(Vec::len).max().unwrap_or(0);
+    let ideal: Vec<f64> = (0..longest_relevant.min(k))
+        .scan(0.0, |s, i| {
+            *s += gain(i);
             Some(*s)
         })
         .collect();
@@ -67,30 +79,37 @@ pub fn ranking_metrics(
                 return None;
             }
             let n_pos = likes.len() as f64;
-            let n_neg = n_items as f64 - n_pos;
+            let n_neg = n_total - n_pos;
             let cutoff = k.min(likes.len());
             let mut t = UserTotals {
                 pr_div: cutoff as f64,
                 ..Default::default()
             };
             let (mut hits, mut misses) = (0.0f64, 0.0f64);
-            #[allow(clippy::needless_range_loop)] // i is also the rank
-            for i in 0..k {
-                let hit = recs
-                    .get(i)
-                    .is_some_and(|item| likes.binary_search(item).is_ok());
-                if hit {
+            for (i, item) in recs.iter().take(k).enumerate() {
+                if likes.binary_search(item).is_ok() {
                     hits += 1.0;
                     t.ap += hits / (i + 1) as f64;
-                    t.ndcg += gains[i] / ideal[cutoff - 1];
+                    t.ndcg += gain(i) / ideal[cutoff - 1];
                 } else {
                     misses += 1.0;
                     t.auc += hits;
                 }
             }
+            // Positions past a short list count as misses, as implicit pads them.
+            let padding = k.saturating_sub(recs.len()) as f64;
+            misses += padding;
+            t.auc += hits * padding;
             t.relevant = hits;
-            t.auc += (hits + n_pos) / 2.0 * (n_neg - misses);
-            t.auc /= n_pos * n_neg;
+            // implicit's AUC over the list, within [0, 1] also for catalogues
+            // smaller than k (where its estimate leaves that range); with no
+            // negative item at all, every positive is trivially ranked first.
+            t.auc = if n_neg > 0.0 {
+                ((t.auc + (hits + n_pos) / 2.0 * (n_neg - misses)) / (n_pos * n_neg))
+                    .clamp(0.0, 1.0)
+            } else {
+                1.0
+            };
             t.ap /= cutoff as f64;
             t.recall = hits / n_pos;
             t.hit = if hits > 0.0 { 1.0 } else { 0.0 };
@@ -115,16 +134,15 @@ pub fn ranking_metrics(
             "no user has both recommendations to score and held-out items",
         ));
     }
-    let mut shown = vec![false; n_items];
-    for (recs, likes) in recommended.iter().zip(relevant) {
-        if !likes.is_empty() {
-            for &i in recs.iter().take(k) {
-                if let Some(s) = shown.get_mut(i as usize) {
-                    *s = true;
-                }
-            }
-        }
-    }
+    let mut shown: Vec<u32> = recommended
+        .iter()
+        .zip(relevant)
+        .filter(|(_, likes)| !likes.is_empty())
+        .flat_map(|(recs, _)| recs.iter().take(k).copied())
+        .filter(|&i| (i as usize) < catalogue.n_items)
+        .collect();
+    shown.par_sort_unstable();
+    shown.dedup();
     let n = n_users as f64;
     Ok(RankingMetrics {
         precision: sum.relevant / sum.pr_div,
@@ -133,7 +151,7 @@ pub fn ranking_metrics(
         ndcg: sum.ndcg / n,
         auc: sum.auc / n,
         hit_rate: sum.hit / n,
-        coverage: shown.iter().filter(|&&s| s).count() as f64 / n_items.max(1) as f64,
+        coverage: shown.len() as f64 / catalogue.n_items.max(1) as f64,
         n_users,
     })
 }
@@ -202,6 +220,16 @@ pub fn from_tables(
         .iter()
         .map(|&c| found[c as usize].unwrap_or(n_recommended + c))
         .collect();
+    let appearing = items.ids.len() + found.iter().filter(|f| f.is_none()).count();
+    if n_items < appearing {
+        return Err(Error::argument(
+            "n_items",
+            format!(
+                "is {n_items}, but {appearing} distinct items appear in the recommendations and \
+                 the test set; it is the catalogue size"
+            ),
+        ));
+    }
     let user_codes: Vec<Option<u32>> = users.codes.iter().map(|&c| Some(c)).collect();
     let relevant = relevant_lists(&user_codes, &test_item_codes, users.ids.len());
     let mut ranked: Vec<Vec<(f64, u32)>> = vec![Vec::new(); users.ids.len()];
@@ -217,7 +245,11 @@ pub fn from_tables(
             list.into_iter().map(|p| p.1).collect()
         })
         .collect();
-    ranking_metrics(&recommended, &relevant, k, n_items)
+    let catalogue = Catalogue {
+        n_items,
+        n_outside: 0,
+    };
+    ranking_metrics(&recommended, &relevant, k, catalogue)
 }
 
 #[cfg(test)]
@@ -228,7 +260,11 @@ mod tests {
     fn hand_computed_example() {
         let recs = vec![vec![3, 1, 2], vec![0, 4, 5]];
         let likes = vec![vec![1, 2], vec![9]];
-        let m = ranking_metrics(&recs, &likes, 3, 10).unwrap();
+        let catalogue = Catalogue {
+            n_items: 10,
+            n_outside: 0,
+        };
+        let m = ranking_metrics(&recs, &likes, 3, catalogue).unwrap();
         assert_eq!(m.n_users, 2);
         assert!((m.precision - 2.0 / 3.0).abs() < 1e-12);
         assert!((m.hit_rate - 0.5).abs() < 1e-12);

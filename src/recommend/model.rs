@@ -207,6 +207,8 @@ impl Recommender {
         unknown: Unknown,
         ctl: &Control,
     ) -> Result<TopN> {
+        // No list is longer than the catalogue (and n sizes buffers).
+        let n = n.min(self.n_items());
         let m = &self.data.matrix;
         if unknown == Unknown::Error {
             if let Some(pos) = users.iter().position(|u| u.is_none()) {
@@ -318,6 +320,7 @@ impl Recommender {
         allowed: Option<&[bool]>,
         ctl: &Control,
     ) -> Result<TopN> {
+        let n = n.min(self.n_items());
         let yty = self.model.factors().map(|f| f.item_gram());
         TopN::gather_each(
             histories.n_rows,
@@ -424,6 +427,7 @@ impl Recommender {
         allowed: Option<&[bool]>,
         ctl: &Control,
     ) -> Result<TopN> {
+        let n = n.min(self.n_items());
         if let Some(pos) = items.iter().position(|i| i.is_none()) {
             return Err(Error::argument(
                 "items",
@@ -478,6 +482,7 @@ impl Recommender {
     /// ALS/BPR: cosine of user factors; other models: cosine of the users'
     /// rows of the training matrix.
     pub fn similar_users(&self, users: &[Option<u32>], n: usize, ctl: &Control) -> Result<TopN> {
+        let n = n.min(self.n_users());
         if let Some(pos) = users.iter().position(|u| u.is_none()) {
             return Err(Error::argument(
                 "users",

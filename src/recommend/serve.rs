@@ -4,7 +4,7 @@
 
 use arrow_array::RecordBatch;
 
-use super::metrics::{self, RankingMetrics};
+use super::metrics::{self, Catalogue, RankingMetrics};
 use super::model::{Recommender, Unknown};
 use super::sparse::Csr;
 use super::topn::Queries;
@@ -66,8 +66,11 @@ impl Recommender {
                 top.into_batch(Queries::Given(column), names, &d.items)
             }
             None => {
+                // Every training user, by code; those whose interactions all
+                // weigh 0 get the popular items (no one named them).
                 let all: Vec<u32> = (0..self.n_users() as u32).collect();
                 let codes: Vec<Option<u32>> = all.iter().map(|&u| Some(u)).collect();
+                let unknown = Unknown::Popular;
                 let top =
                     self.recommend(&codes, n, exclude_seen, allowed.as_deref(), unknown, ctl)?;
                 top.into_batch(Queries::Codes(&d.users, &all), names, &d.items)
@@ -183,12 +186,16 @@ impl Recommender {
         let row_users: Vec<Option<u32>> =
             users.codes.iter().map(|&c| position[c as usize]).collect();
         let relevant = metrics::relevant_lists(&row_users, &item_codes, queries.len());
+        let catalogue = Catalogue {
+            n_items: self.n_items(),
+            n_outside: found.iter().filter(|f| f.is_none()).count(),
+        };
         let top = self.recommend(&queries, k, true, None, Unknown::Popular, ctl)?;
         let recommended: Vec<Vec<u32>> = top
             .offsets
             .windows(2)
             .map(|w| top.item[w[0]..w[1]].to_vec())
             .collect();
-        metrics::ranking_metrics(&recommended, &relevant, k, self.n_items())
+        metrics::ranking_metrics(&recommended, &relevant, k, catalogue)
     }
 }

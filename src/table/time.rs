@@ -96,36 +96,60 @@ pub fn instants(column: &Column) -> Result<Cow<'_, [i64]>> {
     }
 }
 
+/// The widest times read: ±2^62 µs, about 146,000 years either side of
+/// 1970, so that differences and period arithmetic never overflow.
+const LIMIT_MICROS: i64 = 1 << 62;
+
 /// Microseconds since the epoch of the stored values (no zone applied).  A
-/// single microsecond chunk is borrowed.
+/// single microsecond chunk is borrowed.  Values beyond [`LIMIT_MICROS`] are
+/// an error naming the column.
 fn micros_since_epoch(column: &Column) -> Result<Cow<'_, [i64]>> {
+    let out_of_range = || {
+        Error::column_value(
+            &column.name,
+            "holds times more than 146,000 years from 1970, beyond what can be computed with",
+        )
+    };
     if let [chunk] = column.chunks.as_slice() {
         if let Some(array) = chunk.as_primitive_opt::<TimestampMicrosecondType>() {
-            return Ok(Cow::Borrowed(array.values()));
+            let values = array.values();
+            if values
+                .par_iter()
+                .any(|v| v.unsigned_abs() > LIMIT_MICROS as u64)
+            {
+                return Err(out_of_range());
+            }
+            return Ok(Cow::Borrowed(values));
         }
     }
     let mut micros = Vec::with_capacity(column.len());
     for chunk in &column.chunks {
         macro_rules! scaled {
-            ($t:ty, $f:expr) => {
-                micros.extend(chunk.as_primitive::<$t>().values().iter().map($f))
-            };
+            ($t:ty, $scale:expr) => {{
+                for &v in chunk.as_primitive::<$t>().values().iter() {
+                    let scaled = (v as i64)
+                        .checked_mul($scale)
+                        .filter(|m| m.unsigned_abs() <= LIMIT_MICROS as u64)
+                        .ok_or_else(out_of_range)?;
+                    micros.push(scaled);
+                }
+            }};
         }
         match chunk.data_type() {
-            DataType::Timestamp(TimeUnit::Second, _) => {
-                scaled!(TimestampSecondType, |&v| v.saturating_mul(1_000_000))
-            }
+            DataType::Timestamp(TimeUnit::Second, _) => scaled!(TimestampSecondType, 1_000_000),
             DataType::Timestamp(TimeUnit::Millisecond, _) => {
-                scaled!(TimestampMillisecondType, |&v| v.saturating_mul(1_000))
+                scaled!(TimestampMillisecondType, 1_000)
             }
-            DataType::Timestamp(TimeUnit::Microsecond, _) => {
-                micros.extend_from_slice(chunk.as_primitive::<TimestampMicrosecondType>().values())
-            }
-            DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-                scaled!(TimestampNanosecondType, |&v| v.div_euclid(1_000))
-            }
-            DataType::Date32 => scaled!(Date32Type, |&d| d as i64 * MICROS_PER_DAY),
-            DataType::Date64 => scaled!(Date64Type, |&v| v.saturating_mul(1_000)),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => scaled!(TimestampMicrosecondType, 1),
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => micros.extend(
+                chunk
+                    .as_primitive::<TimestampNanosecondType>()
+                    .values()
+                    .iter()
+                    .map(|&v| v.div_euclid(1_000)),
+            ),
+            DataType::Date32 => scaled!(Date32Type, MICROS_PER_DAY),
+            DataType::Date64 => scaled!(Date64Type, 1_000),
             _ => return Err(column.type_error(TIME_TYPES)),
         }
     }

@@ -34,27 +34,56 @@ def _is_table(data: Any) -> bool:
 
 
 def _values(values: Any, name: str) -> np.ndarray:
-    """One numeric value per customer, as a 1-D float64 array."""
+    """One numeric value per customer, as a 1-D float64 array (dates and
+    durations are not numbers here)."""
+    raw = np.asarray(values)
+    if raw.dtype.kind in "mMc":
+        raise TypeError(f"{name} must be numeric, got values of dtype {raw.dtype}")
     try:
-        array = np.asarray(values, dtype=np.float64)
+        array = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be numeric, got {type(values).__name__}") from None
     return np.ascontiguousarray(np.atleast_1d(array).reshape(-1))
 
 
 def _numeric_columns(data: Any, names: list[str], argument: str = "data") -> dict[str, np.ndarray]:
-    """Named columns of a table as float arrays (nulls and non-numbers rejected)."""
+    """Summary columns of a table as float arrays: numbers, finite and >= 0
+    (counts, durations, spend); anything else is named."""
     table = pa.table(arrow_stream(data, names, argument=argument))
     out = {}
     for name in names:
         column = table.column(name)
         if column.null_count:
             raise ValueError(f"column {name!r} of {argument} contains nulls")
-        try:
-            out[name] = column.to_numpy().astype(np.float64)
-        except (TypeError, ValueError, pa.ArrowInvalid):
-            raise TypeError(f"column {name!r} of {argument} must be numeric, got {column.type}") from None
+        kind = column.type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+                or pa.types.is_boolean(kind)):  # fmt: skip
+            raise TypeError(f"column {name!r} of {argument} must be numeric, got {kind}")
+        values = column.to_numpy().astype(np.float64)
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"column {name!r} of {argument} contains NaN or infinite values")
+        if np.any(values < 0):
+            raise ValueError(f"column {name!r} of {argument} contains negative values")
+        out[name] = values
     return out
+
+
+def _count(value: Any, name: str, minimum: int, maximum: int) -> int:
+    """A whole-number argument within ``[minimum, maximum]``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
+        raise TypeError(f"{name} must be a whole number, got {value!r}")
+    if not (np.isfinite(value) and float(value).is_integer() and minimum <= value <= maximum):
+        raise ValueError(f"{name} must be a whole number in [{minimum}, {maximum}], got {value!r}")
+    return int(value)
+
+
+def _number(value: Any, name: str, minimum: float = 0.0) -> float:
+    """A finite number argument of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not (np.isfinite(value) and value >= minimum):
+        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value!r}")
+    return float(value)
 
 
 class _Columns:
@@ -143,6 +172,11 @@ class ClvEstimator(Estimator):
         if weights is not None and not isinstance(weights, str):
             weights = _values(weights, "weights")
         if isinstance(initial_params, Mapping):
+            missing = [n for n in self._contract.fitted if n not in initial_params]
+            if missing or len(initial_params) != len(self._contract.fitted):
+                raise ValueError(
+                    f"initial_params must give {list(self._contract.fitted)}, got {sorted(initial_params)}"
+                )
             initial_params = [initial_params[n] for n in self._contract.fitted]
         if initial_params is not None:
             initial_params = [float(v) for v in initial_params]

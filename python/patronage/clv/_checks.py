@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._frames import build_frame, resolve_kind
-from ._base import ClvEstimator, _numeric_columns
+from ._base import ClvEstimator, _count, _number, _numeric_columns
 from ._models import _PurchaseModel
 
 __all__ = [
@@ -28,9 +28,8 @@ def _require_purchase_model(model: Any) -> _PurchaseModel:
 
 
 def _check_max_frequency(max_frequency: int) -> int:
-    if int(max_frequency) != max_frequency or max_frequency < 1:
-        raise ValueError(f"max_frequency must be a whole number >= 1, got {max_frequency!r}")
-    return int(max_frequency)
+    # One row per frequency: beyond a few thousand the table says nothing more.
+    return _count(max_frequency, "max_frequency", 1, 10_000)
 
 
 @dataclass
@@ -88,6 +87,8 @@ def calibration_holdout_comparison(
     max_frequency = _check_max_frequency(max_frequency)
     names = ["frequency_cal", "recency_cal", "T_cal", "frequency_holdout", "duration_holdout"]
     cols = _numeric_columns(calibration_holdout, names, "calibration_holdout")
+    if len(cols["frequency_cal"]) == 0:
+        raise ValueError("calibration_holdout has no rows")
     predicted = np.asarray(
         model.conditional_expected_number_of_purchases_up_to_time(
             cols["duration_holdout"], cols["frequency_cal"], cols["recency_cal"], cols["T_cal"]
@@ -141,6 +142,8 @@ def period_transactions(
     model = _require_purchase_model(model)
     max_frequency = _check_max_frequency(max_frequency)
     cols = _numeric_columns(data, ["frequency", "T"])
+    if len(cols["T"]) == 0:
+        raise ValueError("data has no rows")
     T = cols["T"]
     actual = np.bincount(np.minimum(cols["frequency"], max_frequency).astype(np.int64), minlength=max_frequency + 1)
     probabilities = np.array([model.probability_of_n_purchases_up_to_time(T, n).sum() for n in range(max_frequency)])
@@ -176,10 +179,16 @@ def frequency_recency_matrix(
     model = _require_purchase_model(model)
     if what not in ("expected_purchases", "probability_alive"):
         raise ValueError(f"what must be 'expected_purchases' or 'probability_alive', got {what!r}")
-    if not (np.isfinite(T) and T > 0):
-        raise ValueError(f"T must be finite and > 0, got {T!r}")
-    max_frequency = int(T) if max_frequency is None else int(max_frequency)
-    max_recency = float(T) if max_recency is None else min(float(max_recency), float(T))
+    T = _number(T, "T")
+    if T <= 0:
+        raise ValueError(f"T must be > 0, got {T!r}")
+    max_frequency = _count(int(T) if max_frequency is None else max_frequency, "max_frequency", 0, 10_000)
+    max_recency = T if max_recency is None else min(_number(max_recency, "max_recency"), T)
+    if (max_frequency + 1) * (int(max_recency) + 1) > 10_000_000:
+        raise ValueError(
+            f"the grid of {max_frequency + 1} frequencies by {int(max_recency) + 1} recencies is too large; "
+            "choose max_frequency and max_recency"
+        )
     freqs, recs = np.meshgrid(np.arange(max_frequency + 1, dtype=float), np.arange(int(max_recency) + 1, dtype=float), indexing="ij")
     valid = ((freqs == 0) & (recs == 0)) | ((freqs > 0) & (recs > 0))
     f, r = freqs[valid], recs[valid]

@@ -272,8 +272,8 @@ class ShiftedBetaGeo(ClvEstimator):
         counts = np.asarray(survivors, dtype=np.float64)
         if counts.ndim != 1 or len(counts) < 2:
             raise ValueError("survivors must list at least two counts (the cohort size first)")
-        if np.any(~np.isfinite(counts)) or np.any(np.diff(counts) > 0) or counts[-1] < 0:
-            raise ValueError("survivors must be finite, non-negative and non-increasing")
+        if np.any(~np.isfinite(counts)) or np.any(np.diff(counts) > 0) or counts[-1] < 0 or counts[0] <= 0:
+            raise ValueError("survivors must be finite, non-increasing, >= 0, and start with a cohort size > 0")
         periods = np.arange(1, len(counts), dtype=np.float64)
         duration = np.concatenate([periods, [periods[-1]]])
         churned = np.concatenate([np.ones(len(periods)), [0.0]])

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from .._frames import arrow_stream, build_frame, resolve_kind
-from ._base import _numeric_columns, _values
+from ._base import _count, _numeric_columns, _values
 
 __all__ = ["rfm_scores", "value_tiers", "lifecycle_stages"]
 
@@ -44,7 +44,8 @@ def rfm_scores(summary: Any, n_bins: int = 5, *, customer_col: str | None = None
     ``monetary_value``), e.g. from :func:`patronage.rfm_summary`.  The recency
     score rewards a recent last purchase (small ``T - recency``), the others
     larger values; 5 is best with the default bins.  ``rfm_segment`` joins the
-    three digits (``"545"``), ``rfm_score`` sums them.
+    three digits (``"545"``; so ``n_bins`` is at most 9), ``rfm_score`` sums
+    them.
 
     Example:
         >>> from patronage.clv import rfm_scores
@@ -53,8 +54,7 @@ def rfm_scores(summary: Any, n_bins: int = 5, *, customer_col: str | None = None
         >>> rfm_scores(s, n_bins=4, output="pandas")["rfm_segment"].tolist()
         ['111', '333', '444', '222']
     """
-    if int(n_bins) != n_bins or n_bins < 2:
-        raise ValueError(f"n_bins must be a whole number >= 2, got {n_bins!r}")
+    n_bins = _count(n_bins, "n_bins", 2, 9)
     names = ["frequency", "recency", "T"]
     if customer_col is not None and getattr(getattr(summary, "index", None), "name", None) == customer_col:
         summary = summary.reset_index()  # pandas summaries keep the customer id as their index
@@ -62,9 +62,6 @@ def rfm_scores(summary: Any, n_bins: int = 5, *, customer_col: str | None = None
     cols = _numeric_columns(summary, names + (["monetary_value"] if has_money else []), "summary")
     if len(cols["frequency"]) == 0:
         raise ValueError("summary is empty")
-    for name, values in cols.items():
-        if not np.all(np.isfinite(values)):
-            raise ValueError(f"column {name!r} contains NaN or infinite values")
     out: dict[str, Any] = {}
     if customer_col:
         ids = pa.table(arrow_stream(summary, [customer_col], argument="summary")).column(customer_col)
@@ -164,6 +161,8 @@ def lifecycle_stages(
     alive = _values(probability_alive, "probability_alive")
     if len(alive) != len(f):
         raise ValueError(f"probability_alive has {len(alive)} values for {len(f)} customers")
+    if not np.all((alive >= 0) & (alive <= 1)):
+        raise ValueError("probability_alive must hold probabilities in [0, 1] (no NaN)")
     if new_within is None:
         repeat = f > 0
         new_within = float(np.mean(r[repeat] / f[repeat])) if repeat.any() else 0.0

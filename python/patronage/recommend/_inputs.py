@@ -21,11 +21,11 @@ def id_array(values: Any, argument: str) -> pa.Array:
         return values.to_arrow()
     if module == "pandas" and hasattr(values, "array"):
         return pa.Array.from_pandas(values)
-    if isinstance(values, (str, bytes, int, np.integer)):
+    if isinstance(values, (str, bytes, int, float, np.integer, np.floating)):
         values = [values]
     try:
         return pa.array(np.asarray(values) if not isinstance(values, list) else values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as e:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as e:
         raise TypeError(f"{argument} must be ids (a scalar or a list/array/Series of ids): {e}") from None
 
 

@@ -121,7 +121,7 @@ def _native(X: Any, user_col: str, item_col: str, weight_col: str | None) -> Any
             (int(csr.shape[0]), int(csr.shape[1])),
             np.ascontiguousarray(csr.indptr, dtype=np.int64),
             np.ascontiguousarray(csr.indices, dtype=np.int32),
-            np.ascontiguousarray(csr.data, dtype=np.float32),
+            np.ascontiguousarray(csr.data, dtype=np.float64),
         )
     for name, value in {"user_col": user_col, "item_col": item_col}.items():
         if not isinstance(value, str):

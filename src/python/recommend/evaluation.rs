@@ -39,10 +39,11 @@ fn split_mask<'py>(
     how: &str,
     cutoff: Option<(i64, bool)>,
     k: Arg,
-    test_size: f64,
+    test_size: Arg,
     seed: Arg,
 ) -> PyResult<Bound<'py, PyArray1<bool>>> {
     let seed = seed.count("random_state", 0)? as u64;
+    let test_size = test_size.number("test_size")?;
     let how = Split::parse(how, cutoff, k.count("k", 1)?, test_size, seed)?;
     let table = read_table(data)?;
     let mask = Job::new().run(py, |_| split::mask(&table, user_col, time_col, how))?;

@@ -74,7 +74,7 @@ impl PyInteractions {
         shape: (usize, usize),
         indptr: PyReadonlyArray1<'_, i64>,
         indices: PyReadonlyArray1<'_, i32>,
-        data: PyReadonlyArray1<'_, f32>,
+        data: PyReadonlyArray1<'_, f64>,
     ) -> PyResult<Self> {
         let (indptr, indices, data) = (indptr.as_slice()?, indices.as_slice()?, data.as_slice()?);
         // The readonly borrows keep the arrays alive and unchanged while the

@@ -135,11 +135,12 @@ impl PyRecommender {
         py: Python<'_>,
         users: Option<AnyArray>,
         n: Arg,
-        exclude_seen: bool,
+        exclude_seen: Arg,
         items: Option<AnyArray>,
         unknown_users: &str,
     ) -> PyResult<PyRecordBatch> {
         let (n, unknown) = (n.count("n", 1)?, Unknown::parse(unknown_users)?);
+        let exclude_seen = exclude_seen.flag("exclude_seen")?;
         let users = optional_column("users", users)?;
         let items = optional_column("items", items)?;
         let batch = Job::new().run(py, |ctl| {
@@ -166,10 +167,10 @@ impl PyRecommender {
         item_col: &str,
         weight_col: Option<&str>,
         n: Arg,
-        exclude_seen: bool,
+        exclude_seen: Arg,
         items: Option<AnyArray>,
     ) -> PyResult<PyRecordBatch> {
-        let n = n.count("n", 1)?;
+        let (n, exclude_seen) = (n.count("n", 1)?, exclude_seen.flag("exclude_seen")?);
         let table = read_table(data)?;
         let items = optional_column("items", items)?;
         let batch = Job::new().run(py, |ctl| {
