@@ -91,7 +91,9 @@ def ranking_metrics(
     ``precision``, ``map``, ``ndcg`` and ``auc`` are implicit's
     ``ranking_metrics_at_k`` numbers: precision is hits over
     ``Σ min(k, |test items|)``, MAP and nDCG are normalised by the best
-    achievable with ``min(k, |test items|)`` hits. Also ``recall`` (hits /
+    achievable with ``min(k, |test items|)`` hits; AUC is kept within [0, 1]
+    where a catalogue smaller than k would take implicit's estimate out of it
+    (and is 1 for a user with every item relevant). Also ``recall`` (hits /
     test items, averaged over users), ``hit_rate`` (users with a hit) and
     ``coverage`` (share of the catalogue recommended). ``n_users`` counts the
     users evaluated.

@@ -128,7 +128,8 @@ class Recommender(Estimator):
 
         Args:
             users: one id or many (list, array, Series); ``None`` for every
-                training user. Users are scored in parallel.
+                training user (those whose interactions all weigh 0 get the
+                popular items). Users are scored in parallel.
             n: items per user. With fewer candidate items than ``n`` (a
                 small catalogue, ``exclude_seen``, ``items``), fewer rows are
                 returned; ItemKNN returns only items linked to the user's
