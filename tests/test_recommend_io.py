@@ -349,3 +349,35 @@ def test_sklearn_clone_keeps_parameters():
     copy = clone(model)
     assert copy.get_params() == model.get_params() and copy is not model
     assert "k=7" in repr(model)
+
+
+def test_item_knn_reasons_name_an_item_from_the_users_history(log):
+    model = ItemKNN(k=20).fit(log)
+    users = log["customer_id"].unique()[:30]
+    recs = model.recommend(users, n=5, reasons=True)
+    history = log.groupby("customer_id")["item_id"].apply(set)
+    assert all(b in history[u] for u, b in zip(recs["customer_id"], recs["because"]))
+    assert ((recs["because_share"] > 0) & (recs["because_share"] <= 1 + 1e-6)).all()
+    plain = model.recommend(users, n=5)
+    pd.testing.assert_frame_equal(recs[plain.columns], plain)
+
+
+def test_reasons_by_hand_and_for_popular_fallback():
+    # ann has x (weight 1) and y (2). Cosines over users (ann, bob, cat, dan):
+    # x = (1, 0, 3, 1), y = (2, 1, 0, 0), z = (0, 1, 1, 0), w = (0, 0, 1, 0).
+    model = ItemKNN(k=5).fit(small(), user_col="user", item_col="item", weight_col="qty")
+    recs = model.recommend(["ann", "zoe"], n=2, reasons=True, unknown_users="popular")
+    ann = recs[recs["user"] == "ann"].set_index("item")
+    assert ann["because"].to_dict() == {"z": "x", "w": "x"}
+    from_x, from_y = 1 * 3 / np.sqrt(11 * 2), 2 * 1 / np.sqrt(5 * 2)
+    assert ann.loc["z", "because_share"] == pytest.approx(from_x / (from_x + from_y), rel=1e-5)
+    assert ann.loc["w", "because_share"] == pytest.approx(1.0)
+    zoe = recs[recs["user"] == "zoe"]
+    assert zoe["because"].isna().all() and zoe["because_share"].isna().all()
+
+
+@pytest.mark.parametrize("name", ["popularity", "als", "ease", "bpr"])
+def test_reasons_for_other_models_are_a_clear_error(log, name):
+    model = MODELS[name]().fit(log)
+    with pytest.raises(ValueError, match="reasons"):
+        model.recommend(log["customer_id"].iloc[:2], reasons=True)

@@ -269,7 +269,13 @@ class Recommender:
     def similarity(self) -> _CsrParts: ...
     def ease_weights(self) -> _F64: ...
     def recommend(
-        self, users: _ArrowIn | None, n: int, exclude_seen: bool, items: _ArrowIn | None, unknown_users: str
+        self,
+        users: _ArrowIn | None,
+        n: int,
+        exclude_seen: bool,
+        items: _ArrowIn | None,
+        unknown_users: str,
+        reasons: bool,
     ) -> _RecordBatch: ...
     def recommend_new(
         self,

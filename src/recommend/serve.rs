@@ -2,7 +2,10 @@
 //! Queries arrive as id columns, answers leave as tables with ids in their
 //! own types, so ids cross the boundary once each way.
 
-use arrow_array::RecordBatch;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, BooleanArray, Float32Array, RecordBatch};
+use arrow_select::nullif::nullif;
 
 use super::metrics::{self, Catalogue, RankingMetrics};
 use super::model::{Recommender, Unknown};
@@ -10,7 +13,7 @@ use super::sparse::Csr;
 use super::topn::Queries;
 use crate::control::Control;
 use crate::error::{Error, Result};
-use crate::table::{Column, IdMap, Table};
+use crate::table::{self, Column, IdMap, Table};
 
 /// Test users not in training: left out of an evaluation, or served the most
 /// popular items.
@@ -45,7 +48,10 @@ impl Recommender {
     }
 
     /// Top `n` for the given users (every training user when `None`): a
-    /// table (user, item, score, rank).
+    /// table (user, item, score, rank), with `reasons` also `because` (the
+    /// user's item that adds most to the score) and `because_share` (the
+    /// share it adds).
+    #[allow(clippy::too_many_arguments)]
     pub fn recommend_ids(
         &self,
         users: Option<&Column>,
@@ -53,29 +59,60 @@ impl Recommender {
         exclude_seen: bool,
         items: Option<&Column>,
         unknown: Unknown,
+        reasons: bool,
         ctl: &Control,
     ) -> Result<RecordBatch> {
         let allowed = self.allowed(items)?;
         let d = &self.data;
         let names = [d.user_col.as_str(), d.item_col.as_str()];
-        match users {
-            Some(column) => {
-                let codes = d.users.lookup(column)?;
-                let top =
-                    self.recommend(&codes, n, exclude_seen, allowed.as_deref(), unknown, ctl)?;
-                top.into_batch(Queries::Given(column), names, &d.items)
-            }
-            None => {
-                // Every training user, by code; those whose interactions all
-                // weigh 0 get the popular items (no one named them).
-                let all: Vec<u32> = (0..self.n_users() as u32).collect();
-                let codes: Vec<Option<u32>> = all.iter().map(|&u| Some(u)).collect();
-                let unknown = Unknown::Popular;
-                let top =
-                    self.recommend(&codes, n, exclude_seen, allowed.as_deref(), unknown, ctl)?;
-                top.into_batch(Queries::Codes(&d.users, &all), names, &d.items)
-            }
+        // Every training user by code when none are named; those whose
+        // interactions all weigh 0 get the popular items (no one named them).
+        let all: Vec<u32> = match users {
+            Some(_) => Vec::new(),
+            None => (0..self.n_users() as u32).collect(),
+        };
+        let (codes, unknown, queries) = match users {
+            Some(column) => (d.users.lookup(column)?, unknown, Queries::Given(column)),
+            None => (
+                all.iter().map(|&u| Some(u)).collect(),
+                Unknown::Popular,
+                Queries::Codes(&d.users, &all),
+            ),
+        };
+        let top = self.recommend(&codes, n, exclude_seen, allowed.as_deref(), unknown, ctl)?;
+        let because = if reasons {
+            Some(self.reasons(&top, &codes, ctl)?)
+        } else {
+            None
+        };
+        let batch = top.into_batch(queries, names, &d.items)?;
+        match because {
+            Some(because) => self.with_reasons(batch, &because),
+            None => Ok(batch),
         }
+    }
+
+    /// `batch` with the `because` and `because_share` columns of `reasons`.
+    fn with_reasons(
+        &self,
+        batch: RecordBatch,
+        reasons: &[Option<(u32, f32)>],
+    ) -> Result<RecordBatch> {
+        let codes: Vec<u32> = reasons.iter().map(|r| r.map_or(0, |(j, _)| j)).collect();
+        let missing = BooleanArray::from_iter(reasons.iter().map(|r| Some(r.is_none())));
+        let because = nullif(&self.data.items.take(&codes), &missing)
+            .map_err(|e| Error::Arrow(format!("could not build the reasons: {e}")))?;
+        let share: Float32Array = reasons.iter().map(|r| r.map(|(_, s)| s)).collect();
+        let schema = batch.schema();
+        let mut columns: Vec<(String, ArrayRef)> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .zip(batch.columns().iter().cloned())
+            .collect();
+        columns.push(("because".into(), because));
+        columns.push(("because_share".into(), Arc::new(share)));
+        table::record_batch(columns)
     }
 
     /// Top `n` for users not in training, from a log of their items (items

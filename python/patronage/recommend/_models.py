@@ -122,6 +122,7 @@ class Recommender(Estimator):
         exclude_seen: bool = True,
         items: Any = None,
         unknown_users: str = "error",
+        reasons: bool = False,
         output: FrameKind | None = None,
     ) -> Any:
         """Top ``n`` items for each user: a frame (user, item, score, rank).
@@ -138,8 +139,21 @@ class Recommender(Estimator):
             items: restrict recommendations to these item ids.
             unknown_users: ``"error"`` (default) or ``"popular"`` for users not
                 seen in training or with no interactions (see the class doc).
+            reasons: (ItemKNN) also ``because``, the user's item that adds
+                most to the score, and ``because_share``, the share of the
+                score it adds (null for lists of popular items).
             output: ``'pandas'``, ``'polars'`` or ``'pyarrow'``; defaults to the
                 kind fitted on.
+
+        Example:
+            >>> import pandas as pd
+            >>> from patronage.recommend import ItemKNN
+            >>> log = pd.DataFrame({"customer_id": [1, 1, 2, 2, 3],
+            ...                     "item_id": ["tea", "milk", "tea", "milk", "tea"]})
+            >>> ItemKNN(k=5).fit(log).recommend(users=[3], n=1, reasons=True)[
+            ...     ["customer_id", "item_id", "because", "because_share"]]
+               customer_id item_id because  because_share
+            0            3    milk     tea            1.0
         """
         model = self._check_fitted()
         top = model.recommend(
@@ -148,6 +162,7 @@ class Recommender(Estimator):
             exclude_seen,
             None if items is None else id_array(items, "items"),
             unknown_users,
+            reasons,
         )
         return from_arrow(top, self._kind(output))
 

@@ -129,7 +129,8 @@ impl PyRecommender {
     }
 
     /// Top `n` for `users` (every training user when None).
-    #[pyo3(signature = (users, n, exclude_seen, items, unknown_users))]
+    #[pyo3(signature = (users, n, exclude_seen, items, unknown_users, reasons))]
+    #[allow(clippy::too_many_arguments)]
     fn recommend(
         &self,
         py: Python<'_>,
@@ -138,9 +139,11 @@ impl PyRecommender {
         exclude_seen: Arg,
         items: Option<AnyArray>,
         unknown_users: &str,
+        reasons: Arg,
     ) -> PyResult<PyRecordBatch> {
         let (n, unknown) = (n.count("n", 1)?, Unknown::parse(unknown_users)?);
         let exclude_seen = exclude_seen.flag("exclude_seen")?;
+        let reasons = reasons.flag("reasons")?;
         let users = optional_column("users", users)?;
         let items = optional_column("items", items)?;
         let batch = Job::new().run(py, |ctl| {
@@ -150,6 +153,7 @@ impl PyRecommender {
                 exclude_seen,
                 items.as_ref(),
                 unknown,
+                reasons,
                 ctl,
             )
         })?;
