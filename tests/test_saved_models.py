@@ -664,7 +664,7 @@ def test_hand_made_payloads_are_read_as_intended() -> None:
     assert (data.shape, data.nnz, data.user_col) == ((2, 2), 2, "customer_id")
     model = _core.Recommender.from_bytes(sealed("recommend.ALS", als(2, [0.1, 0.2, 0.3, 0.4], [0.5, 0.6, 0.7, 0.8])))
     assert model.user_factors().shape == (2, 2)
-    assert model.recommend(None, 1, False, None, "error").num_rows == 2
+    assert model.recommend(None, 1, False, None, "error", False).num_rows == 2
     depth = Envelope.parse(model_bytes(FITTED["IsolationForest"])).payload[-12]
     assert forest_with_depth(depth) == model_bytes(FITTED["IsolationForest"])
 

@@ -82,7 +82,7 @@ fn histogram(values: &[f64], n_bins: usize) -> (Vec<f64>, Vec<f64>) {
     // does; a range too narrow for `n_bins` distinct edges in floating point
     // (values near 1e16, subnormal ranges) is widened the same way.
     let step = (last - first) / n_bins as f64;
-    if first == last || !(step > f64::MIN_POSITIVE) || first + step == first {
+    if first == last || step.is_nan() || step <= f64::MIN_POSITIVE || first + step == first {
         let middle = first / 2.0 + last / 2.0;
         let half = 0.5f64.max(middle.abs() * f64::EPSILON * n_bins as f64);
         first = middle - half;
