@@ -139,9 +139,11 @@ def from_arrow(batch: Any, kind: FrameKind, *, index: str | None = None) -> Any:
     For pandas, the column named ``index`` becomes the index (as lifetimes
     returns customer summaries).
     """
-    table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([pa.record_batch(batch)])
+    owned = not isinstance(batch, pa.Table)
+    table = pa.Table.from_batches([pa.record_batch(batch)]) if owned else batch
     if kind == "pandas":
-        frame = table.to_pandas(split_blocks=True, self_destruct=True)
+        # Freeing columns as they convert is safe only for a table made here.
+        frame = table.to_pandas(split_blocks=True, self_destruct=owned)
         return frame.set_index(index) if index is not None else frame
     if kind == "polars":
         import polars as pl
