@@ -17,6 +17,7 @@ __all__ = [
     "rfm_summary",
     "rfm_calibration_holdout",
     "simulate_transactions",
+    "periods_per_month",
     "PurchaseModel",
     "OpportunityModel",
     "ChurnModel",
@@ -109,6 +110,7 @@ def simulate_transactions(parameters: dict[str, Any], start_micros: int) -> tupl
 # One class per family of models; ``model`` names the model (a contract name),
 # ``params`` are the estimator's parameters (get_params()), ``data`` a summary.
 
+def periods_per_month(freq: str) -> float: ...
 @final
 class PurchaseModel:
     """A continuous-time purchase model (BG/NBD, MBG/NBD, Pareto/NBD)."""

@@ -193,6 +193,21 @@ pub fn expected_average_spend(spend: &Fitted, table: &Table) -> Result<Vec<f64>>
 /// The longest horizon of lifetime value: a century.
 const MAX_MONTHS: usize = 1200;
 
+/// Periods of a purchase model's `freq` in a month (lifetimes' conversion):
+/// how a horizon in months becomes the model's time unit.
+pub fn periods_per_month(freq: &str) -> Result<f64> {
+    match freq {
+        "W" => Ok(4.345),
+        "M" => Ok(1.0),
+        "D" => Ok(30.0),
+        "H" | "h" => Ok(720.0),
+        other => Err(Error::argument(
+            "freq",
+            format!("must be 'W', 'M', 'D' or 'h' (the purchase model's period), got {other:?}"),
+        )),
+    }
+}
+
 /// How lifetime value is computed: horizon and discounting.
 #[derive(Debug, Clone, Copy)]
 pub struct ValueOptions {
@@ -211,20 +226,7 @@ impl ValueOptions {
         continuous: bool,
         steps_per_month: usize,
     ) -> Result<Self> {
-        let periods_per_month = match freq {
-            "W" => 4.345,
-            "M" => 1.0,
-            "D" => 30.0,
-            "H" | "h" => 720.0,
-            other => {
-                return Err(Error::argument(
-                    "freq",
-                    format!(
-                        "must be 'W', 'M', 'D' or 'h' (the purchase model's period), got {other:?}"
-                    ),
-                ))
-            }
-        };
+        let periods_per_month = periods_per_month(freq)?;
         if time > MAX_MONTHS {
             return Err(Error::argument(
                 "time",

@@ -25,7 +25,14 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<OpportunityModel>()?;
     m.add_class::<ChurnModel>()?;
     m.add_class::<SpendModel>()?;
+    m.add_function(wrap_pyfunction!(periods_per_month, m)?)?;
     Ok(())
+}
+
+/// Periods of `freq` in a month, as lifetime value converts them.
+#[pyfunction]
+fn periods_per_month(freq: &str) -> PyResult<f64> {
+    Ok(customers::periods_per_month(freq)?)
 }
 
 /// Fit the model named `model` (a spec name) on the summary `data`.
