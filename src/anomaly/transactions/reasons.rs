@@ -83,6 +83,13 @@ fn duration(hours: f64) -> String {
     }
 }
 
+/// A share as a percentage with two significant digits (0.15%, 3.2%, 45%).
+fn percent(share: f64) -> String {
+    let p = share * 100.0;
+    let decimals = if p >= 10.0 { 0 } else if p >= 1.0 { 1 } else { 2 };
+    format!("{p:.decimals$}%")
+}
+
 /// The reason for `term` in plain words, quoting the transaction.
 pub fn phrase(term: &Term, obs: &Observation, long_window_hours: f64) -> String {
     let f = &obs.features;
@@ -92,8 +99,10 @@ pub fn phrase(term: &Term, obs: &Observation, long_window_hours: f64) -> String 
             obs.amount, f[AMOUNT_RATIO], obs.usual
         ),
         "low_amount" => format!(
-            "amount {:.2} is only {:.2}x this customer's average of {:.2}",
-            obs.amount, f[AMOUNT_RATIO], obs.usual
+            "amount {:.2} is only {} of this customer's average of {:.2}",
+            obs.amount,
+            percent(f[AMOUNT_RATIO]),
+            obs.usual
         ),
         "quick_succession" => format!(
             "only {} after the previous purchase",
