@@ -26,6 +26,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from . import _core
+from ._files import write_bytes
 
 E = TypeVar("E", bound="Estimator")
 
@@ -253,11 +254,7 @@ class Estimator:
         params = json.dumps(_jsonable(self.get_params()))
         model = None if self._model is None else bytes(self._model.to_bytes())
         data = _core.save_estimator(self._class_path(), params, model)
-        path = os.fspath(path)
-        partial = f"{path}.partial"
-        with open(partial, "wb") as f:
-            f.write(data)
-        os.replace(partial, path)
+        write_bytes(path, bytes(data))
 
     @classmethod
     def load(cls: type[E], path: str | os.PathLike[str]) -> E:
