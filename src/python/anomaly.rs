@@ -95,11 +95,7 @@ impl IsolationForestModel {
         x: PyReadonlyArray2<'_, f64>,
         n_jobs: Option<i64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let x = matrix(&x)?;
-        let s = Job::new()
-            .n_jobs(n_jobs)
-            .run(py, |ctl| self.inner.score_samples(&x, ctl))?;
-        Ok(numpy(py, s))
+        per_row(py, x, n_jobs, |x, ctl| self.inner.score_samples(x, ctl))
     }
 
     #[pyo3(signature = (x, n_jobs=None))]
@@ -109,11 +105,7 @@ impl IsolationForestModel {
         x: PyReadonlyArray2<'_, f64>,
         n_jobs: Option<i64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let x = matrix(&x)?;
-        let s = Job::new()
-            .n_jobs(n_jobs)
-            .run(py, |ctl| self.inner.decision_function(&x, ctl))?;
-        Ok(numpy(py, s))
+        per_row(py, x, n_jobs, |x, ctl| self.inner.decision_function(x, ctl))
     }
 
     #[pyo3(signature = (x, n_jobs=None))]
@@ -123,11 +115,7 @@ impl IsolationForestModel {
         x: PyReadonlyArray2<'_, f64>,
         n_jobs: Option<i64>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let x = matrix(&x)?;
-        let labels = Job::new()
-            .n_jobs(n_jobs)
-            .run(py, |ctl| self.inner.predict(&x, ctl))?;
-        Ok(numpy(py, labels))
+        per_row(py, x, n_jobs, |x, ctl| self.inner.predict(x, ctl))
     }
 
     #[getter]

@@ -86,7 +86,13 @@ fn duration(hours: f64) -> String {
 /// A share as a percentage with two significant digits (0.15%, 3.2%, 45%).
 fn percent(share: f64) -> String {
     let p = share * 100.0;
-    let decimals = if p >= 10.0 { 0 } else if p >= 1.0 { 1 } else { 2 };
+    let decimals = if p >= 10.0 {
+        0
+    } else if p >= 1.0 {
+        1
+    } else {
+        2
+    };
     format!("{p:.decimals$}%")
 }
 
