@@ -260,7 +260,7 @@ mod tests {
         assert_eq!(from_bytes::<Demo>(&bytes).unwrap(), demo);
         let message = |b: &[u8]| from_bytes::<Demo>(b).unwrap_err().to_string();
         assert!(message(&bytes[..bytes.len() - 1]).contains("truncated"));
-        assert!(message(&bytes[..5]).contains("no patronage header"));
+        assert!(message(&bytes[..5]).contains("do not start with a patronage header"));
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(message(&longer).contains("unexpected bytes"));
