@@ -78,8 +78,10 @@ pub fn ln_power_product_integral<T: Real>(lo: T, hi: T, p: T, q: T, y1: f64, y2:
     let one = T::cst(1.0);
     let a = p + q - one;
     let m = (a - one).value();
-    // Where the w-series's alternating terms can cancel at most ~e^(2 m w_c).
-    let w_c = (SMALL_W_REACH / m.abs()).min(0.5);
+    // Below w_c the w-series: its alternating terms cancel at most
+    // ~e^(2 m w_c), and above SERIES_FROM the ₂F₁ series (~40/w cheap terms)
+    // costs less than it (each term an exp and a log).
+    let w_c = (SMALL_W_REACH / m.abs()).min(SERIES_FROM);
     let (lo1, hi1) = (lo.value() + y1, hi.value() + y1);
     let span = y2 - y1;
     if span * p.value().max(1.0) <= SHORT * lo1 && span * q.value().max(1.0) <= SHORT * hi1 {
@@ -116,6 +118,9 @@ pub fn ln_power_product_integral<T: Real>(lo: T, hi: T, p: T, q: T, y1: f64, y2:
     let above = log_sub_exp(at_wc, z_term(gap / c2, c2.ln()));
     log_add_exp(below, above)
 }
+
+/// Where the note's ₂F₁ series takes over from the w-series at the latest.
+const SERIES_FROM: f64 = 0.1;
 
 /// How short, relative to the integrand's scales, an interval is taken by
 /// [`ln_short_interval_integral`].
