@@ -291,8 +291,8 @@ def customer_table(
                 again = buy_again(clean, customer_col, datetime_col, item_col, n_items)
                 new, recommender = try_next(clean, customer_col, item_col, n_items)
                 for name, items in (("buy_again", again), ("try_next", new)):
-                    customers = _attach(customers, joined_per_customer(items, customer_col, item_col), customer_col,
-                                        {item_col: name})  # fmt: skip
+                    joined = joined_per_customer(items, customer_col, item_col)
+                    customers = _attach(customers, joined, customer_col, {item_col: name})
                 next_items = pa.concat_tables([again, new.cast(again.schema)]).sort_by(
                     [(customer_col, "ascending"), ("kind", "ascending"), ("rank", "ascending")]
                 )
@@ -304,9 +304,7 @@ def customer_table(
                     clean, customer_col, datetime_col, monetary_value_col, merchant_col, category_col, place_col,
                     alert_rate,
                 )  # fmt: skip
-                customers = _attach(customers, per_customer, customer_col,
-                                    {"n_alerts": "n_alerts", "max_risk_score": "max_risk_score",
-                                     "risk_reasons": "risk_reasons"})  # fmt: skip
+                customers = _attach(customers, per_customer, customer_col)
                 n_alerts = pc.cast(pc.fill_null(customers["n_alerts"], 0), pa.int64())
                 customers = customers.set_column(customers.schema.get_field_index("n_alerts"), "n_alerts", n_alerts)
     finally:
@@ -355,12 +353,15 @@ def _choose(
     return next(c for c in candidates if type(c).__name__ == ranked[0]), reason
 
 
-def _attach(customers: pa.Table, per_customer: pa.Table, key: str, columns: dict[str, str]) -> pa.Table:
-    """Add ``columns`` of ``per_customer`` (one row per some customers) to
-    ``customers`` in its row order, null where a customer has no row."""
+def _attach(customers: pa.Table, per_customer: pa.Table, key: str, rename: dict[str, str] | None = None) -> pa.Table:
+    """Add the columns of ``per_customer`` (one row per some customers; names
+    changed by ``rename``) to ``customers`` in its row order, null where a
+    customer has no row."""
     rows = pc.index_in(customers[key], value_set=per_customer[key].combine_chunks())
-    for source, name in columns.items():
-        customers = customers.append_column(name, per_customer[source].combine_chunks().take(rows))
+    for name in per_customer.column_names:
+        if name != key:
+            column = per_customer[name].combine_chunks().take(rows)
+            customers = customers.append_column((rename or {}).get(name, name), column)
     return customers
 
 
@@ -397,12 +398,12 @@ def _risk(
         "alert", scored["alert"]
     ).append_column("reasons", scored["reasons"])
     alerts = scored.filter(scored["alert"]).drop_columns(["alert"]).sort_by([("risk_score", "descending")])
-    per_customer = scored.group_by(customer).aggregate([("risk_score", "max"), ("alert", "sum")])
+    per_customer = scored.group_by(customer).aggregate([("alert", "sum"), ("risk_score", "max")])
     top_reasons = alerts.group_by(customer, use_threads=False).aggregate([("reasons", "first")])
     per_customer = _attach(
-        per_customer.rename_columns([customer, "max_risk_score", "n_alerts"]),
-        top_reasons.rename_columns([customer, "risk_reasons"]),
+        per_customer.rename_columns([customer, "n_alerts", "max_risk_score"]),
+        top_reasons,
         customer,
-        {"risk_reasons": "risk_reasons"},
+        {"reasons_first": "risk_reasons"},
     )
     return scorer, alerts, per_customer, baskets.num_rows
