@@ -31,13 +31,21 @@ def _first_n_per_group(keys: pa.ChunkedArray | pa.Array, n: int) -> np.ndarray:
     return np.arange(rows) - start_of + 1
 
 
+def _key(column: pa.ChunkedArray) -> tuple[Any, Any]:
+    """A grouping key for ``column`` and the way back to its values: text as
+    integer codes (hashing text costs several times more), other types as is."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        encoded = pc.dictionary_encode(column).combine_chunks()
+        return encoded.indices, encoded.dictionary.take
+    return column, lambda values: values
+
+
 def buy_again(log: pa.Table, customer: str, time: str, item: str, n: int) -> pa.Table:
     """Items each customer bought at least :data:`MIN_REPEATS` times, most
     often first (ties: most recently bought first), at most ``n`` each."""
-    # Grouped on integer codes: hashing text keys costs several times more.
-    customers, items = (pc.dictionary_encode(log[c]).combine_chunks() for c in (customer, item))
-    codes = pa.table({"customer": customers.indices, "item": items.indices, "time": log[time]})
-    habits = codes.group_by(["customer", "item"], use_threads=False).aggregate([("time", "count"), ("time", "max")])
+    (customers, back_to_customer), (items, back_to_item) = _key(log[customer]), _key(log[item])
+    codes = pa.table({"customer": customers, "item": items, "time": log[time]})
+    habits = codes.group_by(["customer", "item"]).aggregate([("time", "count"), ("time", "max")])
     habits = habits.filter(pc.greater_equal(habits["time_count"], MIN_REPEATS))
     habits = habits.sort_by([("customer", "ascending"), ("time_count", "descending"), ("time_max", "descending")])
     rank = _first_n_per_group(habits["customer"], n)
@@ -48,8 +56,8 @@ def buy_again(log: pa.Table, customer: str, time: str, item: str, n: int) -> pa.
     reason = pc.binary_join_element_wise("bought", pc.cast(count, pa.string()), "times, last", last, " ")
     return pa.table(
         {
-            customer: customers.dictionary.take(habits["customer"]),
-            item: items.dictionary.take(habits["item"]),
+            customer: back_to_customer(habits["customer"]),
+            item: back_to_item(habits["item"]),
             "rank": pa.array(rank[keep], pa.int32()),
             "kind": pa.array(["again"] * habits.num_rows, pa.string()),
             "score": pc.cast(count, pa.float32()),
