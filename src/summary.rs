@@ -189,6 +189,25 @@ pub fn rfm_calibration_holdout(
         ));
     }
     let (freq, times) = (opts.freq, log.times);
+    let cal_period = freq.period(calibration_end);
+    if freq.period(end) <= cal_period {
+        return Err(Error::argument(
+            "observation_period_end",
+            format!(
+                "({}) must end a later period than calibration_period_end ({}): the holdout \
+                 period would last 0 periods",
+                format_micros(end),
+                format_micros(calibration_end)
+            ),
+        ));
+    }
+    let duration_holdout = (freq.period(end) - cal_period) as f64 / opts.freq_multiplier;
+    if !duration_holdout.is_finite() {
+        return Err(Error::argument(
+            "freq_multiplier",
+            "is so small that duration_holdout overflows",
+        ));
+    }
     let calibration = per_customer(log, freq, ctl, |row| times[row] <= calibration_end)?;
     let holdout: Vec<Option<HoldoutStats>> = per_customer(log, freq, ctl, |row| {
         times[row] > calibration_end && times[row] <= end
@@ -201,7 +220,6 @@ pub fn rfm_calibration_holdout(
             format_micros(end)
         )));
     }
-    let cal_period = freq.period(calibration_end);
     let summary = summarise(calibration, cal_period, opts, log.amounts.is_some());
     let held: Vec<(f64, f64)> = summary
         .customers
@@ -214,7 +232,7 @@ pub fn rfm_calibration_holdout(
     Ok(CalibrationHoldout {
         frequency_holdout: held.iter().map(|h| h.0).collect(),
         monetary_value_holdout: log.amounts.map(|_| held.iter().map(|h| h.1).collect()),
-        duration_holdout: (freq.period(end) - cal_period) as f64 / opts.freq_multiplier,
+        duration_holdout,
         calibration: summary,
     })
 }
@@ -701,5 +719,15 @@ mod tests {
         assert_eq!(r.frequency_holdout, vec![1.0]);
         assert_eq!(r.monetary_value_holdout.unwrap(), vec![4.0]);
         assert_eq!(r.duration_holdout, 30.0);
+        // A holdout inside the calibration's last period is empty.
+        let same_day = rfm_calibration_holdout(
+            log,
+            30 * DAY,
+            Some(30 * DAY + 5),
+            SummaryOptions::default(),
+            &Control::new(),
+        );
+        let message = same_day.unwrap_err().to_string();
+        assert!(message.contains("observation_period_end"), "{message}");
     }
 }
