@@ -40,6 +40,16 @@ def test_report_round_trips_csv_and_parquet(log, files, tmp_path, capsys, source
     assert "Most valuable customers" in printed and f"Wrote {out} and {page}" in printed
 
 
+def test_csv_ids_keep_their_leading_zeros(tmp_path):
+    path, out = tmp_path / "log.csv", tmp_path / "out.csv"
+    rows = [("007", "2024-01-0%d" % d, 5.0 + d, "0042") for d in range(1, 9)] + [("12", "2024-01-03", 4.0, "7")]
+    pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount", "item_id"]).to_csv(path, index=False)
+    args = ["report", str(path), *ARGS, "--item", "item_id", "--out", str(out), "--quiet", "--no-risk", "--freq", "D"]
+    assert main(args) == 0
+    table = pd.read_csv(out, dtype={"customer_id": str, "buy_again": str})
+    assert table["customer_id"].tolist() == ["007", "12"] and table["buy_again"][0] == "0042"
+
+
 def test_time_format_and_quiet(log, tmp_path, capsys):
     path = tmp_path / "log.csv"
     log.assign(timestamp=log["timestamp"].dt.strftime("%d/%m/%Y %H:%M")).to_csv(path, index=False)

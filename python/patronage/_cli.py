@@ -41,9 +41,10 @@ def _format(path: str, formats: dict[str, str], what: str) -> str:
     return formats[extension]
 
 
-def read_table(path: str, columns: list[str], time_col: str, time_format: str | None) -> pa.Table:
+def read_table(path: str, columns: list[str], ids: list[str], time_col: str, time_format: str | None) -> pa.Table:
     """``columns`` of the log at ``path`` (format by extension), with the time
-    column parsed by ``time_format`` when given."""
+    column parsed by ``time_format`` when given. In a CSV the ``ids`` columns
+    are read as text: ids are labels, and "00123" must not become 123."""
     if not os.path.isfile(path):
         raise UserError(f"{path}: no such file")
     kind = _format(path, _READERS, "read")
@@ -52,7 +53,7 @@ def read_table(path: str, columns: list[str], time_col: str, time_format: str | 
             from pyarrow import csv
 
             delimiter = "\t" if path.lower().endswith(".tsv") else ","
-            as_text = {time_col: pa.string()} if time_format else {}
+            as_text = dict.fromkeys(ids + [time_col] * bool(time_format), pa.string())
             table = csv.read_csv(path, parse_options=csv.ParseOptions(delimiter=delimiter),
                                  convert_options=csv.ConvertOptions(column_types=as_text))  # fmt: skip
         elif kind == "parquet":
@@ -141,7 +142,8 @@ def run(args: argparse.Namespace) -> CustomerTable:
         extra = {"category_col": "category", "place_col": "place"}
     else:
         names = (args.customer, args.time, args.amount, args.item)
-        log = read_table(args.log, [c for c in names if c is not None], args.time, args.time_format)
+        ids = [c for c in (args.customer, args.item) if c is not None]
+        log = read_table(args.log, [c for c in names if c is not None], ids, args.time, args.time_format)
     result = customer_table(log, *names, freq=args.freq, horizon=args.horizon, risk=not args.no_risk,
                             show_progress=not args.quiet, output="pyarrow", **extra)  # fmt: skip
     if args.out:
