@@ -67,6 +67,16 @@ def test_holdout_zero_and_named_models(log):
     assert named.next_items is None and named.alerts is None and "buy_again" not in named.table
 
 
+def test_a_holdout_too_short_to_compare_falls_back_to_bg_nbd(log):
+    # Hourly periods over 20 hours; the calibration's 15 hours hold no repeat purchase.
+    start = log["timestamp"].min()
+    short = log[log["timestamp"] < start + pd.Timedelta(hours=15)]
+    short = pd.concat([short, short.iloc[-1:].assign(timestamp=start + pd.Timedelta(hours=20))])
+    result = patronage.customer_table(short, *COLUMNS[:3], freq="h", risk=False)
+    assert type(result.purchase_model).__name__ == "BetaGeo" and result.holdout == {}
+    assert result.model_choice.startswith("BetaGeo: no model could be compared on the holdout; BetaGeo: ")
+
+
 def test_next_items_again_were_bought_twice_and_new_were_not(log, result):
     items = result.next_items
     bought = log.groupby(["customer_id", "item_id"]).size()

@@ -127,7 +127,7 @@ def _purchase_model(model: Any) -> list[Any]:
             raise ValueError(f"model must be 'auto' or one of {sorted(by_name)}, got {model!r}")
         return [by_name[model]()]
     if isinstance(model, PURCHASE_MODELS):
-        return [model]
+        return [model.__class__(**model.get_params())]  # the caller's estimator stays unfitted
     raise TypeError(f"model must be 'auto', a model name or a BetaGeo/ModifiedBetaGeo/ParetoNBD, got {model!r}")
 
 
@@ -141,9 +141,12 @@ def _compare_on_holdout(
 ) -> tuple[dict[str, clv.HoldoutComparison], dict[str, str]]:
     """Fit each candidate on the calibration period and compare its holdout
     predictions with the purchases made; failures are kept as messages."""
-    split = rfm_calibration_holdout(
-        log, customer, time, _calibration_end(log[time], holdout), freq=freq, output="pyarrow"
-    )
+    try:
+        split = rfm_calibration_holdout(
+            log, customer, time, _calibration_end(log[time], holdout), freq=freq, output="pyarrow"
+        )
+    except ValueError as error:  # e.g. a log shorter than a few periods
+        return {}, {"the holdout split": str(error)}
     calibration = split.rename_columns(
         [{"frequency_cal": "frequency", "recency_cal": "recency", "T_cal": "T"}.get(n, n) for n in split.column_names]
     )
@@ -151,7 +154,7 @@ def _compare_on_holdout(
     for candidate in candidates:
         name = type(candidate).__name__
         try:
-            fitted = candidate.__class__(**candidate.get_params()).fit(calibration)
+            fitted = candidate.__class__(**candidate.get_params()).fit(calibration)  # the refit gets candidate
             comparisons[name] = clv.calibration_holdout_comparison(fitted, split)
         except ValueError as error:
             failures[name] = str(error)
