@@ -1,0 +1,129 @@
+"""patronage on Dask DataFrames: the Rust cores run inside each partition.
+
+Nothing here is a second implementation: every partition goes through the
+same functions as a single machine, and the rules for splitting work are the
+ones that keep results equal to theirs:
+
+* :func:`rfm_summary` shuffles the log by customer, so each customer's rows
+  meet in one partition and are summarised once, against one observation end
+  for all partitions (the log's last time unless given).
+* :func:`fit` collapses the summary to its distinct (frequency, recency, T)
+  rows with counts on the cluster and fits on the client: the likelihood only
+  needs those counts, so the fit is the single-machine fit.
+* :func:`predict` applies a fitted model to every partition (the model is
+  pickled to the workers; it is a few numbers).
+
+Needs ``pip install "patronage[dask]"``; ``import patronage`` does not import
+Dask.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import summary as _summary
+
+_SUMMARY_COLUMNS = ("frequency", "recency", "T")
+
+
+def _meta(ddf: Any, customer_col: str, with_money: bool) -> pd.DataFrame:
+    """The empty frame a summary partition looks like."""
+    columns = [*_SUMMARY_COLUMNS, "monetary_value"] if with_money else list(_SUMMARY_COLUMNS)
+    index = pd.Index(ddf._meta[customer_col].iloc[:0], name=customer_col)
+    return pd.DataFrame({c: pd.Series([], dtype="float64") for c in columns}, index=index)
+
+
+def rfm_summary(
+    log: Any,
+    customer_col: str,
+    datetime_col: str,
+    monetary_value_col: str | None = None,
+    observation_period_end: Any = None,
+    freq: str = "D",
+    freq_multiplier: float = 1.0,
+    include_first_transaction: bool = False,
+) -> Any:
+    """:func:`patronage.rfm_summary` of a Dask DataFrame, as a Dask DataFrame
+    indexed by customer (one row per customer; partitions are not sorted
+    across each other).
+
+    Example:
+        >>> import dask.dataframe as dd
+        >>> import patronage.dask as pdask
+        >>> from patronage.datasets import load_cdnow
+        >>> log = dd.from_pandas(load_cdnow("sample"), npartitions=4)
+        >>> summary = pdask.rfm_summary(log, "customer_id", "date", "dollar_value",
+        ...                             observation_period_end="1997-09-30", freq="W")
+        >>> summary.compute().sort_index().loc[1, ["frequency", "recency", "T"]].tolist()
+        [2.0, 30.0, 39.0]
+    """
+    columns = [c for c in (customer_col, datetime_col, monetary_value_col) if c is not None]
+    for name in columns:
+        if name not in log.columns:
+            raise ValueError(f"column {name!r} not found in log; it has columns {list(log.columns)}")
+    end = observation_period_end
+    if end is None:
+        end = log[datetime_col].max().compute()
+    meta = _meta(log, customer_col, monetary_value_col is not None)
+
+    def summarise(part: pd.DataFrame) -> pd.DataFrame:
+        if len(part) == 0:
+            return meta
+        return _summary.rfm_summary(
+            part, customer_col, datetime_col, monetary_value_col, observation_period_end=end, freq=freq,
+            freq_multiplier=freq_multiplier, include_first_transaction=include_first_transaction, output="pandas",
+        )  # fmt: skip
+
+    by_customer = log[columns].shuffle(customer_col)
+    return by_customer.map_partitions(summarise, meta=meta)
+
+
+def fit(model: Any, summary: Any) -> Any:
+    """Fit a purchase model (BetaGeo, ModifiedBetaGeo, ParetoNBD) on a Dask
+    summary: distinct (frequency, recency, T) rows are counted on the cluster
+    and the model is fitted on those counts; returns the model.
+
+    Example:
+        >>> import dask.dataframe as dd
+        >>> import patronage.dask as pdask
+        >>> from patronage.clv import BetaGeo
+        >>> from patronage.datasets import load_cdnow_summary
+        >>> summary = dd.from_pandas(load_cdnow_summary(), npartitions=3)
+        >>> {k: round(v, 3) for k, v in pdask.fit(BetaGeo(), summary).params_.items()}
+        {'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}
+    """
+    counts = summary.groupby(list(_SUMMARY_COLUMNS)).size().compute()
+    distinct = counts.rename("weight").reset_index()
+    return model.fit(distinct, weights="weight")
+
+
+def predict(model: Any, summary: Any, what: str = "conditional_probability_alive", *args: Any) -> Any:
+    """One value per customer of a Dask summary from a fitted model: ``what``
+    names the model's method (e.g. ``"conditional_probability_alive"``,
+    ``"predict"`` with the horizon as ``*args``); returns a Dask Series
+    aligned with ``summary``.
+
+    Example:
+        >>> import dask.dataframe as dd
+        >>> import patronage.dask as pdask
+        >>> from patronage.clv import BetaGeo
+        >>> from patronage.datasets import load_cdnow_summary
+        >>> summary = dd.from_pandas(load_cdnow_summary(), npartitions=3)
+        >>> model = pdask.fit(BetaGeo(), summary)
+        >>> expected = pdask.predict(model, summary, "predict", 39).compute()
+        >>> round(float(expected.sum()), 1) > 0
+        True
+    """
+    method = getattr(model, what, None)
+    if method is None or what.startswith("_"):
+        raise ValueError(f"{type(model).__name__} has no method {what!r}")
+
+    def apply(part: pd.DataFrame) -> pd.Series:
+        if len(part) == 0:
+            return pd.Series([], dtype="float64", index=part.index, name=what)
+        return pd.Series(np.asarray(getattr(model, what)(*args, part)), index=part.index, name=what)
+
+    return summary.map_partitions(apply, meta=pd.Series([], dtype="float64", name=what))

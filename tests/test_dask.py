@@ -1,0 +1,66 @@
+"""patronage.dask gives the single-machine results, on the threaded scheduler
+and on a LocalCluster of 2 worker processes (models pickled to the workers)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+
+import patronage  # noqa: E402
+import patronage.dask as pdask  # noqa: E402
+from patronage import clv  # noqa: E402
+from patronage.datasets import simulate_transactions  # noqa: E402
+
+COLUMNS = ("customer_id", "timestamp", "amount")
+
+
+@pytest.fixture(scope="module")
+def log():
+    return simulate_transactions(4000, seed=11)[0]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
+        with distributed.Client(c) as client:
+            yield client
+
+
+@pytest.mark.parametrize("freq, end", [("D", None), ("W", "2025-06-30")])
+def test_summary_equals_the_single_machine_one(log, freq, end):
+    expected = patronage.rfm_summary(log, *COLUMNS, observation_period_end=end, freq=freq)
+    got = pdask.rfm_summary(dd.from_pandas(log, npartitions=5), *COLUMNS, observation_period_end=end, freq=freq)
+    pd.testing.assert_frame_equal(got.compute().sort_index(), expected)
+
+
+@pytest.mark.parametrize("model_type", [clv.BetaGeo, clv.ParetoNBD])
+def test_fit_on_counts_and_predict_per_partition_equal_single_machine(log, model_type):
+    summary = patronage.rfm_summary(log, *COLUMNS[:2], freq="W")
+    local = model_type().fit(summary)
+    distributed_summary = pdask.rfm_summary(dd.from_pandas(log, npartitions=4), *COLUMNS[:2], freq="W")
+    model = pdask.fit(model_type(), distributed_summary)
+    assert model.params_ == pytest.approx(local.params_, rel=1e-6)
+    alive = pdask.predict(model, distributed_summary).compute().sort_index()
+    np.testing.assert_allclose(alive, local.conditional_probability_alive(summary), rtol=1e-6)
+    expected = pdask.predict(model, distributed_summary, "predict", 52).compute().sort_index()
+    np.testing.assert_allclose(expected, local.predict(52, summary), rtol=1e-6)
+
+
+def test_on_two_worker_processes(log, cluster):
+    summary = pdask.rfm_summary(dd.from_pandas(log, npartitions=4), *COLUMNS, freq="W")
+    model = pdask.fit(clv.BetaGeo(), summary)
+    alive = pdask.predict(model, summary).compute().sort_index()
+    local_summary = patronage.rfm_summary(log, *COLUMNS, freq="W")
+    pd.testing.assert_frame_equal(summary.compute().sort_index(), local_summary)
+    np.testing.assert_allclose(alive, model.conditional_probability_alive(local_summary), rtol=1e-12)
+
+
+def test_bad_input_names_the_column_or_method(log):
+    ddf = dd.from_pandas(log, npartitions=2)
+    with pytest.raises(ValueError, match="'price' not found"):
+        pdask.rfm_summary(ddf, "customer_id", "timestamp", "price")
+    summary = pdask.rfm_summary(ddf, *COLUMNS[:2])
+    with pytest.raises(ValueError, match="no method 'fit_transform'"):
+        pdask.predict(clv.BetaGeo.from_params({"r": 1, "alpha": 1, "a": 1, "b": 1}), summary, "fit_transform")
