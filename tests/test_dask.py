@@ -64,3 +64,16 @@ def test_bad_input_names_the_column_or_method(log):
     summary = pdask.rfm_summary(ddf, *COLUMNS[:2])
     with pytest.raises(ValueError, match="no method 'fit_transform'"):
         pdask.predict(clv.BetaGeo.from_params({"r": 1, "alpha": 1, "a": 1, "b": 1}), summary, "fit_transform")
+
+
+def test_recommendations_equal_single_machine(log, cluster):
+    from patronage.recommend import ItemKNN
+
+    ddf = dd.from_pandas(log, npartitions=4)
+    model = ItemKNN(k=30).fit(pdask.interactions(ddf, "customer_id", "item_id"))
+    users = ddf["customer_id"].unique()
+    got = pdask.recommend(model, users, n=5, reasons=True).compute()
+    local = ItemKNN(k=30).fit(log).recommend(n=5, reasons=True)
+    key = ["customer_id", "rank"]
+    got, local = (t.sort_values(key).reset_index(drop=True) for t in (got, local))
+    pd.testing.assert_frame_equal(got[local.columns], local, check_dtype=False)

@@ -12,6 +12,9 @@ ones that keep results equal to theirs:
   needs those counts, so the fit is the single-machine fit.
 * :func:`predict` applies a fitted model to every partition (the model is
   pickled to the workers; it is a few numbers).
+* :func:`interactions` sums each (user, item) pair on the cluster and brings
+  the pairs to the client, where recommenders fit (one row per pair: 100M
+  pairs take ~1.6 GB); :func:`recommend` then serves every partition of users.
 
 Needs ``pip install "patronage[dask]"``; ``import patronage`` does not import
 Dask.
@@ -127,3 +130,53 @@ def predict(model: Any, summary: Any, what: str = "conditional_probability_alive
         return pd.Series(np.asarray(getattr(model, what)(*args, part)), index=part.index, name=what)
 
     return summary.map_partitions(apply, meta=pd.Series([], dtype="float64", name=what))
+
+
+def interactions(log: Any, user_col: str, item_col: str, weight_col: str | None = None) -> Any:
+    """The :class:`~patronage.recommend.Interactions` of a Dask log: each
+    (user, item) pair's rows summed on the cluster (counted without
+    ``weight_col``), the pairs collected on the client.
+
+    Example:
+        >>> import dask.dataframe as dd
+        >>> import patronage.dask as pdask
+        >>> from patronage.datasets import simulate_transactions
+        >>> log, _ = simulate_transactions(500, seed=1)
+        >>> data = pdask.interactions(dd.from_pandas(log, npartitions=3), "customer_id", "item_id")
+        >>> data.shape[0] == log["customer_id"].nunique()
+        True
+    """
+    from .recommend import Interactions
+
+    grouped = log.groupby([user_col, item_col])
+    pairs = (grouped[weight_col].sum() if weight_col else grouped.size()).compute()
+    pairs = pairs.rename("weight").reset_index().sort_values([user_col, item_col], kind="stable")
+    return Interactions(pairs, user_col=user_col, item_col=item_col, weight_col="weight")
+
+
+def recommend(model: Any, users: Any, n: int = 10, **options: Any) -> Any:
+    """Top ``n`` items for every user of the Dask Series ``users`` from a
+    fitted recommender, one partition at a time (``options`` as in
+    ``model.recommend``: ``exclude_seen``, ``items``, ``unknown_users``,
+    ``reasons``); a Dask DataFrame like ``model.recommend``'s.
+
+    Example:
+        >>> import dask.dataframe as dd
+        >>> import patronage.dask as pdask
+        >>> from patronage.recommend import ItemKNN
+        >>> from patronage.datasets import simulate_transactions
+        >>> log, _ = simulate_transactions(500, seed=1)
+        >>> ddf = dd.from_pandas(log, npartitions=3)
+        >>> model = ItemKNN().fit(pdask.interactions(ddf, "customer_id", "item_id"))
+        >>> top = pdask.recommend(model, ddf["customer_id"].unique(), n=3).compute()
+        >>> int(top["rank"].max())
+        3
+    """
+    meta = model.recommend(users._meta.iloc[:0].to_numpy(), n=n, output="pandas", **options)
+
+    def serve(part: pd.Series) -> pd.DataFrame:
+        if len(part) == 0:
+            return meta
+        return model.recommend(part.to_numpy(), n=n, output="pandas", **options)
+
+    return users.map_partitions(serve, meta=meta)
