@@ -1,0 +1,74 @@
+"""patronage.spark gives the single-machine results (Spark in local mode, one
+session shared by the module)."""
+
+import os
+import shutil
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pyspark = pytest.importorskip("pyspark")
+if shutil.which("java") is None:
+    pytest.skip("Spark needs Java", allow_module_level=True)
+
+import patronage  # noqa: E402
+import patronage.spark as pspark  # noqa: E402
+from patronage import clv  # noqa: E402
+from patronage.datasets import simulate_transactions  # noqa: E402
+
+COLUMNS = ("customer_id", "timestamp", "amount")
+
+
+@pytest.fixture(scope="module")
+def spark():
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def log():
+    return simulate_transactions(3000, seed=13)[0][list(COLUMNS)]
+
+
+def _local(frame):
+    return frame.toArrow().to_pandas().set_index("customer_id").sort_index()
+
+
+@pytest.mark.parametrize("freq, end", [("D", None), ("W", "2025-06-30")])
+def test_summary_equals_the_single_machine_one(spark, log, freq, end):
+    expected = patronage.rfm_summary(log, *COLUMNS, observation_period_end=end, freq=freq)
+    got = pspark.rfm_summary(spark.createDataFrame(log), *COLUMNS, observation_period_end=end, freq=freq)
+    pd.testing.assert_frame_equal(_local(got), expected)
+
+
+@pytest.mark.parametrize("model_type", [clv.BetaGeo, clv.ParetoNBD])
+def test_fit_on_counts_and_predict_per_partition_equal_single_machine(spark, log, model_type):
+    summary = patronage.rfm_summary(log, *COLUMNS[:2], freq="W")
+    local = model_type().fit(summary)
+    spark_summary = pspark.rfm_summary(spark.createDataFrame(log), *COLUMNS[:2], freq="W")
+    model = pspark.fit(model_type(), spark_summary)
+    assert model.params_ == pytest.approx(local.params_, rel=1e-6)
+    scored = _local(pspark.predict(model, pspark.predict(model, spark_summary), "predict", 52))
+    np.testing.assert_allclose(scored["conditional_probability_alive"], local.conditional_probability_alive(summary),
+                               rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(scored["predict"], local.predict(52, summary), rtol=1e-6)
+
+
+def test_bad_input_names_the_column_or_method(spark, log):
+    df = spark.createDataFrame(log)
+    with pytest.raises(ValueError, match="'price' not found"):
+        pspark.rfm_summary(df, "customer_id", "timestamp", "price")
+    with pytest.raises(ValueError, match="no method 'fit_transform'"):
+        pspark.predict(clv.BetaGeo.from_params({"r": 1, "alpha": 1, "a": 1, "b": 1}), df, "fit_transform")
