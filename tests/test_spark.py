@@ -72,3 +72,16 @@ def test_bad_input_names_the_column_or_method(spark, log):
         pspark.rfm_summary(df, "customer_id", "timestamp", "price")
     with pytest.raises(ValueError, match="no method 'fit_transform'"):
         pspark.predict(clv.BetaGeo.from_params({"r": 1, "alpha": 1, "a": 1, "b": 1}), df, "fit_transform")
+
+
+def test_recommendations_equal_single_machine(spark):
+    from patronage.recommend import ItemKNN
+
+    log = simulate_transactions(1500, seed=5)[0][["customer_id", "item_id"]]
+    df = spark.createDataFrame(log)
+    model = ItemKNN(k=30).fit(pspark.interactions(df, "customer_id", "item_id"))
+    got = pspark.recommend(model, df.select("customer_id").distinct(), n=5, reasons=True).toArrow().to_pandas()
+    local = ItemKNN(k=30).fit(log).recommend(n=5, reasons=True)
+    key = ["customer_id", "rank"]
+    got, local = (t.sort_values(key).reset_index(drop=True) for t in (got, local))
+    pd.testing.assert_frame_equal(got[local.columns], local, check_dtype=False)

@@ -5,7 +5,8 @@ The same rules as :mod:`patronage.dask` keep results equal to one machine:
 the log is repartitioned by customer so each customer is summarised once
 against one observation end; purchase models fit on the distinct (frequency,
 recency, T) rows counted on the cluster; fitted models (a few numbers) are
-shipped to every partition to score it.
+shipped to every partition to score it; recommenders fit on the (user, item)
+pairs summed on the cluster and serve every batch of users.
 
 Needs ``pip install "patronage[spark]"`` (and Java); ``import patronage``
 does not import PySpark.
@@ -112,3 +113,46 @@ def predict(model: Any, summary: Any, what: str = "conditional_probability_alive
                 yield batch.append_column(what, pa.array(values))
 
     return summary.mapInArrow(apply, schema)
+
+
+def interactions(log: Any, user_col: str, item_col: str, weight_col: str | None = None) -> Any:
+    """The :class:`~patronage.recommend.Interactions` of a Spark log: each
+    (user, item) pair's rows summed on the cluster (counted without
+    ``weight_col``), the pairs collected on the driver as Arrow (one row per
+    pair: 100M pairs take ~1.6 GB).
+
+    Example:
+        >>> data = patronage.spark.interactions(log, "customer_id", "item_id")  # doctest: +SKIP
+    """
+    from pyspark.sql import functions as F
+
+    from .recommend import Interactions
+
+    weight = F.sum(weight_col) if weight_col else F.count(F.lit(1))
+    pairs = log.groupBy(user_col, item_col).agg(weight.cast("double").alias("weight"))
+    table = pairs.toArrow().sort_by([(user_col, "ascending"), (item_col, "ascending")])
+    return Interactions(table, user_col=user_col, item_col=item_col, weight_col="weight")
+
+
+def recommend(model: Any, users: Any, n: int = 10, **options: Any) -> Any:
+    """Top ``n`` items for every user in the one-column Spark DataFrame
+    ``users`` from a fitted recommender, one Arrow batch at a time
+    (``options`` as in ``model.recommend``); a Spark DataFrame like its result.
+
+    Example:
+        >>> top = patronage.spark.recommend(model, log.select("customer_id").distinct())  # doctest: +SKIP
+    """
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    if len(users.columns) != 1:
+        raise ValueError(f"users must have one column (the user ids), got {users.columns}")
+    # The output's schema, from the recommendations of one user.
+    first = users.limit(1).toArrow()
+    schema = model.recommend(first.column(0), n=n, output="pyarrow", **options).schema
+
+    def serve(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            if batch.num_rows:
+                yield from model.recommend(batch.column(0), n=n, output="pyarrow", **options).to_batches()
+
+    return users.mapInArrow(serve, from_arrow_schema(schema))
