@@ -77,3 +77,13 @@ def test_recommendations_equal_single_machine(log, cluster):
     key = ["customer_id", "rank"]
     got, local = (t.sort_values(key).reset_index(drop=True) for t in (got, local))
     pd.testing.assert_frame_equal(got[local.columns], local, check_dtype=False)
+
+
+def test_risk_scores_equal_single_machine(cluster):
+    from patronage.anomaly import TransactionRiskScorer
+
+    log = simulate_transactions(1500, seed=3)[0]
+    scorer = TransactionRiskScorer(place_col="place", category_col="category").fit(log)
+    got = pdask.score(scorer, dd.from_pandas(log, npartitions=4)).compute().sort_index()
+    local = scorer.score(log)
+    pd.testing.assert_frame_equal(got[local.columns], local)

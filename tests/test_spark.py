@@ -85,3 +85,15 @@ def test_recommendations_equal_single_machine(spark):
     key = ["customer_id", "rank"]
     got, local = (t.sort_values(key).reset_index(drop=True) for t in (got, local))
     pd.testing.assert_frame_equal(got[local.columns], local, check_dtype=False)
+
+
+def test_risk_scores_equal_single_machine(spark):
+    from patronage.anomaly import TransactionRiskScorer
+
+    log = simulate_transactions(1500, seed=3)[0].reset_index(names="row")
+    scorer = TransactionRiskScorer(place_col="place", category_col="category").fit(log)
+    got = pspark.score(scorer, spark.createDataFrame(log)).toArrow().to_pandas().set_index("row").sort_index()
+    local = scorer.score(log)
+    np.testing.assert_allclose(got["risk_score"], local["risk_score"], rtol=1e-12)
+    assert (got["alert"].to_numpy() == local["alert"].to_numpy()).all()
+    assert got["reasons"].fillna("").tolist() == local["reasons"].fillna("").tolist()

@@ -12,6 +12,10 @@ ones that keep results equal to theirs:
   needs those counts, so the fit is the single-machine fit.
 * :func:`predict` applies a fitted model to every partition (the model is
   pickled to the workers; it is a few numbers).
+* :func:`score` scores transactions with a fitted
+  :class:`~patronage.anomaly.TransactionRiskScorer` on partitions that hold
+  whole customers, so each customer's history is read in time order as on
+  one machine.
 * :func:`interactions` sums each (user, item) pair on the cluster and brings
   the pairs to the client, where recommenders fit (one row per pair: 100M
   pairs take ~1.6 GB); :func:`recommend` then serves every partition of users.
@@ -180,3 +184,34 @@ def recommend(model: Any, users: Any, n: int = 10, **options: Any) -> Any:
         return model.recommend(part.to_numpy(), n=n, output="pandas", **options)
 
     return users.map_partitions(serve, meta=meta)
+
+
+def score(scorer: Any, log: Any) -> Any:
+    """``log`` with ``risk_score``, ``alert`` and ``reasons`` from a fitted
+    :class:`~patronage.anomaly.TransactionRiskScorer` (fit it on the client,
+    on the log or a sample of whole customers); the log is shuffled by
+    customer so each customer's rows are scored together, as ``scorer.score``
+    does on one machine (rows keep their index, not their order).
+
+    Example:
+        >>> import dask.dataframe as dd
+        >>> import patronage.dask as pdask
+        >>> from patronage.anomaly import TransactionRiskScorer
+        >>> from patronage.datasets import simulate_transactions
+        >>> log, _ = simulate_transactions(500, seed=2)
+        >>> scorer = TransactionRiskScorer().fit(log)
+        >>> scored = pdask.score(scorer, dd.from_pandas(log, npartitions=3)).compute()
+        >>> list(scored.columns[-3:])
+        ['risk_score', 'alert', 'reasons']
+    """
+    customer = scorer.get_params()["customer_col"]
+    meta = log._meta.assign(risk_score=pd.Series([], dtype="float64"), alert=pd.Series([], dtype="bool"),
+                            reasons=pd.Series([], dtype="object"))  # fmt: skip
+
+    def apply(part: pd.DataFrame) -> pd.DataFrame:
+        if len(part) == 0:
+            return meta
+        scored = scorer.score(part, output="pandas")
+        return part.assign(risk_score=scored["risk_score"], alert=scored["alert"], reasons=scored["reasons"])
+
+    return log.shuffle(customer).map_partitions(apply, meta=meta)

@@ -5,7 +5,8 @@ The same rules as :mod:`patronage.dask` keep results equal to one machine:
 the log is repartitioned by customer so each customer is summarised once
 against one observation end; purchase models fit on the distinct (frequency,
 recency, T) rows counted on the cluster; fitted models (a few numbers) are
-shipped to every partition to score it; recommenders fit on the (user, item)
+shipped to every partition to score it (transaction risk on partitions that
+hold whole customers); recommenders fit on the (user, item)
 pairs summed on the cluster and serve every batch of users.
 
 Needs ``pip install "patronage[spark]"`` (and Java); ``import patronage``
@@ -156,3 +157,32 @@ def recommend(model: Any, users: Any, n: int = 10, **options: Any) -> Any:
                 yield from model.recommend(batch.column(0), n=n, output="pyarrow", **options).to_batches()
 
     return users.mapInArrow(serve, from_arrow_schema(schema))
+
+
+def score(scorer: Any, log: Any) -> Any:
+    """``log`` with ``risk_score``, ``alert`` and ``reasons`` from a fitted
+    :class:`~patronage.anomaly.TransactionRiskScorer` (fitted on the driver,
+    on the log or a sample of whole customers); the log is repartitioned by
+    customer so each customer's rows are scored together in time order, as
+    ``scorer.score`` does on one machine.
+
+    Example:
+        >>> scored = patronage.spark.score(scorer, spark_log)  # doctest: +SKIP
+    """
+    from pyspark.sql.types import BooleanType, DoubleType, StringType, StructField, StructType
+
+    customer = scorer.get_params()["customer_col"]
+    schema = StructType([*log.schema.fields, StructField("risk_score", DoubleType()),
+                         StructField("alert", BooleanType()), StructField("reasons", StringType())])  # fmt: skip
+
+    def apply(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        parts = [b for b in batches if b.num_rows]
+        if not parts:
+            return
+        table = pa.Table.from_batches(parts)  # whole customers: their histories in one piece
+        scored = scorer.score(table, output="pyarrow")
+        for name in ("risk_score", "alert", "reasons"):
+            table = table.append_column(name, scored[name].cast(pa.string()) if name == "reasons" else scored[name])
+        yield from table.to_batches()
+
+    return log.repartition(customer).mapInArrow(apply, schema)
