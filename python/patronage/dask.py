@@ -33,12 +33,9 @@ import pandas as pd
 
 from . import summary as _summary
 
-_SUMMARY_COLUMNS = ("frequency", "recency", "T")
-
-
 def _meta(ddf: Any, customer_col: str, with_money: bool) -> pd.DataFrame:
     """The empty frame a summary partition looks like."""
-    columns = [*_SUMMARY_COLUMNS, "monetary_value"] if with_money else list(_SUMMARY_COLUMNS)
+    columns = [*_summary.PURCHASE_COLUMNS, *(["monetary_value"] if with_money else [])]
     index = pd.Index(ddf._meta[customer_col].iloc[:0], name=customer_col)
     return pd.DataFrame({c: pd.Series([], dtype="float64") for c in columns}, index=index)
 
@@ -102,7 +99,7 @@ def fit(model: Any, summary: Any) -> Any:
         >>> {k: round(v, 3) for k, v in pdask.fit(BetaGeo(), summary).params_.items()}
         {'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}
     """
-    counts = summary.groupby(list(_SUMMARY_COLUMNS)).size().compute()
+    counts = summary.groupby(list(_summary.PURCHASE_COLUMNS)).size().compute()
     distinct = counts.rename("weight").reset_index()
     return model.fit(distinct, weights="weight")
 

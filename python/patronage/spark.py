@@ -23,9 +23,6 @@ import pyarrow as pa
 
 from . import summary as _summary
 
-_SUMMARY_COLUMNS = ("frequency", "recency", "T")
-
-
 def _end_of(df: Any, datetime_col: str) -> Any:
     """The log's last time as an aware UTC timestamp (Spark's own collect
     would give it in the session's zone, without saying which)."""
@@ -64,7 +61,7 @@ def rfm_summary(
         if name not in log.columns:
             raise ValueError(f"column {name!r} not found in log; it has columns {list(log.columns)}")
     end = _end_of(log, datetime_col) if observation_period_end is None else observation_period_end
-    out_names = [*_SUMMARY_COLUMNS, "monetary_value"] if monetary_value_col else list(_SUMMARY_COLUMNS)
+    out_names = [*_summary.PURCHASE_COLUMNS, *(["monetary_value"] if monetary_value_col else [])]
     schema = StructType([log.schema[customer_col], *(StructField(n, DoubleType()) for n in out_names)])
 
     def summarise(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -89,7 +86,7 @@ def fit(model: Any, summary: Any) -> Any:
     Example:
         >>> model = patronage.spark.fit(BetaGeo(), summary)  # doctest: +SKIP
     """
-    distinct = summary.groupBy(*_SUMMARY_COLUMNS).count().toArrow()
+    distinct = summary.groupBy(*_summary.PURCHASE_COLUMNS).count().toArrow()
     return model.fit(distinct, weights="count")
 
 

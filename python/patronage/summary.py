@@ -9,6 +9,10 @@ from ._frames import FrameKind, arrow_stream, from_arrow, resolve_kind, to_utc_m
 
 __all__ = ["rfm_summary", "rfm_calibration_holdout"]
 
+#: What the purchase models read from a summary, in the core's names; the
+#: summary adds ``monetary_value`` with an amount column.
+PURCHASE_COLUMNS = ("frequency", "recency", "T")
+
 
 def _end(value: Any, argument: str) -> tuple[int, bool] | None:
     return None if value is None else to_utc_micros(value, argument)
