@@ -72,17 +72,18 @@ def read_log(log: Any, columns: list[str | None]) -> pa.Table:
     return table
 
 
+def grouping_key(column: pa.ChunkedArray) -> tuple[Any, Any]:
+    """A grouping key for ``column`` and the way back to its values: text as
+    integer codes (Arrow hashes them several times faster), other types as is."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        encoded = pc.dictionary_encode(column).combine_chunks()
+        return encoded.indices, encoded.dictionary.take
+    return column, lambda values: values
+
+
 def coded(table: pa.Table, names: list[str]) -> pa.Table:
-    """``names`` of ``table`` as grouping keys: text replaced by integer codes,
-    which Arrow hashes several times faster (single-threaded is faster still
-    for the few keys of a log)."""
-    columns = {}
-    for name in names:
-        column = table[name]
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            column = pc.dictionary_encode(column).combine_chunks().indices
-        columns[name] = column
-    return pa.table(columns)
+    """``names`` of ``table`` as grouping keys (:func:`grouping_key`)."""
+    return pa.table({name: grouping_key(table[name])[0] for name in names})
 
 
 def _may_repeat(keys: pa.Table) -> bool:

@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._clean import grouping_key
 from .recommend import ItemKNN
 
 #: An item counts as a habit once bought in this many different rows.
@@ -31,19 +32,10 @@ def _first_n_per_group(keys: pa.ChunkedArray | pa.Array, n: int) -> np.ndarray:
     return np.arange(rows) - start_of + 1
 
 
-def _key(column: pa.ChunkedArray) -> tuple[Any, Any]:
-    """A grouping key for ``column`` and the way back to its values: text as
-    integer codes (hashing text costs several times more), other types as is."""
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        encoded = pc.dictionary_encode(column).combine_chunks()
-        return encoded.indices, encoded.dictionary.take
-    return column, lambda values: values
-
-
 def buy_again(log: pa.Table, customer: str, time: str, item: str, n: int) -> pa.Table:
     """Items each customer bought at least :data:`MIN_REPEATS` times, most
     often first (ties: most recently bought first), at most ``n`` each."""
-    (customers, back_to_customer), (items, back_to_item) = _key(log[customer]), _key(log[item])
+    (customers, back_to_customer), (items, back_to_item) = grouping_key(log[customer]), grouping_key(log[item])
     codes = pa.table({"customer": customers, "item": items, "time": log[time]})
     habits = codes.group_by(["customer", "item"]).aggregate([("time", "count"), ("time", "max")])
     habits = habits.filter(pc.greater_equal(habits["time_count"], MIN_REPEATS))

@@ -154,7 +154,7 @@ def _compare_on_holdout(
     for candidate in candidates:
         name = type(candidate).__name__
         try:
-            fitted = candidate.__class__(**candidate.get_params()).fit(calibration)  # the refit gets candidate
+            fitted = candidate.__class__(**candidate.get_params()).fit(calibration)
             comparisons[name] = clv.calibration_holdout_comparison(fitted, split)
         except ValueError as error:
             failures[name] = str(error)

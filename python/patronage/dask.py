@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from . import summary as _summary
+from ._frames import _check_columns
 
 def _meta(ddf: Any, customer_col: str, with_money: bool) -> pd.DataFrame:
     """The empty frame a summary partition looks like."""
@@ -65,9 +66,7 @@ def rfm_summary(
         [2.0, 30.0, 39.0]
     """
     columns = [c for c in (customer_col, datetime_col, monetary_value_col) if c is not None]
-    for name in columns:
-        if name not in log.columns:
-            raise ValueError(f"column {name!r} not found in log; it has columns {list(log.columns)}")
+    _check_columns(list(log.columns), columns, "log")
     end = observation_period_end
     if end is None:
         end = log[datetime_col].max().compute()

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import summary as _summary
+from ._frames import _check_columns
 
 def _end_of(df: Any, datetime_col: str) -> Any:
     """The log's last time as an aware UTC timestamp (Spark's own collect
@@ -57,9 +58,7 @@ def rfm_summary(
     from pyspark.sql.types import DoubleType, StructField, StructType
 
     columns = [c for c in (customer_col, datetime_col, monetary_value_col) if c is not None]
-    for name in columns:
-        if name not in log.columns:
-            raise ValueError(f"column {name!r} not found in log; it has columns {list(log.columns)}")
+    _check_columns(list(log.columns), columns, "log")
     end = _end_of(log, datetime_col) if observation_period_end is None else observation_period_end
     out_names = [*_summary.PURCHASE_COLUMNS, *(["monetary_value"] if monetary_value_col else [])]
     schema = StructType([log.schema[customer_col], *(StructField(n, DoubleType()) for n in out_names)])
