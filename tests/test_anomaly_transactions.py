@@ -250,6 +250,17 @@ def test_pickle_save_load_and_clone(small_log, tmp_path):
         fresh.score(log)
 
 
+def test_without_history_scores_the_same_and_is_small(small_log):
+    log, _ = small_log
+    scorer = TransactionRiskScorer(**COLS).fit(log)
+    light = pickle.loads(pickle.dumps(scorer.without_history()))
+    assert light.n_customers_ == 0 and light.threshold_ == scorer.threshold_
+    pd.testing.assert_frame_equal(light.score(log, features=True), scorer.score(log, features=True))
+    assert len(pickle.dumps(light)) < len(pickle.dumps(scorer))  # the calibration stays; the histories go
+    # Every customer is new to it: the first batch scores as a log from scratch.
+    pd.testing.assert_frame_equal(light.score_new(log), scorer.score(log))
+
+
 # -- bad input ---------------------------------------------------------------
 
 

@@ -344,6 +344,13 @@ impl TransactionRiskModel {
         Job::new().run(py, |_| Ok(self.read().n_customers()))
     }
 
+    fn without_history(&self, py: Python<'_>) -> PyResult<Self> {
+        let model = Job::new().run(py, |_| Ok(self.read().without_history()))?;
+        Ok(TransactionRiskModel {
+            inner: RwLock::new(model),
+        })
+    }
+
     #[getter]
     fn model_name(&self) -> &'static str {
         transactions::SPEC.name

@@ -197,6 +197,15 @@ impl IdMap {
         self.len() == 0
     }
 
+    /// A map without ids, of the same id type.
+    pub fn emptied(&self) -> Self {
+        let values = match self.values {
+            IdValues::Int(_) => IdValues::Int(Vec::new()),
+            IdValues::Str(_) => IdValues::Str(Vec::new()),
+        };
+        IdMap::new(values, self.id_type)
+    }
+
     pub fn id_type(&self) -> IdType {
         self.id_type
     }

@@ -165,6 +165,25 @@ class TransactionRiskScorer(Estimator):
         model.update(self._stream(transactions, "transactions", model))
         return self
 
+    def without_history(self) -> TransactionRiskScorer:
+        """A copy with the same calibration and threshold and no customer
+        histories: :meth:`score` gives the same results, :meth:`score_new`
+        treats every customer as new. Small enough to ship to every worker
+        of a cluster (the histories grow with the customers).
+
+        Example:
+            >>> from patronage.anomaly import TransactionRiskScorer
+            >>> from patronage.datasets import simulate_transactions
+            >>> log, _ = simulate_transactions(300, seed=1)
+            >>> scorer = TransactionRiskScorer().fit(log)
+            >>> light = scorer.without_history()
+            >>> light.n_customers_, light.score(log).equals(scorer.score(log))
+            (0, True)
+        """
+        light = type(self)(**self.get_params())
+        light._model = self._check_fitted().without_history()
+        return light
+
     @property
     def threshold_(self) -> float:
         """Alert threshold on ``risk_score`` (alerts are strictly above it)."""

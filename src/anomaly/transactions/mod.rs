@@ -316,6 +316,20 @@ impl RiskModel {
         self.customers.len()
     }
 
+    /// The same calibration and threshold without any customer's history:
+    /// all a scorer needs to score logs from scratch, small enough to ship
+    /// to every worker of a cluster.
+    pub fn without_history(&self) -> Self {
+        RiskModel {
+            config: self.config.clone(),
+            schema: self.schema.clone(),
+            calibration: self.calibration.clone(),
+            threshold: self.threshold,
+            customers: self.customers.emptied(),
+            states: Vec::new(),
+        }
+    }
+
     fn read(&self, table: &Table) -> Result<Log> {
         let log = Log::read(table, &self.schema)?;
         check_refunds(&log, self.config.refunds)?;
