@@ -408,6 +408,21 @@ def test_calibration_holdout_comparison_groups_like_pandas(cdnow_holdout):
     assert check.mae_by_frequency < 0.3
 
 
+def test_calibration_holdout_comparison_on_counted_rows_equals_one_row_per_customer(cdnow_holdout):
+    from patronage.clv import calibration_holdout_comparison
+
+    cal = cdnow_holdout.rename(columns={"frequency_cal": "frequency", "recency_cal": "recency", "T_cal": "T"})
+    model = BetaGeo().fit(cal)
+    columns = ["frequency_cal", "recency_cal", "T_cal", "frequency_holdout", "duration_holdout"]
+    counted = cdnow_holdout.groupby(columns).size().rename("n").reset_index()
+    assert len(counted) < len(cdnow_holdout) / 2
+    each = calibration_holdout_comparison(model, cdnow_holdout)
+    collapsed = calibration_holdout_comparison(model, counted, weights="n")
+    assert collapsed.mae == pytest.approx(each.mae, rel=1e-12)
+    assert collapsed.mae_by_frequency == pytest.approx(each.mae_by_frequency, rel=1e-12)
+    pd.testing.assert_frame_equal(collapsed.by_frequency, each.by_frequency, check_exact=False, rtol=1e-12)
+
+
 @pytest.mark.parametrize("model_type", [BetaGeo, ModifiedBetaGeo, ParetoNBD])
 def test_period_transactions_account_for_every_customer(model_type, cdnow):
     from patronage.clv import period_transactions

@@ -87,3 +87,14 @@ def test_risk_scores_equal_single_machine(cluster):
     got = pdask.score(scorer, dd.from_pandas(log, npartitions=4)).compute().sort_index()
     local = scorer.score(log)
     pd.testing.assert_frame_equal(got[local.columns], local)
+
+
+def test_customer_table_equals_single_machine(cluster):
+    from _same_table import ARGS, OPTIONS, assert_same_customer_table, dirty_log, single_machine
+
+    log = dirty_log(seed=21)
+    expected = single_machine(log)
+    got = pdask.customer_table(dd.from_pandas(log, npartitions=3), *ARGS, **OPTIONS)
+    assert_same_customer_table(expected, got, got.table.compute(), got.next_items.compute(), got.alerts.compute())
+    with pytest.raises(ValueError, match="one machine"):
+        got.summary()

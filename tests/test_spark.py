@@ -97,3 +97,13 @@ def test_risk_scores_equal_single_machine(spark):
     np.testing.assert_allclose(got["risk_score"], local["risk_score"], rtol=1e-12)
     assert (got["alert"].to_numpy() == local["alert"].to_numpy()).all()
     assert got["reasons"].fillna("").tolist() == local["reasons"].fillna("").tolist()
+
+
+def test_customer_table_equals_single_machine(spark):
+    from _same_table import ARGS, OPTIONS, assert_same_customer_table, dirty_log, single_machine
+
+    log = dirty_log(seed=21)
+    expected = single_machine(log)
+    got = pspark.customer_table(spark.createDataFrame(log), *ARGS, **OPTIONS)
+    frames = [frame.toArrow().to_pandas() for frame in (got.table, got.next_items, got.alerts)]
+    assert_same_customer_table(expected, got, *frames)

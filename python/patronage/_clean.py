@@ -63,6 +63,11 @@ def read_log(log: Any, columns: list[str | None]) -> pa.Table:
     table = table if isinstance(table, pa.Table) else pa.table(table)
     if table.num_rows == 0:
         raise ValueError("log has no rows")
+    return decoded(table)
+
+
+def decoded(table: pa.Table) -> pa.Table:
+    """``table`` with dictionary columns decoded and string views as strings."""
     for i, field in enumerate(table.schema):
         kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
         if pa.types.is_string_view(kind):  # polars' strings; few Arrow kernels take them yet

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._clean import grouping_key
-from .recommend import ItemKNN
+from .recommend import Interactions, ItemKNN
 
 #: An item counts as a habit once bought in this many different rows.
 MIN_REPEATS = 2
@@ -58,17 +58,29 @@ def buy_again(log: pa.Table, customer: str, time: str, item: str, n: int) -> pa.
     )
 
 
-def try_next(log: pa.Table, customer: str, item: str, n: int, recommender: Any = None) -> tuple[pa.Table, Any]:
-    """Items new to each customer from item-kNN on who bought what (``recommender``
-    if given, else ``ItemKNN()`` fitted here), each with the customer's item
-    that adds most to its score; returns the table and the fitted recommender."""
-    model = (recommender if recommender is not None else ItemKNN()).fit(log, user_col=customer, item_col=item)
-    recs = model.recommend(None, n=n, exclude_seen=True, reasons=True, unknown_users="popular", output="pyarrow")
+def item_pairs(log: pa.Table, customer: str, item: str) -> pa.Table:
+    """Each (customer, item) pair of ``log`` with its number of rows (``count``)."""
+    (customers, back_to_customer), (items, back_to_item) = grouping_key(log[customer]), grouping_key(log[item])
+    pairs = pa.table({"c": customers, "i": items}).group_by(["c", "i"], use_threads=False).aggregate([("c", "count")])
+    return pa.table({customer: back_to_customer(pairs["c"]), item: back_to_item(pairs["i"]), "count": pairs["c_count"]})
+
+
+def fit_next(pairs: pa.Table, customer: str, item: str) -> Any:
+    """Item-kNN on who bought what, from :func:`item_pairs` of the whole log
+    (ids are numbered in sorted order and counts are whole numbers, so the
+    fit does not depend on how the log was split)."""
+    return ItemKNN().fit(Interactions(pairs, user_col=customer, item_col=item, weight_col="count"))
+
+
+def try_next(model: Any, customers: pa.Array, customer: str, item: str, n: int) -> pa.Table:
+    """Items new to each of ``customers`` from the fitted item-kNN ``model``,
+    each with the customer's item that adds most to its score."""
+    recs = model.recommend(customers, n=n, exclude_seen=True, reasons=True, unknown_users="popular", output="pyarrow")
     because = pc.cast(recs["because"], pa.string())
     reason = pc.if_else(
         pc.is_null(because), "popular with other customers", pc.binary_join_element_wise("often bought with", because, " ")
     )
-    table = pa.table(
+    return pa.table(
         {
             customer: recs[customer],
             item: recs[item],
@@ -78,7 +90,6 @@ def try_next(log: pa.Table, customer: str, item: str, n: int, recommender: Any =
             "reason": reason,
         }
     )
-    return table, model
 
 
 def joined_per_customer(items: pa.Table, customer: str, item: str) -> pa.Table:

@@ -19,6 +19,8 @@ ones that keep results equal to theirs:
 * :func:`interactions` sums each (user, item) pair on the cluster and brings
   the pairs to the client, where recommenders fit (one row per pair: 100M
   pairs take ~1.6 GB); :func:`recommend` then serves every partition of users.
+* :func:`customer_table` runs the steps of :func:`patronage.customer_table`
+  on partitions of whole customers, with the same merges on the client.
 
 Needs ``pip install "patronage[dask]"``; ``import patronage`` does not import
 Dask.
@@ -30,8 +32,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import summary as _summary
+from ._engines import guarded
 from ._frames import _check_columns
 
 def _meta(ddf: Any, customer_col: str, with_money: bool) -> pd.DataFrame:
@@ -204,10 +208,68 @@ def score(scorer: Any, log: Any) -> Any:
     meta = log._meta.assign(risk_score=pd.Series([], dtype="float64"), alert=pd.Series([], dtype="bool"),
                             reasons=pd.Series([], dtype="object"))  # fmt: skip
 
+    light = scorer.without_history()  # what scoring needs; the histories stay here
+
     def apply(part: pd.DataFrame) -> pd.DataFrame:
         if len(part) == 0:
             return meta
-        scored = scorer.score(part, output="pandas")
+        scored = light.score(part, output="pandas")
         return part.assign(risk_score=scored["risk_score"], alert=scored["alert"], reasons=scored["reasons"])
 
     return log.shuffle(customer).map_partitions(apply, meta=meta)
+
+
+class _Engine:
+    """The customer table's engine (:class:`patronage._engines.Engine`) on Dask:
+    each pandas partition is handed to the steps as Arrow."""
+
+    def read(self, log: Any, columns: list[str]) -> Any:
+        _check_columns(list(log.columns), columns, "log")
+        return log[columns]
+
+    def schema(self, frame: Any) -> pa.Schema:
+        return pa.Schema.from_pandas(frame._meta_nonempty, preserve_index=False)
+
+    def by_customer(self, frame: Any, key: str) -> Any:
+        return frame.shuffle(key)
+
+    def apply(self, frame: Any, step: Any, schema: pa.Schema) -> Any:
+        run = guarded(step, schema)
+
+        def on_partition(part: pd.DataFrame) -> pd.DataFrame:
+            return run(pa.Table.from_pandas(part, preserve_index=False)).to_pandas()
+
+        return frame.map_partitions(on_partition, meta=schema.empty_table().to_pandas())
+
+    def collect(self, frame: Any) -> pa.Table:
+        return pa.Table.from_pandas(frame.compute(), preserve_index=False)
+
+    def persist(self, frame: Any) -> Any:
+        return frame.persist()
+
+    def join(self, left: Any, right: Any, key: str) -> Any:
+        return left.merge(right, on=key, how="left")
+
+    def output(self, frame: Any, kind: Any, index: str | None = None) -> Any:
+        return frame
+
+
+def customer_table(log: Any, customer_col: str, datetime_col: str, monetary_value_col: str,
+                   item_col: str | None = None, **options: Any) -> Any:  # fmt: skip
+    """:func:`patronage.customer_table` of a Dask DataFrame (same arguments
+    and results; ``table``, ``next_items`` and ``alerts`` are Dask DataFrames
+    with the customer as a column, sorted within partitions only).
+
+    Example:
+        >>> import dask.dataframe as dd
+        >>> import patronage.dask as pdask
+        >>> from patronage.datasets import simulate_transactions
+        >>> log, _ = simulate_transactions(1000, seed=1)
+        >>> result = pdask.customer_table(dd.from_pandas(log, npartitions=2), "customer_id", "timestamp", "amount")
+        >>> table = result.table.compute()
+        >>> len(table) == log["customer_id"].nunique()
+        True
+    """
+    from .customers import _on_engine
+
+    return _on_engine(_Engine(), log, customer_col, datetime_col, monetary_value_col, item_col, **options)

@@ -7,7 +7,9 @@ against one observation end; purchase models fit on the distinct (frequency,
 recency, T) rows counted on the cluster; fitted models (a few numbers) are
 shipped to every partition to score it (transaction risk on partitions that
 hold whole customers); recommenders fit on the (user, item)
-pairs summed on the cluster and serve every batch of users.
+pairs summed on the cluster and serve every batch of users;
+:func:`customer_table` runs :func:`patronage.customer_table`'s steps on
+partitions of whole customers, with the same merges on the driver.
 
 Needs ``pip install "patronage[spark]"`` (and Java); ``import patronage``
 does not import PySpark.
@@ -22,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import summary as _summary
+from ._engines import guarded
 from ._frames import _check_columns
 
 def _end_of(df: Any, datetime_col: str) -> Any:
@@ -171,14 +174,71 @@ def score(scorer: Any, log: Any) -> Any:
     schema = StructType([*log.schema.fields, StructField("risk_score", DoubleType()),
                          StructField("alert", BooleanType()), StructField("reasons", StringType())])  # fmt: skip
 
+    light = scorer.without_history()  # what scoring needs; the histories stay here
+
     def apply(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         parts = [b for b in batches if b.num_rows]
         if not parts:
             return
         table = pa.Table.from_batches(parts)  # whole customers: their histories in one piece
-        scored = scorer.score(table, output="pyarrow")
+        scored = light.score(table, output="pyarrow")
         for name in ("risk_score", "alert", "reasons"):
             table = table.append_column(name, scored[name].cast(pa.string()) if name == "reasons" else scored[name])
         yield from table.to_batches()
 
     return log.repartition(customer).mapInArrow(apply, schema)
+
+
+class _Engine:
+    """The customer table's engine (:class:`patronage._engines.Engine`) on
+    Spark: each partition's Arrow batches are handed to the steps as one table."""
+
+    def read(self, log: Any, columns: list[str]) -> Any:
+        _check_columns(list(log.columns), columns, "log")
+        return log.select(*columns)
+
+    def schema(self, frame: Any) -> pa.Schema:
+        return frame.limit(0).toArrow().schema
+
+    def by_customer(self, frame: Any, key: str) -> Any:
+        return frame.repartition(key)
+
+    def apply(self, frame: Any, step: Any, schema: pa.Schema) -> Any:
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        run = guarded(step, schema)
+
+        def on_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            parts = list(batches)
+            if parts:
+                yield from run(pa.Table.from_batches(parts)).to_batches()
+
+        return frame.mapInArrow(on_partition, from_arrow_schema(schema))
+
+    def collect(self, frame: Any) -> pa.Table:
+        return frame.toArrow()
+
+    def persist(self, frame: Any) -> Any:
+        return frame.cache()
+
+    def join(self, left: Any, right: Any, key: str) -> Any:
+        return left.join(right, on=key, how="left")
+
+    def output(self, frame: Any, kind: Any, index: str | None = None) -> Any:
+        return frame
+
+
+def customer_table(log: Any, customer_col: str, datetime_col: str, monetary_value_col: str,
+                   item_col: str | None = None, **options: Any) -> Any:  # fmt: skip
+    """:func:`patronage.customer_table` of a Spark DataFrame (same arguments
+    and results; ``table``, ``next_items`` and ``alerts`` are Spark
+    DataFrames, sorted within partitions only). Use a UTC session for
+    periods in local time, as for :func:`rfm_summary`.
+
+    Example:
+        >>> result = patronage.spark.customer_table(log, "customer_id", "date", "amount", "item_id")  # doctest: +SKIP
+        >>> result.table.write.parquet("customers.parquet")  # doctest: +SKIP
+    """
+    from .customers import _on_engine
+
+    return _on_engine(_Engine(), log, customer_col, datetime_col, monetary_value_col, item_col, **options)

@@ -63,6 +63,7 @@ def calibration_holdout_comparison(
     calibration_holdout: Any,
     *,
     max_frequency: int = 7,
+    weights: str | None = None,
     output: str | None = None,
 ) -> HoldoutComparison:
     """Compare the holdout purchases a calibrated model predicts with those made.
@@ -70,7 +71,10 @@ def calibration_holdout_comparison(
     ``calibration_holdout`` is :func:`patronage.rfm_calibration_holdout`'s
     table (``frequency_cal``, ``recency_cal``, ``T_cal``,
     ``frequency_holdout``, ``duration_holdout``); the model must have been
-    fitted on the calibration columns.
+    fitted on the calibration columns. With ``weights``, the name of a
+    column counting the customers each row stands for (a table collapsed to
+    its distinct rows), means are over customers; ``predicted`` and
+    ``actual`` are then per row.
 
     Example:
         >>> import patronage
@@ -86,9 +90,10 @@ def calibration_holdout_comparison(
     model = _require_purchase_model(model)
     max_frequency = _check_max_frequency(max_frequency)
     names = ["frequency_cal", "recency_cal", "T_cal", "frequency_holdout", "duration_holdout"]
-    cols = _numeric_columns(calibration_holdout, names, "calibration_holdout")
+    cols = _numeric_columns(calibration_holdout, [*names, *([weights] if weights else [])], "calibration_holdout")
     if len(cols["frequency_cal"]) == 0:
         raise ValueError("calibration_holdout has no rows")
+    w = cols[weights] if weights else np.ones(len(cols["frequency_cal"]))
     predicted = np.asarray(
         model.conditional_expected_number_of_purchases_up_to_time(
             cols["duration_holdout"], cols["frequency_cal"], cols["recency_cal"], cols["T_cal"]
@@ -96,14 +101,14 @@ def calibration_holdout_comparison(
     )
     actual = cols["frequency_holdout"]
     group = np.minimum(cols["frequency_cal"], max_frequency).astype(np.int64)
-    counts = np.bincount(group, minlength=max_frequency + 1)
+    counts = np.bincount(group, weights=w, minlength=max_frequency + 1)
     present = counts > 0
-    mean_actual = np.bincount(group, weights=actual, minlength=max_frequency + 1)[present] / counts[present]
-    mean_predicted = np.bincount(group, weights=predicted, minlength=max_frequency + 1)[present] / counts[present]
+    mean_actual = np.bincount(group, weights=w * actual, minlength=max_frequency + 1)[present] / counts[present]
+    mean_predicted = np.bincount(group, weights=w * predicted, minlength=max_frequency + 1)[present] / counts[present]
     table = build_frame(
         {
             "frequency_cal": np.arange(max_frequency + 1)[present],
-            "n_customers": counts[present],
+            "n_customers": counts[present].astype(np.int64),
             "actual": mean_actual,
             "predicted": mean_predicted,
         },
@@ -113,7 +118,7 @@ def calibration_holdout_comparison(
         by_frequency=table,
         predicted=predicted,
         actual=actual,
-        mae=float(np.mean(np.abs(predicted - actual))),
+        mae=float(np.average(np.abs(predicted - actual), weights=w)),
         mae_by_frequency=float(np.mean(np.abs(mean_predicted - mean_actual))),
     )
 

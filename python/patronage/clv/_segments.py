@@ -94,10 +94,15 @@ def _wrap_like(like: Any, labels: np.ndarray, categories: Sequence[str], name: s
     return labels
 
 
+#: :func:`value_tiers`' default cuts and names.
+TIER_QUANTILES = (0.5, 0.8, 0.95)
+TIER_LABELS = ("low", "medium", "high", "top")
+
+
 def value_tiers(
     values: Any,
-    quantiles: Sequence[float] = (0.5, 0.8, 0.95),
-    labels: Sequence[str] = ("low", "medium", "high", "top"),
+    quantiles: Sequence[float] = TIER_QUANTILES,
+    labels: Sequence[str] = TIER_LABELS,
 ) -> Any:
     """Value tiers from customer values (e.g. CLV) cut at ``quantiles``.
 
@@ -112,16 +117,26 @@ def value_tiers(
         ['low', 'mid', 'low', 'top', 'mid']
     """
     array = _values(values, "values")
+    cuts = tier_cuts(array, quantiles, labels)
+    return _wrap_like(values, tiers_at(array, cuts, labels), labels, "value_tier")
+
+
+def tier_cuts(values: np.ndarray, quantiles: Sequence[float], labels: Sequence[str]) -> np.ndarray:
+    """The values at ``quantiles`` of all ``values``: where tiers change
+    (computed once over every customer, then applied part by part)."""
     q = np.asarray(quantiles, dtype=np.float64)
     if len(labels) != len(q) + 1:
         raise ValueError(f"labels needs {len(q) + 1} names for {len(q)} quantiles, got {len(labels)}")
     if np.any((q <= 0) | (q >= 1)) or np.any(np.diff(q) <= 0):
         raise ValueError(f"quantiles must increase strictly within (0, 1), got {list(quantiles)}")
-    if not np.all(np.isfinite(array)):
+    if not np.all(np.isfinite(values)):
         raise ValueError("values contains NaN or infinite values")
-    cuts = np.quantile(array, q) if len(array) else q
-    tier = np.searchsorted(cuts, array, side="right")
-    return _wrap_like(values, np.asarray(labels, dtype=object)[tier], labels, "value_tier")
+    return np.quantile(values, q) if len(values) else q
+
+
+def tiers_at(values: np.ndarray, cuts: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    """The label of each value's tier given the ``cuts`` of :func:`tier_cuts`."""
+    return np.asarray(labels, dtype=object)[np.searchsorted(cuts, values, side="right")]
 
 
 _STAGES = ("new", "active", "at risk", "lapsed")
@@ -164,8 +179,18 @@ def lifecycle_stages(
     if not np.all((alive >= 0) & (alive <= 1)):
         raise ValueError("probability_alive must hold probabilities in [0, 1] (no NaN)")
     if new_within is None:
-        repeat = f > 0
-        new_within = float(np.mean(r[repeat] / f[repeat])) if repeat.any() else 0.0
+        new_within = mean_time_between_purchases(f, r)
     stage = np.where(alive < lapsed_below, 3, np.where(alive < at_risk_below, 2, 1))
     stage = np.where((f == 0) & (T <= new_within), 0, stage)
     return _wrap_like(summary, np.asarray(_STAGES, dtype=object)[stage], _STAGES, "lifecycle_stage")
+
+
+def mean_time_between_purchases(frequency: np.ndarray, recency: np.ndarray, weights: Any = None) -> float:
+    """Mean of recency / frequency over repeat customers (0 without any):
+    :func:`lifecycle_stages`' default ``new_within``; ``weights`` counts
+    customers per row of a collapsed summary."""
+    repeat = frequency > 0
+    if not repeat.any():
+        return 0.0
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)[repeat]
+    return float(np.average(recency[repeat] / frequency[repeat], weights=w))
