@@ -169,6 +169,16 @@ def test_unsorted_log_gives_the_same_scores_per_row(small_log):
     assert refit.threshold_ == scorer.threshold_
 
 
+def test_a_fit_on_a_long_log_does_not_depend_on_its_row_order():
+    # Past 2^17 rows the calibration samples every k-th purchase: taken in
+    # customer order, not in the order rows came (a cluster's is arbitrary).
+    log, _ = simulate_transactions(20_000, seed=7)
+    assert len(log) > 1 << 17
+    scorer = TransactionRiskScorer(**COLS).fit(log)
+    shuffled = TransactionRiskScorer(**COLS).fit(log.sample(frac=1.0, random_state=1))
+    assert shuffled.threshold_ == scorer.threshold_
+
+
 @pytest.mark.parametrize("n_batches", [1, 7, 50])
 def test_streaming_equals_batch(small_log, n_batches):
     log, _ = small_log

@@ -289,9 +289,11 @@ impl RiskModel {
             Some(&mut states),
             ctl,
             Vec::new,
-            |acc: &mut Vec<[f64; N_FEATURES]>, row, obs| {
+            // Sampled by position in customer order, so the calibration
+            // depends on the rows, not on the order they came in.
+            |acc: &mut Vec<[f64; N_FEATURES]>, position, obs| {
                 if let Some(obs) = obs {
-                    if row % stride == 0 {
+                    if position % stride == 0 {
                         acc.push(obs.features);
                     }
                 }
@@ -393,15 +395,15 @@ impl RiskModel {
             states,
             ctl,
             ChunkScores::default,
-            |acc: &mut ChunkScores, row, obs| match obs {
-                Some(obs) => {
-                    acc.pending.push((row as u32, obs));
+            |acc: &mut ChunkScores, position, obs| match (sorted.order[position], obs) {
+                (row, Some(obs)) => {
+                    acc.pending.push((row, obs));
                     if acc.pending.len() == SCORE_BATCH {
                         self.score_pending(acc, with_features);
                     }
                 }
-                None => {
-                    acc.rows.push(row as u32);
+                (row, None) => {
+                    acc.rows.push(row);
                     acc.scores.push(0.0);
                     if with_features {
                         acc.features.push([f64::NAN; N_FEATURES]);

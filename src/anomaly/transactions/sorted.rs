@@ -95,9 +95,9 @@ impl SortedLog {
 
 /// Run every customer's transactions through its state, in parallel over
 /// customers.  `states` holds one state per customer code (streaming) or is
-/// `None` (fresh states, dropped after use).  Each task folds its rows (with
-/// their original row numbers) into an accumulator; accumulators come back in
-/// customer order.
+/// `None` (fresh states, dropped after use).  Each task folds its rows (by
+/// position in customer order; `sorted.order[k]` is position `k`'s row) into
+/// an accumulator; accumulators come back in customer order.
 pub(super) fn run<A: Send>(
     sorted: &SortedLog,
     config: &FeatureConfig,
@@ -153,7 +153,7 @@ pub(super) fn run<A: Send>(
                 }
                 for k in first..end {
                     let obs = state.observe(config, &sorted.transaction(k));
-                    visit(&mut acc, sorted.order[k] as usize, obs);
+                    visit(&mut acc, k, obs);
                 }
             }
             Ok(acc)
