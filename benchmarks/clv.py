@@ -1,7 +1,10 @@
 """BG/NBD and Pareto/NBD fit + predictions: patronage vs lifetimes on the same data.
 
-Data: the CDNOW master summary (23,570 customers, weeks) and BG/NBD customer
-summaries simulated in whole days (100k and 1M customers by default). Each
+Data: the CDNOW master summary (23,570 customers, weeks), BG/NBD customer
+summaries simulated in whole days (100k and 1M customers by default), the same
+with continuous times (300k customers in fractional weeks, every row
+distinct), and 3,000 customers who never drop out (Poisson-gamma purchases in
+whole days, where drop-out is not identified). Each
 library runs in fresh subprocesses on the same Parquet file (the fastest of
 --repeat runs is kept), so peak memory is its own. Timed work per model: fit,
 then expected purchases in the next 30 periods and probability alive for every
@@ -27,12 +30,11 @@ from _common import best, fmt_mb, report, run_worker, start_measuring
 MODELS = {"BetaGeo": "BetaGeoFitter", "ParetoNBD": "ParetoNBDFitter"}
 
 
-def simulate_summary(n: int, seed: int = 0, horizon: int = 730) -> dict[str, np.ndarray]:
-    """BG/NBD customers (rates per day) observed for 1..horizon whole days."""
-    rng = np.random.default_rng(seed)
-    rate = rng.gamma(0.75, 1 / 20.0, n)
-    dropout = rng.beta(0.8, 2.5, n)
-    T = rng.integers(1, horizon + 1, n).astype(np.float64)
+def _purchases(rate: np.ndarray, T: np.ndarray, dropout: np.ndarray | None, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Repeat purchases and the time of the last one: Poisson purchases at
+    ``rate`` until ``T``, dropping out after a purchase with probability
+    ``dropout`` (never, if None)."""
+    n = len(T)
     x = np.zeros(n)
     last = np.zeros(n)
     now = np.zeros(n)
@@ -43,8 +45,34 @@ def simulate_summary(n: int, seed: int = 0, horizon: int = 730) -> dict[str, np.
         buyers = active[bought]
         x[buyers] += 1
         last[buyers] = now[buyers]
-        alive = rng.random(buyers.size) >= dropout[buyers]
-        active = buyers[alive]
+        active = buyers if dropout is None else buyers[rng.random(buyers.size) >= dropout[buyers]]
+    return x, last
+
+
+def simulate_summary(n: int, seed: int = 0, horizon: int = 730, continuous: bool = False) -> dict[str, np.ndarray]:
+    """BG/NBD customers (rates per day) observed for 1..horizon whole days,
+    or (``continuous``) for a uniform time in weeks, with exact recency: then
+    every customer's row is distinct."""
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(0.75, 1 / 20.0, n)
+    dropout = rng.beta(0.8, 2.5, n)
+    if continuous:
+        T = rng.uniform(1, horizon, n)
+        x, last = _purchases(rate, T, dropout, rng)
+        return {"frequency": x, "recency": last / 7, "T": T / 7}
+    T = rng.integers(1, horizon + 1, n).astype(np.float64)
+    x, last = _purchases(rate, T, dropout, rng)
+    recency = np.where(x > 0, np.minimum(np.ceil(last), T), 0.0)
+    return {"frequency": x, "recency": recency, "T": T}
+
+
+def simulate_no_dropout(n: int = 3000, seed: int = 1) -> dict[str, np.ndarray]:
+    """Poisson-gamma purchases (r 0.7, alpha 65 days) that never drop out,
+    observed for 30..370 whole days: drop-out is not identified."""
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(0.7, 1 / 65.0, n)
+    T = rng.integers(30, 371, n).astype(np.float64)
+    x, last = _purchases(rate, T, None, rng)
     recency = np.where(x > 0, np.minimum(np.ceil(last), T), 0.0)
     return {"frequency": x, "recency": recency, "T": T}
 
@@ -88,6 +116,11 @@ def log_likelihood(model: str, params: dict, data) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=float, nargs="+", default=[1e5, 1e6])
+    parser.add_argument(
+        "--continuous", type=float, nargs="*", default=[3e5],
+        help="customers with continuous times (fractional weeks, every row distinct)",
+    )
+    parser.add_argument("--no-dropout-log", action="store_true", help="skip the 3,000-customer log without drop-out")
     parser.add_argument("--no-cdnow", action="store_true")
     parser.add_argument("--no-reference", action="store_true", help="run patronage only")
     parser.add_argument(
@@ -111,6 +144,10 @@ def main() -> None:
         datasets.append(("CDNOW master", master[["frequency", "recency", "T"]].reset_index(drop=True)))
     for n in args.customers:
         datasets.append((f"simulated {int(n):,}", pd.DataFrame(simulate_summary(int(n)))))
+    for n in args.continuous:
+        datasets.append((f"continuous {int(n):,}", pd.DataFrame(simulate_summary(int(n), continuous=True))))
+    if not args.no_dropout_log:
+        datasets.append(("no drop-out 3,000", pd.DataFrame(simulate_no_dropout())))
 
     print(
         f"fit + predict (expected purchases, P(alive)) vs lifetimes; {os.cpu_count()} cores; best of {args.repeat}"

@@ -381,6 +381,88 @@ def test_non_convergence_warns():
         BetaGeo(max_iter=50).fit(x, T, T)
 
 
+def _purchases(rate, T, dropout, rng):
+    """Repeat purchases and the last one's time (as benchmarks/clv.py simulates them)."""
+    x, last, now, active = np.zeros(len(T)), np.zeros(len(T)), np.zeros(len(T)), np.arange(len(T))
+    while active.size:
+        now[active] += rng.exponential(1.0 / rate[active])
+        buyers = active[now[active] <= T[active]]
+        x[buyers] += 1
+        last[buyers] = now[buyers]
+        active = buyers if dropout is None else buyers[rng.random(buyers.size) >= dropout[buyers]]
+    return x, last
+
+
+@pytest.mark.parametrize("model_type", list(LIFETIMES))
+def test_continuous_times_fit_equals_lifetimes(model_type):
+    # Fractional weeks: every row distinct, so no time is shared between rows.
+    rng = np.random.default_rng(3)
+    n = 3000
+    rate, dropout = rng.gamma(0.75, 1 / 20.0, n), rng.beta(0.8, 2.5, n)
+    T = rng.uniform(1, 730, n)
+    x, last = _purchases(rate, T, dropout, rng)
+    data = pd.DataFrame({"frequency": x, "recency": last / 7, "T": T / 7})
+    assert not data.duplicated().any()
+    ours = model_type().fit(data)
+    theirs = LIFETIMES[model_type]().fit(data["frequency"], data["recency"], data["T"])
+    their_ll = float(model_type.from_params(dict(theirs.params_)).log_likelihood(data).sum())
+    assert ours.converged_
+    assert ours.log_likelihood_ >= their_ll - 1e-6
+    assert ours.log_likelihood_ == pytest.approx(float(ours.log_likelihood(data).sum()), rel=1e-12)
+    for name, value in theirs.params_.items():
+        assert ours.params_[name] == pytest.approx(value, rel=2e-3)
+
+
+def _nbd_maximum(data):
+    """(r, alpha) of the NBD (purchases without drop-out) by scipy."""
+    from scipy.optimize import minimize
+    from scipy.special import gammaln
+
+    x, T = data["frequency"].to_numpy(), data["T"].to_numpy()
+
+    def negative_ll(theta):
+        r, alpha = np.exp(theta)
+        return -np.sum(gammaln(r + x) - gammaln(r) + r * np.log(alpha) - (r + x) * np.log(alpha + T))
+
+    found = minimize(negative_ll, [0.0, np.log(T.max() / 10)], method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-9})
+    return np.exp(found.x), -found.fun
+
+
+def test_no_dropout_log_stops_at_the_nbd_boundary():
+    # Poisson-gamma purchases that never stop (benchmarks/clv.py's log without drop-out).
+    rng = np.random.default_rng(1)
+    n = 3000
+    rate, T = rng.gamma(0.7, 1 / 65.0, n), rng.integers(30, 371, n).astype(float)
+    x, last = _purchases(rate, T, None, rng)
+    data = pd.DataFrame({"frequency": x, "recency": np.where(x > 0, np.minimum(np.ceil(last), T), 0.0), "T": T})
+    (r, alpha), nbd_ll = _nbd_maximum(data)
+    with pytest.warns(ConvergenceWarning, match="drop-out is not identified"):
+        model = ParetoNBD().fit(data)
+    assert not model.converged_
+    se = model.standard_errors_
+    assert np.isfinite(se["r"]) and np.isfinite(se["alpha"]) and se["r"] > 0 and se["alpha"] > 0
+    assert np.isnan(se["s"]) and np.isnan(se["beta"])
+    assert model.params_["r"] == pytest.approx(r, rel=1e-4)
+    assert model.params_["alpha"] == pytest.approx(alpha, rel=1e-4)
+    assert model.log_likelihood_ == pytest.approx(nbd_ll, abs=1e-6)
+    # Predictions are the NBD's: nobody has dropped out.
+    assert np.all(model.conditional_probability_alive(data) > 0.999)
+    # The BG/NBD family runs to the same boundary (a → 0) through the same
+    # code, or converges next to it: never better than the NBD.
+    for model_type in (BetaGeo, ModifiedBetaGeo):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fitted = model_type().fit(data)
+        assert fitted.log_likelihood_ <= nbd_ll + 1e-6
+        assert fitted.params_["a"] / (fitted.params_["a"] + fitted.params_["b"]) < 1e-2
+        if caught:
+            assert "drop-out is not identified" in str(caught[0].message)
+            assert fitted.params_["r"] == pytest.approx(r, rel=1e-4)
+            assert np.isfinite(fitted.standard_errors_["alpha"])
+        else:
+            assert fitted.converged_
+
+
 # -- model checks and segmentation ----------------------------------------------
 
 

@@ -10,8 +10,9 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::models::{ModelKind, Row, TimeLogs};
-use super::optimize::{invert_spd, minimize, Settings};
+use super::boundary;
+use super::models::{Likelihood, ModelKind, Row, TimeLogs};
+use super::optimize::{invert_spd, minimize_until, Settings};
 use super::real::{Dual, Real};
 use crate::control::Control;
 use crate::error::{Error, Result};
@@ -25,10 +26,44 @@ const CHUNK: usize = 2048;
 pub struct Collapsed {
     pub rows: Vec<Row>,
     pub weights: Vec<f64>,
-    /// Distinct values of `t_x` and of `T`, and each row's index into them:
-    /// logarithms of the times are computed once per distinct value.
-    levels: [Vec<f64>; 2],
-    level_of_row: Vec<[u32; 2]>,
+    /// Shared times, when rows share few of them (whole periods).
+    levels: Option<TimeLevels>,
+}
+
+/// Distinct values of `t_x` and of `T`, and each row's index into them:
+/// logarithms of the times are then computed once per distinct value.
+/// Worth it only when the tables are much shorter than the rows (times in
+/// whole periods): with continuous times every row has its own, and
+/// gathering them from tables as long as the data costs more (cache misses)
+/// than computing each row's logarithms where they are used.
+#[derive(Debug, Clone)]
+struct TimeLevels {
+    values: [Vec<f64>; 2],
+    of_row: Vec<[u32; 2]>,
+}
+
+/// Rows per distinct time below which [`TimeLevels`] pay.
+const ROWS_PER_LEVEL: usize = 8;
+
+impl TimeLevels {
+    fn new(rows: &[Row]) -> Option<Self> {
+        let distinct = |column: usize| {
+            let mut values: Vec<f64> = rows.par_iter().map(|r| r[column]).collect();
+            values.par_sort_unstable_by(f64::total_cmp);
+            values.dedup();
+            values
+        };
+        let values = [distinct(1), distinct(2)];
+        if ROWS_PER_LEVEL * (values[0].len() + values[1].len()) > rows.len() {
+            return None;
+        }
+        let find = |k: usize, v: f64| values[k].partition_point(|&l| l < v) as u32;
+        let of_row = rows
+            .par_iter()
+            .map(|r| [find(0, r[1]), find(1, r[2])])
+            .collect();
+        Some(TimeLevels { values, of_row })
+    }
 }
 
 impl Collapsed {
@@ -58,8 +93,7 @@ impl Collapsed {
         let mut out = Collapsed {
             rows: Vec::new(),
             weights: Vec::new(),
-            levels: [Vec::new(), Vec::new()],
-            level_of_row: Vec::new(),
+            levels: None,
         };
         for (key, w) in pairs {
             if w == 0.0 {
@@ -74,20 +108,7 @@ impl Collapsed {
                 }
             }
         }
-        for (k, column) in [1, 2].into_iter().enumerate() {
-            let mut values: Vec<f64> = out.rows.par_iter().map(|r| r[column]).collect();
-            values.par_sort_unstable_by(f64::total_cmp);
-            values.dedup();
-            out.levels[k] = values;
-        }
-        let levels = &out.levels;
-        let find = |k: usize, v: f64| levels[k].partition_point(|&l| l < v) as u32;
-        let level_of_row = out
-            .rows
-            .par_iter()
-            .map(|r| [find(0, r[1]), find(1, r[2])])
-            .collect();
-        out.level_of_row = level_of_row;
+        out.levels = TimeLevels::new(&out.rows);
         Ok(out)
     }
 
@@ -108,67 +129,107 @@ impl Collapsed {
 
     /// Weighted log-likelihood and its gradient in the natural parameters
     /// (NaN once `ctl` is cancelled, which ends the optimisation).
+    ///
+    /// Rows are sorted by frequency, so the terms of a frequency (log-gamma
+    /// functions, the drop-out factor) are computed once per run of equal
+    /// frequencies and weighted by the run's total weight; a row adds only
+    /// its history terms, the logarithms of its times (taken from
+    /// [`TimeLevels`] when rows share them) and one `log_add_exp`.
     pub fn log_likelihood(
         &self,
-        kind: ModelKind,
+        kind: impl Into<Likelihood>,
         params: &[f64],
         ctl: &Control,
     ) -> (f64, [f64; 4]) {
+        let kind: Likelihood = kind.into();
         let duals: Vec<Dual<4>> = params
             .iter()
             .enumerate()
             .map(|(i, &v)| Dual::var(v, i))
             .collect();
         let continuous = kind.is_continuous();
-        let logs_of = |k: usize, f: &dyn Fn(f64) -> Dual<4>| -> Vec<Dual<4>> {
-            if continuous {
-                self.levels[k].iter().map(|&v| f(v)).collect()
-            } else {
-                Vec::new()
-            }
+        let tables = match &self.levels {
+            Some(levels) if continuous => Some(levels.logs(kind.uses_beta(), &duals)),
+            _ => None,
         };
-        let alpha_tx = logs_of(0, &|v| TimeLogs::alpha(&duals, v));
-        let alpha_t = logs_of(1, &|v| TimeLogs::alpha(&duals, v));
-        let beta_t = logs_of(1, &|v| TimeLogs::beta(kind, &duals, v));
+        let row_logs = |row: &Row, i: usize| match &tables {
+            Some(tables) => tables.of_row(i),
+            None if continuous => TimeLogs::new(kind, &duals, row[1], row[2]),
+            None => TimeLogs::default(),
+        };
         let partial: Vec<Dual<4>> = self
             .rows
             .par_chunks(CHUNK)
             .zip(self.weights.par_chunks(CHUNK))
-            .zip(self.level_of_row.par_chunks(CHUNK))
-            .map(|((rows, weights), levels)| {
+            .enumerate()
+            .map(|(k, (rows, weights))| {
                 if ctl.cancelled() {
                     return Dual::<4>::cst(f64::NAN);
                 }
-                // Rows are sorted by frequency, so the frequency terms are
-                // computed once per run of equal frequencies.
+                let offset = k * CHUNK;
                 let mut sum = Dual::<4>::cst(0.0);
-                let mut run = None;
-                for ((row, &w), &[i_tx, i_t]) in rows.iter().zip(weights).zip(levels) {
-                    let frequency = match run {
-                        Some((x, terms)) if x == row[0] => terms,
-                        _ => {
-                            let terms = kind.frequency_terms(&duals, row[0]);
-                            run = Some((row[0], terms));
-                            terms
-                        }
-                    };
-                    let logs = if continuous {
-                        TimeLogs {
-                            alpha_tx: alpha_tx[i_tx as usize],
-                            alpha_t: alpha_t[i_t as usize],
-                            beta_t: beta_t[i_t as usize],
-                        }
-                    } else {
-                        TimeLogs::default()
-                    };
-                    let history = kind.ln_history_terms(&duals, *row, &frequency, &logs);
-                    sum = sum + (frequency.ln_constant + history) * Dual::cst(w);
+                let mut start = 0;
+                while start < rows.len() {
+                    let x = rows[start][0];
+                    let end = rows[start..]
+                        .iter()
+                        .position(|r| r[0] != x)
+                        .map_or(rows.len(), |n| start + n);
+                    let frequency = kind.frequency_terms(&duals, x);
+                    let mut histories = Dual::<4>::cst(0.0);
+                    let mut weight = 0.0;
+                    for i in start..end {
+                        let (row, w) = (&rows[i], weights[i]);
+                        let logs = row_logs(row, offset + i);
+                        let history = kind.ln_history_terms(&duals, *row, &frequency, &logs);
+                        histories = histories + history.scale(w);
+                        weight += w;
+                    }
+                    sum = sum + frequency.ln_constant.scale(weight) + histories;
+                    start = end;
                 }
                 sum
             })
             .collect();
         let total = partial.into_iter().fold(Dual::<4>::cst(0.0), |a, b| a + b);
         (total.v, total.d)
+    }
+}
+
+/// [`TimeLogs`] of every distinct time, at given parameters.
+struct LevelLogs<'a> {
+    of_row: &'a [[u32; 2]],
+    alpha: [Vec<Dual<4>>; 2],
+    beta_t: Vec<Dual<4>>,
+}
+
+impl TimeLevels {
+    fn logs(&self, with_beta: bool, duals: &[Dual<4>]) -> LevelLogs<'_> {
+        let map =
+            |values: &[f64], f: &dyn Fn(f64) -> Dual<4>| values.iter().map(|&v| f(v)).collect();
+        LevelLogs {
+            of_row: &self.of_row,
+            alpha: [
+                map(&self.values[0], &|v| TimeLogs::alpha(duals, v)),
+                map(&self.values[1], &|v| TimeLogs::alpha(duals, v)),
+            ],
+            beta_t: if with_beta {
+                map(&self.values[1], &|v| TimeLogs::beta(duals, v))
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+impl LevelLogs<'_> {
+    fn of_row(&self, i: usize) -> TimeLogs<Dual<4>> {
+        let [i_tx, i_t] = self.of_row[i].map(|l| l as usize);
+        TimeLogs {
+            alpha_tx: self.alpha[0][i_tx],
+            alpha_t: self.alpha[1][i_t],
+            beta_t: self.beta_t.get(i_t).copied().unwrap_or(Dual::cst(0.0)),
+        }
     }
 }
 
@@ -281,6 +342,16 @@ impl Fitted {
             converged: true,
             penalizer: 0.0,
         })
+    }
+
+    /// Whether the fit ran to the boundary where drop-out vanishes (see
+    /// [`boundary`]): then only the purchase parameters `(r, α)` have
+    /// standard errors, the NBD's.
+    pub fn dropout_at_boundary(&self) -> bool {
+        self.kind.is_continuous()
+            && !self.converged
+            && self.std_errors[..2].iter().all(|s| s.is_finite())
+            && self.std_errors[2..].iter().all(|s| s.is_nan())
     }
 
     pub fn aic(&self) -> f64 {
@@ -405,23 +476,46 @@ pub fn fit(
         gradient_tol: options.gradient_tol,
     };
     let penalizer = options.penalizer;
+    // Continuous models whose drop-out may vanish: the NBD, fitted first
+    // (cheaply), tells when the fit has run to that boundary.
+    let boundary = if kind.is_continuous() && penalizer == 0.0 {
+        boundary::NoDropout::fit(kind, &data, &start, settings, ctl)
+    } else {
+        None
+    };
     let mut theta0: Vec<f64> = start.iter().map(|v| v.ln()).collect();
     let mut inverse_hessian = None;
     if options.warm_start_rows > 0 && data.rows.len() > options.warm_start_rows {
         let sample = data.systematic_sample(options.warm_start_rows)?;
-        let rough = minimize(
-            mean_objective(kind, &sample, penalizer, ctl),
+        let rough = minimize_until(
+            mean_objective(kind.into(), &sample, penalizer, ctl),
             &theta0,
             None,
             settings,
+            &|x, value| {
+                boundary
+                    .as_ref()
+                    .is_some_and(|b| b.reached(x, value, total_weight))
+            },
         );
-        if rough.converged {
+        // A sample at the boundary starts the full data there.
+        if rough.converged || rough.stopped {
             theta0 = rough.x;
             inverse_hessian = Some(rough.inverse_hessian);
         }
     }
-    let objective = mean_objective(kind, &data, penalizer, ctl);
-    let minimum = minimize(objective, &theta0, inverse_hessian, settings);
+    let objective = mean_objective(kind.into(), &data, penalizer, ctl);
+    let minimum = minimize_until(
+        objective,
+        &theta0,
+        inverse_hessian,
+        settings,
+        &|x, value| {
+            boundary
+                .as_ref()
+                .is_some_and(|b| b.reached(x, value, total_weight))
+        },
+    );
     ctl.check()?;
     let params: Vec<f64> = minimum.x.iter().map(|t| t.exp()).collect();
     if params.iter().any(|p| !(p.is_finite() && *p > 0.0)) || !minimum.value.is_finite() {
@@ -430,13 +524,26 @@ pub fn fit(
             format!("the estimates diverged (parameters {params:?}); try penalizer_coef > 0"),
         ));
     }
-    let (log_likelihood, gradient) = data.log_likelihood(kind, &params, ctl);
-    let covariance = covariance(kind, &data, &params, &gradient, ctl);
+    let (log_likelihood, gradient) = if minimum.stopped {
+        (f64::NAN, [f64::NAN; 4])
+    } else {
+        data.log_likelihood(kind, &params, ctl)
+    };
+    let covariance = if minimum.stopped {
+        vec![f64::NAN; n * n]
+    } else {
+        covariance(kind.into(), &data, &params, &gradient, ctl)
+    };
     ctl.check()?;
     let std_errors: Vec<f64> = (0..n).map(|i| covariance[i * n + i].sqrt()).collect();
     // A stationary point whose information matrix is not positive definite
     // is a ridge or a boundary (e.g. a → 0 when nobody is seen to drop out).
     let proper_maximum = std_errors.iter().all(|s| s.is_finite());
+    if let Some(no_dropout) = &boundary {
+        if minimum.stopped || (!proper_maximum && no_dropout.explains(log_likelihood)) {
+            return Ok(no_dropout.fitted(&params, minimum.iterations, &data));
+        }
+    }
     Ok(Fitted {
         kind,
         params,
@@ -482,8 +589,8 @@ fn initial_params(kind: ModelKind, data: &Collapsed) -> Vec<f64> {
 
 /// The mean penalised negative log-likelihood and its gradient in
 /// log-parameter space, where every parameter is positive.
-fn mean_objective<'a>(
-    kind: ModelKind,
+pub(super) fn mean_objective<'a>(
+    kind: Likelihood,
     data: &'a Collapsed,
     penalizer: f64,
     ctl: &'a Control,
@@ -506,8 +613,8 @@ fn mean_objective<'a>(
 /// Inverse of the observed information (minus the Hessian of the total
 /// log-likelihood), by forward differences of the exact gradient, whose
 /// value at the estimates is `gradient`.
-fn covariance(
-    kind: ModelKind,
+pub(super) fn covariance(
+    kind: Likelihood,
     data: &Collapsed,
     params: &[f64],
     gradient: &[f64],

@@ -5,6 +5,7 @@
 //! * [`special`]: Gauss hypergeometric series evaluated in log space.
 //! * [`models`]: the likelihoods (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB,
 //!   shifted-beta-geometric, Gamma-Gamma).
+//! * [`boundary`]: fits whose drop-out vanishes (the NBD limit).
 //! * [`optimize`] and [`fit`]: BFGS in log-parameter space on collapsed,
 //!   weighted data; standard errors from the Hessian.
 //! * [`predict`]: predictions, vectorised over customers with rayon.
@@ -14,6 +15,7 @@
 // `!(x > 0.0)` is how these modules reject NaN along with non-positive values.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod boundary;
 pub mod customers;
 pub mod fit;
 pub mod models;

@@ -190,7 +190,7 @@ impl ModelKind {
     /// Log-likelihood of one row.
     pub fn log_likelihood<T: Real>(self, p: &[T], row: Row) -> T {
         let logs = if self.is_continuous() {
-            TimeLogs::new(self, p, row[1], row[2])
+            TimeLogs::new(Likelihood::Of(self), p, row[1], row[2])
         } else {
             TimeLogs::default()
         };
@@ -386,11 +386,20 @@ impl<T: Real> Default for TimeLogs<T> {
 }
 
 impl<T: Real> TimeLogs<T> {
-    pub fn new(kind: ModelKind, p: &[T], tx: f64, big_t: f64) -> Self {
+    /// The logs `likelihood` reads (`ln(α + t_x)` only after a purchase).
+    pub fn new(likelihood: Likelihood, p: &[T], tx: f64, big_t: f64) -> Self {
         TimeLogs {
-            alpha_tx: Self::alpha(p, tx),
+            alpha_tx: if tx > 0.0 {
+                Self::alpha(p, tx)
+            } else {
+                p[1].ln()
+            },
             alpha_t: Self::alpha(p, big_t),
-            beta_t: Self::beta(kind, p, big_t),
+            beta_t: if likelihood.uses_beta() {
+                (p[3] + c(big_t)).ln()
+            } else {
+                c(0.0)
+            },
         }
     }
 
@@ -399,13 +408,9 @@ impl<T: Real> TimeLogs<T> {
         (p[1] + c(t)).ln()
     }
 
-    /// `ln(β + t)` for Pareto/NBD, 0 otherwise.
-    pub fn beta(kind: ModelKind, p: &[T], t: f64) -> T {
-        if kind == ModelKind::ParetoNbd {
-            (p[3] + c(t)).ln()
-        } else {
-            c(0.0)
-        }
+    /// `ln(β + t)` (Pareto/NBD's fourth parameter).
+    pub fn beta(p: &[T], t: f64) -> T {
+        (p[3] + c(t)).ln()
     }
 }
 
@@ -413,10 +418,70 @@ fn c<T: Real>(v: f64) -> T {
     T::cst(v)
 }
 
+/// `ln[(α/(α+T))^r (α+T)^-x]` less `r ln α`: the purchase part of being
+/// alive at `T` with `x` purchases, which every continuous model and the NBD
+/// share.
+fn ln_purchases_to_t<T: Real>(p: &[T], x: f64, logs: &TimeLogs<T>) -> T {
+    -(p[0] + c(x)) * logs.alpha_t
+}
+
+/// What a fit maximises: a model's likelihood, or the NBD's (purchases
+/// without drop-out), the limit every continuous model reaches when its
+/// drop-out vanishes, which tells a fit that runs to that boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Likelihood {
+    Of(ModelKind),
+    /// Parameters `(r, α)`.
+    NoDropout,
+}
+
+impl From<ModelKind> for Likelihood {
+    fn from(kind: ModelKind) -> Self {
+        Likelihood::Of(kind)
+    }
+}
+
+impl Likelihood {
+    pub fn is_continuous(self) -> bool {
+        match self {
+            Likelihood::Of(kind) => kind.is_continuous(),
+            Likelihood::NoDropout => true,
+        }
+    }
+
+    /// Whether the rows' [`TimeLogs`] need `ln(β + T)`.
+    pub fn uses_beta(self) -> bool {
+        self == Likelihood::Of(ModelKind::ParetoNbd)
+    }
+
+    pub fn frequency_terms<T: Real>(self, p: &[T], x: f64) -> FrequencyTerms<T> {
+        match self {
+            Likelihood::Of(kind) => kind.frequency_terms(p, x),
+            Likelihood::NoDropout => FrequencyTerms {
+                ln_constant: ln_gamma_ratio(p[0], c(x)) + p[0] * p[1].ln(),
+                ln_dropout: c(f64::NEG_INFINITY),
+            },
+        }
+    }
+
+    pub fn ln_history_terms<T: Real>(
+        self,
+        p: &[T],
+        row: Row,
+        frequency: &FrequencyTerms<T>,
+        logs: &TimeLogs<T>,
+    ) -> T {
+        match self {
+            Likelihood::Of(kind) => kind.ln_history_terms(p, row, frequency, logs),
+            Likelihood::NoDropout => ln_purchases_to_t(p, row[0], logs),
+        }
+    }
+}
+
 /// Fader, Hardie & Lee (2005), equation (6), without the frequency terms.
 fn bg_nbd<T: Real>(p: &[T], [x, _, _]: Row, f: &FrequencyTerms<T>, logs: &TimeLogs<T>) -> T {
     let rx = p[0] + c(x);
-    let a3 = -rx * logs.alpha_t;
+    let a3 = ln_purchases_to_t(p, x, logs);
     if x > 0.0 {
         let a4 = f.ln_dropout - rx * logs.alpha_tx;
         log_add_exp(a3, a4)
@@ -429,7 +494,7 @@ fn bg_nbd<T: Real>(p: &[T], [x, _, _]: Row, f: &FrequencyTerms<T>, logs: &TimeLo
 fn mbg_nbd<T: Real>(p: &[T], [x, _, _]: Row, f: &FrequencyTerms<T>, logs: &TimeLogs<T>) -> T {
     let rx = p[0] + c(x);
     let a4 = f.ln_dropout + rx * (logs.alpha_t - logs.alpha_tx);
-    -rx * logs.alpha_t + log_add_exp(a4, c(0.0))
+    ln_purchases_to_t(p, x, logs) + log_add_exp(a4, c(0.0))
 }
 
 /// `ln A₀` of Fader & Hardie's Pareto/NBD note (2005), equations (19)-(20):
@@ -453,9 +518,7 @@ fn pareto_nbd<T: Real>(
     f: &FrequencyTerms<T>,
     logs: &TimeLogs<T>,
 ) -> T {
-    let (r, s) = (p[0], p[2]);
-    let rx = r + c(x);
-    let alive_to_t = -rx * logs.alpha_t - s * logs.beta_t;
+    let alive_to_t = ln_purchases_to_t(p, x, logs) - p[2] * logs.beta_t;
     if tx >= big_t {
         // A₀ = 0: the customer bought at the end of observation.
         return alive_to_t;
@@ -554,6 +617,37 @@ mod tests {
                     (ll.d[i] - numeric).abs() < 1e-5 * (1.0 + numeric.abs()),
                     "{kind:?} {i}: {} vs {numeric}",
                     ll.d[i]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn no_dropout_gradients_match_finite_differences() {
+        let params = [0.7, 65.0];
+        let duals = [Dual::<4>::var(params[0], 0), Dual::<4>::var(params[1], 1)];
+        let ll = |p: &[f64], row: Row| {
+            let likelihood = Likelihood::NoDropout;
+            let logs = TimeLogs::new(likelihood, p, row[1], row[2]);
+            let f = likelihood.frequency_terms(p, row[0]);
+            f.ln_constant + likelihood.ln_history_terms(p, row, &f, &logs)
+        };
+        for row in [[0.0, 0.0, 40.0], [7.0, 200.5, 370.0]] {
+            let logs = TimeLogs::new(Likelihood::NoDropout, &duals, row[1], row[2]);
+            let f = Likelihood::NoDropout.frequency_terms(&duals, row[0]);
+            let exact =
+                f.ln_constant + Likelihood::NoDropout.ln_history_terms(&duals, row, &f, &logs);
+            assert!((exact.v - ll(&params, row)).abs() < 1e-12);
+            for i in 0..2 {
+                let h = 1e-6 * params[i];
+                let (mut up, mut down) = (params, params);
+                up[i] += h;
+                down[i] -= h;
+                let numeric = (ll(&up, row) - ll(&down, row)) / (2.0 * h);
+                assert!(
+                    (exact.d[i] - numeric).abs() < 1e-6 * (1.0 + numeric.abs()),
+                    "{row:?} {i}: {} vs {numeric}",
+                    exact.d[i]
                 );
             }
         }

@@ -15,6 +15,8 @@ pub struct Minimum {
     pub inverse_hessian: Vec<f64>,
     pub iterations: usize,
     pub converged: bool,
+    /// Ended by the caller's `stop` rule (see [`minimize_until`]).
+    pub stopped: bool,
 }
 
 /// Stopping rules: the gradient's largest component below `gradient_tol`.
@@ -34,6 +36,18 @@ pub fn minimize(
     inverse_hessian: Option<Vec<f64>>,
     settings: Settings,
 ) -> Minimum {
+    minimize_until(f, x0, inverse_hessian, settings, &|_, _| false)
+}
+
+/// [`minimize`], ended early once `stop(x, f(x))` holds after a step: the
+/// caller knows the iterates are running to a boundary it handles.
+pub fn minimize_until(
+    f: impl Fn(&[f64]) -> (f64, Vec<f64>),
+    x0: &[f64],
+    inverse_hessian: Option<Vec<f64>>,
+    settings: Settings,
+    stop: &dyn Fn(&[f64], f64) -> bool,
+) -> Minimum {
     let n = x0.len();
     let mut x = x0.to_vec();
     let (mut fx, mut g) = f(&x);
@@ -42,6 +56,7 @@ pub fn minimize(
         .filter(|h| h.len() == n * n && h.iter().all(|v| v.is_finite()))
         .unwrap_or_else(|| identity(n));
     let mut iterations = 0;
+    let mut stopped = false;
     let converged = |g: &[f64]| g.iter().all(|v| v.abs() <= settings.gradient_tol);
     while iterations < settings.max_iter && fx.is_finite() && !converged(&g) {
         iterations += 1;
@@ -89,6 +104,10 @@ pub fn minimize(
         x = x_new;
         fx = f_new;
         g = g_new;
+        if stop(&x, fx) {
+            stopped = true;
+            break;
+        }
         if stalled {
             break;
         }
@@ -105,6 +124,7 @@ pub fn minimize(
         gradient: g,
         inverse_hessian: h,
         iterations,
+        stopped,
     }
 }
 

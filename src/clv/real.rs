@@ -23,6 +23,10 @@ pub trait Real:
     /// `ln(1 + x)`, accurate near 0.
     fn ln_1p(self) -> Self;
 
+    /// `self * k` for a constant `k`.
+    fn scale(self, k: f64) -> Self {
+        self * Self::cst(k)
+    }
     fn powr(self, e: Self) -> Self {
         (e * self.ln()).exp()
     }
@@ -152,6 +156,9 @@ impl<const N: usize> Real for Dual<N> {
     }
     fn ln_1p(self) -> Self {
         self.chain(self.v.ln_1p(), 1.0 / (1.0 + self.v))
+    }
+    fn scale(self, k: f64) -> Self {
+        self.chain(self.v * k, k)
     }
 }
 

@@ -90,6 +90,7 @@ fn evidence<'py>(py: Python<'py>, f: &Fitted) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("n_zero_spend", f.n_zero_spend)?;
     d.set_item("iterations", f.iterations)?;
     d.set_item("converged", f.converged)?;
+    d.set_item("dropout_at_boundary", f.dropout_at_boundary())?;
     Ok(d)
 }
 

@@ -188,7 +188,17 @@ class ClvEstimator(Estimator):
             initial_params=initial_params,
         )
         evidence = self._model.evidence()
-        if not evidence["converged"]:
+        if evidence["dropout_at_boundary"]:
+            warnings.warn(
+                f"{type(self).__name__}: drop-out is not identified: the likelihood rises as drop-out vanishes "
+                "(nobody in the data is seen to drop out), so the fit stopped at that boundary, the NBD model of "
+                f"purchases without drop-out (parameters {self.params_}). The purchase parameters r and alpha and "
+                "their standard errors are the NBD's; the drop-out parameters have none. Try penalizer_coef > 0 "
+                "for finite drop-out estimates.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        elif not evidence["converged"]:
             warnings.warn(
                 f"{type(self).__name__} did not converge to a proper maximum after {evidence['iterations']} "
                 f"iterations (parameters {self.params_}): the likelihood may be maximal at the edge of the "
