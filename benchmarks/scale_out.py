@@ -27,6 +27,7 @@ sampled every 0.2 s.
     python benchmarks/scale_out.py                # 10M transactions
     python benchmarks/scale_out.py --rows 1e6
     python benchmarks/scale_out.py --rows 2e5 --grid  # how the ALS settings were chosen
+    python benchmarks/scale_out.py --only als-spark als-local --regularization 1000
 """
 
 import argparse
@@ -332,9 +333,10 @@ TASKS = {
 }
 
 
-def worker(task: str, paths: list[str]) -> None:
+def worker(task: str, paths: list[str], regularization: float) -> None:
     import json
 
+    OURS["regularization"] = regularization
     result = TASKS[task](paths)
     print(json.dumps(result))
 
@@ -360,17 +362,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=float, default=1e7)
     parser.add_argument("--grid", action="store_true", help="print the ALS grid of both libraries and stop")
+    parser.add_argument("--regularization", type=float, default=OURS["regularization"],
+                        help="patronage ALS's (plain, so it grows with the data; MLlib's is scaled per user)")  # fmt: skip
+    parser.add_argument("--only", nargs="+", choices=list(TASKS), help="run these measurements only")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker[0], args.worker[1:])
+        worker(args.worker[0], args.worker[2:], regularization=float(args.worker[1]))
         return
     with tempfile.TemporaryDirectory() as directory:
         paths = write_data(args.rows, directory)
         if args.grid:
             grid(*paths[1:])
             return
-        results = {task: run_worker(__file__, [task, *paths]) for task in TASKS}
+        tasks = args.only or list(TASKS)
+        results = {task: run_worker(__file__, [task, str(args.regularization), *paths]) for task in tasks}
+    report_results(results)
+
+
+def report_results(results: dict) -> None:
+    if {"clv-spark", "clv-dask", "clv-local"} <= results.keys():
+        report_clv(results)
+    if "als-spark" in results:
+        report_als(results)
+
+
+def report_clv(results: dict) -> None:
     spark, dask, local = results["clv-spark"], results["clv-dask"], results["clv-local"]
     print(f"\n(a) CLV, {spark['customers']:,} customers; seconds (summary / fit / score), peak MB of the process tree")
     for name, r in (("patronage on Spark", spark), ("patronage on Dask", dask), ("patronage, one machine", local)):
@@ -383,15 +400,21 @@ def main() -> None:
     print(f"  scoring: {spark['lifetimes_score_seconds'] / spark['score_seconds']:.1f}x faster through Arrow than "
           f"the pandas UDF; fit + score: {theirs / ours:.1f}x")  # fmt: skip
     print(f"  parameters: patronage {spark['params']}, lifetimes {spark['lifetimes_params']}")
+
+
+def report_als(results: dict) -> None:
     print("\n(b) top 10 for every user; seconds (fit / serve), nDCG@10, recall@10, peak MB of the process tree")
     for name, task in (("patronage ALS on Spark", "als-spark"), ("Spark MLlib ALS", "als-mllib"),
                        ("patronage ALS, one machine", "als-local")):  # fmt: skip
+        if task not in results:
+            continue
         r = results[task]
         print(f"  {name:28s} {r['fit_seconds']:7.2f} / {r['serve_seconds']:7.2f}   nDCG {r['ndcg']:.4f}  "
               f"recall {r['recall']:.4f}  ({r['test_users']:,} users)  peak {r['peak_mb']:.0f}")  # fmt: skip
-    ours = results["als-spark"]["fit_seconds"] + results["als-spark"]["serve_seconds"]
-    mllib = results["als-mllib"]["fit_seconds"] + results["als-mllib"]["serve_seconds"]
-    print(f"  patronage on Spark is {mllib / ours:.1f}x faster than MLlib (fit + serve)")
+    if "als-mllib" in results:
+        ours = results["als-spark"]["fit_seconds"] + results["als-spark"]["serve_seconds"]
+        mllib = results["als-mllib"]["fit_seconds"] + results["als-mllib"]["serve_seconds"]
+        print(f"  patronage on Spark is {mllib / ours:.1f}x faster than MLlib (fit + serve)")
 
 
 if __name__ == "__main__":
