@@ -15,8 +15,8 @@ driver memory 8g, UTC session; Dask: LocalCluster of 2 worker processes).
     last 20% of the time span held out). patronage's ALS fitted on the (user,
     item) pairs summed on the cluster and served over Arrow batches; Spark
     MLlib's ALS (implicitPrefs) and recommendForAllUsers; 64 factors and 10
-    iterations for both, alpha and regularisation each library's best on a
-    small grid (``--grid`` prints it); seen items allowed for both (MLlib
+    iterations for both, the other settings each library's best on a small
+    grid on a 200k-row log (``--grid``); seen items allowed for both (MLlib
     has no exclusion). nDCG@10 and recall@10 against the items each training
     user bought after the split (items known in training), with
     patronage.recommend.ranking_metrics. One machine as the floor.
@@ -26,8 +26,9 @@ sampled every 0.2 s.
 
     python benchmarks/scale_out.py                # 10M transactions
     python benchmarks/scale_out.py --rows 1e6
-    python benchmarks/scale_out.py --rows 2e5 --grid  # how the ALS settings were chosen
-    python benchmarks/scale_out.py --only als-spark als-local --regularization 1000
+    python benchmarks/scale_out.py --rows 2e5 --grid ours   # how the ALS settings were chosen
+    python benchmarks/scale_out.py --rows 2e5 --grid mllib
+    python benchmarks/scale_out.py --only als-spark als-local --regularization 1000 --frequency-scaling 0
 """
 
 import argparse
@@ -42,13 +43,18 @@ from _common import run_worker
 
 TX_PER_CUSTOMER = 7.3  # the simulator's mean log length per customer
 # Each library at the best of a small grid (--grid) on a 200k-row log of the
-# same simulator: the two weigh interactions differently (MLlib's confidence
-# is 1 + alpha r and its regularisation is scaled by each user's and item's
-# number of interactions; patronage's, like implicit's, are alpha r and
-# plain), so equal numbers are not equal models.
-OURS = {"factors": 64, "iterations": 10, "regularization": 150.0, "alpha": 10.0}
+# same simulator. The two weigh interactions differently: MLlib's confidence
+# is 1 + alpha r and its penalty is scaled by each user's and item's number
+# of interactions, so its best setting holds as the data grow; patronage's
+# (implicit's) confidence is alpha r, and its penalty is plain unless
+# frequency_scaling (Rendle et al.'s nu) scales it likewise.
+OURS = {"factors": 64, "iterations": 10, "regularization": 3.0, "alpha": 10.0, "frequency_scaling": 0.5}
 MLLIB = {"rank": 64, "maxIter": 10, "regParam": 1.0, "alpha": 1.0}
-GRID = [(alpha, reg) for alpha in (1.0, 3.0, 10.0) for reg in (0.05, 1.0, 10.0, 30.0, 150.0)]
+GRIDS = {
+    "ours": [{"alpha": a, "regularization": r, "frequency_scaling": nu} for nu in (0.0, 0.5) for a in (1.0, 3.0, 10.0)
+             for r in (0.3, 1.0, 3.0, 10.0, 30.0, 150.0)],  # fmt: skip
+    "mllib": [{"alpha": a, "regParam": r} for a in (1.0, 3.0, 10.0) for r in (0.05, 1.0, 10.0, 30.0, 150.0)],
+}
 HORIZON = 52
 
 
@@ -285,24 +291,28 @@ def als_spark_mllib(train_path: str, test_path: str) -> dict:
     return out
 
 
-def grid(train_path: str, test_path: str) -> None:
-    """nDCG@10 of each library over GRID (patronage on one machine: the same
+def grid(which: str, train_path: str, test_path: str) -> None:
+    """nDCG@10 over a library's grid (patronage on one machine: the same
     model as through Spark)."""
     import pandas as pd
 
-    from patronage.recommend import ALS
+    if which == "ours":
+        from patronage.recommend import ALS
 
-    spark = spark_session()
-    train = pd.read_parquet(train_path, columns=["customer_id", "item_id"])
-    spark_train = spark.read.parquet(train_path).cache()
-    print("alpha  regularisation  nDCG@10 patronage  MLlib")
-    for alpha, reg in GRID:
-        ours = ALS(**{**OURS, "alpha": alpha, "regularization": reg}, random_state=0).fit(train)
-        ours_q = quality(ours.recommend(None, n=10, exclude_seen=False, output="pyarrow"), train_path, test_path)
-        theirs = mllib_fit(spark_train, {**MLLIB, "alpha": alpha, "regParam": reg}).recommendForAllUsers(10)
-        theirs_q = quality(mllib_ranked(theirs).toArrow(), train_path, test_path)
-        print(f"{alpha:5.0f}  {reg:14.2f}  {ours_q['ndcg']:17.4f}  {theirs_q['ndcg']:.4f}", flush=True)
-    spark.stop()
+        train = pd.read_parquet(train_path, columns=["customer_id", "item_id"])
+
+        def ranked(setting: dict):
+            model = ALS(**{**OURS, **setting}, random_state=0).fit(train)
+            return model.recommend(None, n=10, exclude_seen=False, output="pyarrow")
+    else:
+        spark = spark_session()
+        spark_train = spark.read.parquet(train_path).cache()
+
+        def ranked(setting: dict):
+            return mllib_ranked(mllib_fit(spark_train, {**MLLIB, **setting}).recommendForAllUsers(10)).toArrow()
+
+    for setting in GRIDS[which]:
+        print(which, setting, f"nDCG@10 {quality(ranked(setting), train_path, test_path)['ndcg']:.4f}", flush=True)
 
 
 def als_local(train_path: str, test_path: str) -> dict:
@@ -333,10 +343,10 @@ TASKS = {
 }
 
 
-def worker(task: str, paths: list[str], regularization: float) -> None:
+def worker(task: str, paths: list[str], regularization: float, frequency_scaling: float) -> None:
     import json
 
-    OURS["regularization"] = regularization
+    OURS.update(regularization=regularization, frequency_scaling=frequency_scaling)
     result = TASKS[task](paths)
     print(json.dumps(result))
 
@@ -361,22 +371,23 @@ def write_data(rows: float, directory: str) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=float, default=1e7)
-    parser.add_argument("--grid", action="store_true", help="print the ALS grid of both libraries and stop")
-    parser.add_argument("--regularization", type=float, default=OURS["regularization"],
-                        help="patronage ALS's (plain, so it grows with the data; MLlib's is scaled per user)")  # fmt: skip
+    parser.add_argument("--grid", choices=list(GRIDS), help="print a library's ALS grid and stop")
+    parser.add_argument("--regularization", type=float, default=OURS["regularization"], help="patronage ALS's")
+    parser.add_argument("--frequency-scaling", type=float, default=OURS["frequency_scaling"], help="patronage ALS's")
     parser.add_argument("--only", nargs="+", choices=list(TASKS), help="run these measurements only")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker[0], args.worker[2:], regularization=float(args.worker[1]))
+        worker(args.worker[0], args.worker[3:], float(args.worker[1]), float(args.worker[2]))
         return
     with tempfile.TemporaryDirectory() as directory:
         paths = write_data(args.rows, directory)
         if args.grid:
-            grid(*paths[1:])
+            grid(args.grid, *paths[1:])
             return
         tasks = args.only or list(TASKS)
-        results = {task: run_worker(__file__, [task, str(args.regularization), *paths]) for task in tasks}
+        ours = [str(args.regularization), str(args.frequency_scaling)]
+        results = {task: run_worker(__file__, [task, *ours, *paths]) for task in tasks}
     report_results(results)
 
 

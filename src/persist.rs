@@ -21,8 +21,9 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"\x89PTRNG\r\n";
-/// 3: this envelope (2 and earlier: a JSON header written by the Python layer).
-pub const FORMAT_VERSION: u16 = 3;
+/// 3: this envelope (2 and earlier: a JSON header written by the Python layer);
+/// 4: ALS factors keep the unobserved weight and frequency scaling.
+pub const FORMAT_VERSION: u16 = 4;
 /// Files of format 2 started with this.
 const OLD_MAGIC: &[u8] = b"PATRONAGE\n";
 

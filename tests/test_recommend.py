@@ -140,6 +140,27 @@ def test_als_matches_implicit_averaged_over_seeds():
         assert mean_ours == pytest.approx(mean_theirs, rel=0.02), name
 
 
+def test_revisited_als_solves_its_normal_equations():
+    # Rendle et al.'s iALS: every unobserved pair weighs alpha_0, and item i's
+    # penalty is reg * (n_i + alpha_0 * n_users)^nu. The last half-iteration
+    # solved the items given the users, with as many CG steps as factors.
+    log, _ = simulate_transactions(400, seed=4)
+    params = dict(factors=6, iterations=4, cg_steps=6, regularization=0.02, alpha=5.0)
+    model = ALS(**params, unobserved_weight=0.3, frequency_scaling=0.7, random_state=0).fit(log)
+    X, Y = model.user_factors_.astype(np.float64), model.item_factors_.astype(np.float64)
+    C = (model.user_items_() * params["alpha"]).tocsc()
+    n_users = X.shape[0]
+    for i in range(0, Y.shape[0], 7):
+        users, c = C.indices[C.indptr[i]:C.indptr[i + 1]], C.data[C.indptr[i]:C.indptr[i + 1]]
+        penalty = params["regularization"] * (len(users) + 0.3 * n_users) ** 0.7
+        A = 0.3 * X.T @ X + penalty * np.eye(6) + (X[users].T * (c - 0.3)) @ X[users]
+        exact = np.linalg.solve(A, X[users].T @ c)
+        np.testing.assert_allclose(Y[i], exact, rtol=2e-2, atol=1e-4)
+    plain = ALS(**params, random_state=0).fit(log)
+    same = ALS(**params, unobserved_weight=1.0, frequency_scaling=0.0, random_state=0).fit(log)
+    assert np.array_equal(plain.user_factors_, same.user_factors_)
+
+
 def test_bpr_at_least_matches_implicit():
     # The libraries scale SGD steps differently (the same learning_rate is not
     # the same step), so each gets its best of a small grid.

@@ -645,7 +645,8 @@ def interactions(
 
 
 def als(n_factors: int, user: list[float], item: list[float]) -> bytes:
-    factors = varint(n_factors) + seq(user, f32) + seq(item, f32) + f32(1.0) + f32(0.01)
+    weighting = f32(1.0) + f32(0.01) + f32(1.0) + f32(0.0)  # alpha, regularization, alpha_0, nu
+    factors = varint(n_factors) + seq(user, f32) + seq(item, f32) + weighting
     return interactions() + seq([1.0, 1.0], f32) + varint(2) + factors  # popularity, Model::Als
 
 

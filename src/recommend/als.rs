@@ -2,17 +2,20 @@
 //! gradient solver of Takács, Pilászy & Tikk (2011), as implicit implements it.
 //!
 //! A stored value `r` becomes confidence `c = alpha · r` (preference 1); every
-//! other entry has confidence 1 and preference 0.  Each half-iteration solves,
-//! for every user in parallel, `(YᵀY + λI + Yᵀ(Cu − I)Y) x = Yᵀ Cu p` with a few
-//! CG steps warm-started from the previous `x`.  Each user's solve depends only
-//! on its own row, so the result is the same for any number of threads.
+//! other entry has weight α₀ (`unobserved_weight`, 1 in Hu et al.) and
+//! preference 0, and a user with `n` items among `m` has the penalty
+//! `λu = λ (n + α₀ m)^ν` (ν = `frequency_scaling`, 0 in Hu et al.: Rendle et
+//! al. 2021's revisited iALS).  Each half-iteration solves, for every user in
+//! parallel, `(α₀YᵀY + λu I + Yᵀ(Cu − α₀I)Y) x = Yᵀ Cu p` with a few CG steps
+//! warm-started from the previous `x`.  Each user's solve depends only on its
+//! own row, so the result is the same for any number of threads.
 
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::factors::{gram, random_factors, Factors};
+use super::factors::{random_factors, Factors, Weighting};
 #[cfg(target_arch = "x86_64")]
 use super::linalg::Avx2;
 use super::linalg::{Kernels, Plain};
@@ -53,6 +56,21 @@ pub static SPEC: Spec = Spec {
             doc: "confidence per unit of interaction weight",
         },
         Param {
+            name: "unobserved_weight",
+            default: Literal::Float(1.0),
+            accepts: &[Accept::at_least(0.0)],
+            unit: "",
+            doc: "weight of every unobserved (user, item) pair (Rendle et al.'s alpha_0)",
+        },
+        Param {
+            name: "frequency_scaling",
+            default: Literal::Float(0.0),
+            accepts: &[Accept::at_least(0.0)],
+            unit: "",
+            doc: "exponent nu of the penalty regularization * (interactions + unobserved_weight * \
+                  catalogue)^nu of each user and item (Rendle et al.; 0: the same for all)",
+        },
+        Param {
             name: "iterations",
             default: Literal::Int(15),
             accepts: &[Accept::int_from(0)],
@@ -76,8 +94,7 @@ pub static SPEC: Spec = Spec {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AlsParams {
     pub factors: usize,
-    pub regularization: f32,
-    pub alpha: f32,
+    pub weighting: Weighting,
     pub iterations: usize,
     pub cg_steps: usize,
     pub seed: u64,
@@ -88,8 +105,12 @@ impl AlsParams {
     pub fn from_params(p: &Params) -> Self {
         AlsParams {
             factors: p.count("factors"),
-            regularization: p.number("regularization") as f32,
-            alpha: p.number("alpha") as f32,
+            weighting: Weighting {
+                alpha: p.number("alpha") as f32,
+                regularization: p.number("regularization") as f32,
+                unobserved_weight: p.number("unobserved_weight") as f32,
+                frequency_scaling: p.number("frequency_scaling") as f32,
+            },
             iterations: p.count("iterations"),
             cg_steps: p.count("cg_steps"),
             seed: p.seed(),
@@ -99,27 +120,19 @@ impl AlsParams {
 
 /// Fit ALS, reporting iterations done as progress.
 pub fn fit(user_items: &Csr, params: AlsParams, ctl: &Control) -> Result<Factors> {
-    let f = params.factors;
-    let cui = user_items.clone().map_values(|_, _, v| v * params.alpha);
+    let (f, w8) = (params.factors, params.weighting);
+    let cui = user_items.clone().map_values(|_, _, v| v * w8.alpha);
     let ciu = cui.transpose();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(params.seed);
     let mut user = random_factors(&mut rng, cui.n_rows, f);
     let mut item = random_factors(&mut rng, cui.n_cols, f);
     for it in 0..params.iterations {
-        let (reg, steps) = (params.regularization, params.cg_steps);
-        solve_side(&cui, &mut user, &item, f, reg, steps, ctl);
-        solve_side(&ciu, &mut item, &user, f, reg, steps, ctl);
+        solve_side(&cui, &mut user, &item, f, &w8, params.cg_steps, ctl);
+        solve_side(&ciu, &mut item, &user, f, &w8, params.cg_steps, ctl);
         ctl.progress(it + 1, params.iterations)?;
     }
     let hint = "lower alpha or raise regularization";
-    Factors::fitted(
-        "ALS",
-        hint,
-        user,
-        item,
-        f,
-        (params.alpha, params.regularization),
-    )
+    Factors::fitted("ALS", hint, user, item, f, w8)
 }
 
 /// Update every row of `x` given the other side's factors `y`.
@@ -129,11 +142,12 @@ pub fn solve_side(
     x: &mut [f32],
     y: &[f32],
     f: usize,
-    reg: f32,
+    weighting: &Weighting,
     steps: usize,
     ctl: &Control,
 ) {
-    let yty = gram(y, f, reg);
+    let yty = weighting.gram(y, f);
+    let n_columns = y.len() / f;
     let wide = has_avx2();
     x.par_chunks_mut(f)
         .enumerate()
@@ -145,14 +159,20 @@ pub fn solve_side(
                     return;
                 }
                 let (items, conf) = c.row(u);
+                let user = User {
+                    items,
+                    conf,
+                    unobserved: weighting.unobserved_weight,
+                    penalty: weighting.row_penalty(items.len(), n_columns),
+                };
                 if wide {
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: AVX2 support was checked by `has_avx2`.
                     unsafe {
-                        cg_user_avx2(&yty, y, items, conf, xu, scratch, steps)
+                        cg_user_avx2(&yty, y, &user, xu, scratch, steps)
                     }
                 } else {
-                    cg_user::<Plain>(&yty, y, items, conf, xu, scratch, steps)
+                    cg_user::<Plain>(&yty, y, &user, xu, scratch, steps)
                 }
             },
         );
@@ -174,13 +194,21 @@ fn has_avx2() -> bool {
 unsafe fn cg_user_avx2(
     yty: &[f32],
     y: &[f32],
-    items: &[u32],
-    conf: &[f32],
+    user: &User<'_>,
     x: &mut [f32],
     scratch: &mut [f32],
     steps: usize,
 ) {
-    cg_user::<Avx2>(yty, y, items, conf, x, scratch, steps)
+    cg_user::<Avx2>(yty, y, user, x, scratch, steps)
+}
+
+/// One row's part of the normal equations: its items and confidences, the
+/// unobserved weight and its penalty beyond the one in the Gram matrix.
+struct User<'a> {
+    items: &'a [u32],
+    conf: &'a [f32],
+    unobserved: f32,
+    penalty: f32,
 }
 
 /// A few conjugate gradient steps on one user's normal equations, never
@@ -189,8 +217,7 @@ unsafe fn cg_user_avx2(
 fn cg_user<K: Kernels>(
     yty: &[f32],
     y: &[f32],
-    items: &[u32],
-    conf: &[f32],
+    user: &User<'_>,
     x: &mut [f32],
     scratch: &mut [f32],
     steps: usize,
@@ -198,12 +225,16 @@ fn cg_user<K: Kernels>(
     let f = x.len();
     let (r, rest) = scratch.split_at_mut(f);
     let (p, ap) = rest.split_at_mut(f);
-    // r = Yᵀ Cu p − (YᵀY + λI + Yᵀ(Cu − I)Y) x
+    let (items, conf, unobserved) = (user.items, user.conf, user.unobserved);
+    // r = Yᵀ Cu p − (α₀YᵀY + λu I + Yᵀ(Cu − α₀I)Y) x
     K::symv(yty, x, r);
+    if user.penalty != 0.0 {
+        K::axpy(user.penalty, x, r);
+    }
     r.iter_mut().for_each(|v| *v = -*v);
     for (&i, &c) in items.iter().zip(conf) {
         let yi = &y[i as usize * f..(i as usize + 1) * f];
-        K::axpy(c - (c - 1.0) * K::dot(yi, x), yi, r);
+        K::axpy(c - (c - unobserved) * K::dot(yi, x), yi, r);
     }
     p.copy_from_slice(r);
     let mut rs_old = K::dot(r, r);
@@ -212,9 +243,12 @@ fn cg_user<K: Kernels>(
     }
     for _ in 0..steps {
         K::symv(yty, p, ap);
+        if user.penalty != 0.0 {
+            K::axpy(user.penalty, p, ap);
+        }
         for (&i, &c) in items.iter().zip(conf) {
             let yi = &y[i as usize * f..(i as usize + 1) * f];
-            K::axpy((c - 1.0) * K::dot(yi, p), yi, ap);
+            K::axpy((c - unobserved) * K::dot(yi, p), yi, ap);
         }
         let step = rs_old / K::dot(p, ap);
         K::axpy(step, p, x);
@@ -250,8 +284,7 @@ mod tests {
         let m = Csr::from_coo(40, 10, &rows, &cols, &vals);
         let params = AlsParams {
             factors: 4,
-            regularization: 0.01,
-            alpha: 10.0,
+            weighting: Weighting::plain(10.0, 0.01),
             iterations: 15,
             cg_steps: 3,
             seed: 1,

@@ -15,7 +15,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::factors::Factors;
+use super::factors::{Factors, Weighting};
 use super::sparse::Csr;
 use crate::control::Control;
 use crate::error::Result;
@@ -146,7 +146,7 @@ pub fn fit(user_items: &Csr, params: BprParams, ctl: &Control) -> Result<Factors
         ctl.progress(epoch + 1, params.iterations)?;
     }
     // New users are folded in by least squares, which needs some ridge.
-    let fold_in = (1.0, params.regularization.max(1e-3));
+    let fold_in = Weighting::plain(1.0, params.regularization.max(1e-3));
     Factors::fitted("BPR", "lower learning_rate", user, item, f, fold_in)
 }
 

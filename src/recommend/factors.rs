@@ -13,9 +13,71 @@ pub struct Factors {
     pub user: Vec<f32>,
     /// Row-major `n_items × n_factors`.
     pub item: Vec<f32>,
-    /// Confidence scaling and regularisation used to fold in new users.
+    /// How interactions were weighed: new users are folded in the same way.
+    pub weighting: Weighting,
+}
+
+/// How implicit-feedback least squares weighs a row's interactions (Hu et
+/// al. 2008, with Rendle et al. 2021's unobserved weight and
+/// frequency-scaled penalty): an observed value `r` has confidence `alpha·r`
+/// and preference 1, every unobserved pair weight `unobserved_weight` and
+/// preference 0, and a row with `n` interactions among `m` columns has the
+/// penalty `regularization · (n + unobserved_weight · m)^frequency_scaling`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Weighting {
     pub alpha: f32,
     pub regularization: f32,
+    pub unobserved_weight: f32,
+    pub frequency_scaling: f32,
+}
+
+impl Weighting {
+    /// Hu et al.'s weighting (what BPR's fold-in uses).
+    pub fn plain(alpha: f32, regularization: f32) -> Self {
+        Weighting {
+            alpha,
+            regularization,
+            unobserved_weight: 1.0,
+            frequency_scaling: 0.0,
+        }
+    }
+
+    /// The penalty every row shares, kept in the Gram matrix: all of it
+    /// without frequency scaling (so plain ALS is computed as it always was).
+    fn shared_penalty(&self) -> f32 {
+        if self.frequency_scaling == 0.0 {
+            self.regularization
+        } else {
+            0.0
+        }
+    }
+
+    /// A row's penalty beyond the shared one.
+    pub fn row_penalty(&self, n_observed: usize, n_columns: usize) -> f32 {
+        if self.frequency_scaling == 0.0 {
+            return 0.0;
+        }
+        let size = n_observed as f64 + self.unobserved_weight as f64 * n_columns as f64;
+        (self.regularization as f64 * size.powf(self.frequency_scaling as f64)) as f32
+    }
+
+    /// `unobserved_weight · YᵀY + shared penalty · I` of the other side's factors `y`.
+    pub fn gram(&self, y: &[f32], f: usize) -> Vec<f32> {
+        gram(y, f, self.unobserved_weight, self.shared_penalty())
+    }
+
+    fn is_valid(&self) -> bool {
+        let non_negative = |v: f32| v.is_finite() && v >= 0.0;
+        self.alpha.is_finite()
+            && self.alpha > 0.0
+            && [
+                self.regularization,
+                self.unobserved_weight,
+                self.frequency_scaling,
+            ]
+            .into_iter()
+            .all(non_negative)
+    }
 }
 
 impl Factors {
@@ -26,7 +88,7 @@ impl Factors {
         user: Vec<f32>,
         item: Vec<f32>,
         n_factors: usize,
-        fold_in: (f32, f32),
+        weighting: Weighting,
     ) -> crate::error::Result<Self> {
         if user.iter().chain(&item).any(|v| !v.is_finite()) {
             return Err(crate::error::Error::fit(
@@ -34,13 +96,11 @@ impl Factors {
                 format!("the factors diverged (NaN or infinite); {hint}"),
             ));
         }
-        let (alpha, regularization) = fold_in;
         Ok(Factors {
             n_factors,
             user,
             item,
-            alpha,
-            regularization,
+            weighting,
         })
     }
 
@@ -53,11 +113,7 @@ impl Factors {
             || format!("the factors are not {n_users}x{f} and {n_items}x{f}"),
         )?;
         crate::persist::require(
-            self.user.iter().chain(&self.item).all(|v| v.is_finite())
-                && self.alpha.is_finite()
-                && self.alpha > 0.0
-                && self.regularization.is_finite()
-                && self.regularization >= 0.0,
+            self.user.iter().chain(&self.item).all(|v| v.is_finite()) && self.weighting.is_valid(),
             || "the factors or their settings hold NaN, infinite or negative values".into(),
         )
     }
@@ -76,16 +132,20 @@ impl Factors {
     /// implicit-ALS least-squares solution against the item factors.
     /// `yty` is [`Factors::item_gram`], computed once for a batch of users.
     pub fn fold_in(&self, yty: &[f32], items: &[u32], weights: &[f32]) -> Vec<f32> {
-        let f = self.n_factors;
+        let (f, w8) = (self.n_factors, self.weighting);
         let mut a: Vec<f64> = yty.iter().map(|&v| v as f64).collect();
+        let penalty = w8.row_penalty(items.len(), self.item.len() / f) as f64;
+        for r in 0..f {
+            a[r * f + r] += penalty;
+        }
         let mut b = vec![0f64; f];
         for (&i, &w) in items.iter().zip(weights) {
-            let c = (self.alpha * w) as f64;
+            let c = (w8.alpha * w) as f64;
             let y = self.item_row(i as usize);
             for r in 0..f {
                 b[r] += c * y[r] as f64;
                 for s in 0..f {
-                    a[r * f + s] += (c - 1.0) * y[r] as f64 * y[s] as f64;
+                    a[r * f + s] += (c - w8.unobserved_weight as f64) * y[r] as f64 * y[s] as f64;
                 }
             }
         }
@@ -97,7 +157,7 @@ impl Factors {
     }
 
     pub fn item_gram(&self) -> Vec<f32> {
-        gram(&self.item, self.n_factors, self.regularization)
+        self.weighting.gram(&self.item, self.n_factors)
     }
 
     /// Scores of every item for a user factor.
@@ -254,9 +314,9 @@ impl Panels {
     }
 }
 
-/// `Yᵀ Y + regularization · I` (f × f, row-major), summed over fixed blocks
+/// `scale · Yᵀ Y + regularization · I` (f × f, row-major), summed over fixed blocks
 /// of rows in a fixed order so it does not depend on the number of threads.
-pub fn gram(y: &[f32], f: usize, regularization: f32) -> Vec<f32> {
+fn gram(y: &[f32], f: usize, scale: f32, regularization: f32) -> Vec<f32> {
     const BLOCK: usize = 2048;
     let partials: Vec<Vec<f64>> = y
         .par_chunks(BLOCK * f)
@@ -279,6 +339,9 @@ pub fn gram(y: &[f32], f: usize, regularization: f32) -> Vec<f32> {
         for (t, v) in total.iter_mut().zip(p) {
             *t += v;
         }
+    }
+    if scale != 1.0 {
+        total.iter_mut().for_each(|v| *v *= scale as f64);
     }
     for a in 0..f {
         total[a * f + a] += regularization as f64;

@@ -307,6 +307,14 @@ class ALS(_FactorModel):
     solve, uniform [0, 0.01) start). Factors are float32; users are solved in
     parallel and the fit is identical for a seed whatever the thread count.
 
+    Rendle et al.'s revisited iALS (2021) adds two knobs, which leave the
+    model above unchanged at their defaults: ``unobserved_weight`` (α₀) weighs
+    every unobserved pair, and ``frequency_scaling`` (ν) gives a user with
+    ``n`` of ``m`` items the penalty ``regularization · (n + α₀ m)^ν`` (items
+    likewise), so heavy users and popular items are held back more and the
+    best ``regularization`` no longer grows with the data (ν = 1 is close to
+    Spark MLlib's scaled penalty).
+
     Example:
         >>> from patronage.datasets import simulate_transactions
         >>> from patronage.recommend import ALS
@@ -325,6 +333,8 @@ class ALS(_FactorModel):
         factors: int = _ALS.default("factors"),
         regularization: float = _ALS.default("regularization"),
         alpha: float = _ALS.default("alpha"),
+        unobserved_weight: float = _ALS.default("unobserved_weight"),
+        frequency_scaling: float = _ALS.default("frequency_scaling"),
         iterations: int = _ALS.default("iterations"),
         cg_steps: int = _ALS.default("cg_steps"),
         random_state: int | None = _ALS.default("random_state"),
@@ -333,6 +343,8 @@ class ALS(_FactorModel):
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
+        self.unobserved_weight = unobserved_weight
+        self.frequency_scaling = frequency_scaling
         self.iterations = iterations
         self.cg_steps = cg_steps
         self.random_state = random_state
