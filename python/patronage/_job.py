@@ -14,7 +14,7 @@ risk scorer's calibration).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from functools import partial
 from typing import Any
 
@@ -219,24 +219,6 @@ def _row_count(part: pa.Table) -> pa.Table:
 # -- the job ---------------------------------------------------------------------
 
 
-@dataclass
-class Result:
-    """What :func:`run` found; frames are the engine's."""
-
-    customers: Any
-    next_items: Any
-    alerts: Any
-    holdout: dict[str, clv.HoldoutComparison]
-    model_choice: str
-    purchase_model: Any
-    spend_model: Any
-    recommender: Any
-    risk_scorer: Any
-    cleaning: Cleaning
-    settings: dict[str, Any]
-    timings: dict[str, float] = field(default_factory=dict)
-
-
 def run(
     engine: Engine,
     log: Any,
@@ -253,9 +235,11 @@ def run(
     alert_rate: float | None,
     drop_duplicates: bool,
     risk_fit_rows: int,
-) -> Result:
+) -> dict[str, Any]:
     """The customer table of ``log`` on ``engine`` (see
-    :func:`patronage.customer_table` for what each stage does)."""
+    :func:`patronage.customer_table` for what each stage does): the fields of
+    :class:`~patronage.customers.CustomerTable`, with ``customers`` for its
+    table and the engine's frames."""
     key = cols.customer
     with stages.stage("read and clean"):
         raw = engine.read(log, cols.read(risk))
@@ -345,7 +329,7 @@ def run(
             final_schema = pa.schema([*final_schema, *_risk_schema(customer_field).remove(0)])
     customers = engine.apply(customers, _no_alerts_as_zero, final_schema)
 
-    return Result(
+    return dict(
         customers=customers,
         next_items=next_items,
         alerts=alerts,

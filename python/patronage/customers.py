@@ -263,21 +263,14 @@ def _run_job(engine: Any, log: Any, cols: Columns, candidates: list[Any], show_p
         found = _job.run(engine, log, cols, candidates, stages, **options)
     finally:
         stages.close()
+    frames = {name: found.pop(name) for name in ("customers", "next_items", "alerts")}
     local = isinstance(engine, Local)
     return CustomerTable(
-        table=engine.output(found.customers, kind, index=cols.customer),
-        next_items=None if found.next_items is None else engine.output(found.next_items, kind),
-        alerts=None if found.alerts is None else engine.output(found.alerts, kind),
-        holdout=found.holdout,
-        model_choice=found.model_choice,
-        purchase_model=found.purchase_model,
-        spend_model=found.spend_model,
-        recommender=found.recommender,
-        risk_scorer=found.risk_scorer,
-        cleaning=found.cleaning,
-        settings=found.settings,
-        timings=found.timings,
-        _customers=found.customers if local else None,
-        _alerts=found.alerts if local else None,
-        _next_items=found.next_items if local else None,
+        table=engine.output(frames["customers"], kind, index=cols.customer),
+        next_items=None if frames["next_items"] is None else engine.output(frames["next_items"], kind),
+        alerts=None if frames["alerts"] is None else engine.output(frames["alerts"], kind),
+        **found,
+        _customers=frames["customers"] if local else None,
+        _alerts=frames["alerts"] if local else None,
+        _next_items=frames["next_items"] if local else None,
     )
