@@ -1228,6 +1228,7 @@ def recommenders() -> st.SearchStrategy:
             lambda: recommend.ItemKNN(k=3),
             lambda: recommend.ItemKNN(k=5, weighting="bm25"),
             lambda: recommend.ItemKNN(k=5, weighting="tfidf", shrinkage=1.0),
+            lambda: recommend.RP3Beta(k=4, beta=0.5),
             lambda: recommend.ALS(factors=3, iterations=2, random_state=0),
             lambda: recommend.BPR(factors=3, iterations=3, random_state=0),
             lambda: recommend.EASE(regularization=1.0),

@@ -6,7 +6,17 @@ import pytest
 import scipy.sparse as sp
 
 from patronage.datasets import simulate_transactions
-from patronage.recommend import ALS, BPR, EASE, ItemKNN, Popularity, evaluate, ranking_metrics, train_test_split
+from patronage.recommend import (
+    ALS,
+    BPR,
+    EASE,
+    ItemKNN,
+    Popularity,
+    RP3Beta,
+    evaluate,
+    ranking_metrics,
+    train_test_split,
+)
 
 implicit = pytest.importorskip("implicit")
 from implicit.als import AlternatingLeastSquares  # noqa: E402
@@ -184,10 +194,42 @@ def test_every_model_beats_popularity_widely(data):
         ALS(factors=32, iterations=15, regularization=0.05, alpha=10.0, random_state=0),
         EASE(regularization=200.0),
         BPR(factors=32, iterations=100, random_state=0),
+        RP3Beta(k=50),
     ]
     for model in models:
         ndcg = evaluate(model.fit(data.train), data.test, K)["ndcg"]
         assert ndcg > 1.4 * baseline, (model, ndcg, baseline)
+
+
+# -- RP3beta: against the reference formulation --------------------------------
+
+
+def rp3beta_reference(X: sp.csr_matrix, alpha: float, beta: float) -> np.ndarray:
+    """Ferrari Dacrema et al.'s RP3beta before pruning: user -> item steps in
+    proportion to the weights, item -> user uniform, both to the power alpha,
+    columns divided by popularity^beta."""
+    X = X.astype(np.float64).toarray()
+    p_ui = (X / X.sum(axis=1, keepdims=True)) ** alpha
+    seen = (X > 0).astype(np.float64)
+    popularity = seen.sum(axis=0)
+    p_iu = (seen.T / np.maximum(popularity, 1)[:, None]) ** alpha
+    return (p_iu @ p_ui) * np.maximum(popularity, 1) ** -beta
+
+
+@pytest.mark.parametrize("alpha, beta", [(1.0, 0.6), (0.7, 0.0), (1.3, 1.0)])
+def test_rp3beta_equals_the_reference_formulation(alpha, beta):
+    log, _ = simulate_transactions(300, seed=6)
+    model = RP3Beta(k=10**6, alpha=alpha, beta=beta).fit(log)
+    W = rp3beta_reference(model.user_items_(), alpha, beta)
+    expected = W / W.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.similarity_().toarray(), expected, rtol=1e-4, atol=1e-7)
+    # Pruned to k per item: each row keeps its k largest walks, rescaled.
+    pruned = RP3Beta(k=5, alpha=alpha, beta=beta).fit(log).similarity_().toarray()
+    for i in range(0, W.shape[0], 17):
+        kept = np.flatnonzero(pruned[i])
+        assert len(kept) == min(5, np.count_nonzero(W[i]))
+        assert W[i, kept].min() >= np.sort(W[i])[-len(kept)] * (1 - 1e-5)
+        np.testing.assert_allclose(pruned[i, kept], W[i, kept] / W[i, kept].sum(), rtol=1e-4)
 
 
 # -- EASE: the closed form ----------------------------------------------------

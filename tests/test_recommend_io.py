@@ -18,6 +18,7 @@ from patronage.recommend import (
     Interactions,
     ItemKNN,
     Popularity,
+    RP3Beta,
     evaluate,
     ranking_metrics,
     train_test_split,
@@ -26,6 +27,7 @@ from patronage.recommend import (
 MODELS = {
     "popularity": lambda: Popularity(),
     "knn": lambda: ItemKNN(k=30, weighting="tfidf", shrinkage=2.0),
+    "rp3beta": lambda: RP3Beta(k=30),
     "als": lambda: ALS(factors=8, iterations=4, random_state=0),
     "ease": lambda: EASE(regularization=20.0),
     "bpr": lambda: BPR(factors=8, iterations=10, random_state=0),

@@ -207,6 +207,7 @@ KINDS = {
         Kind("GammaGamma", lambda: clv.GammaGamma().fit(DATA.spend), use_gamma_gamma),
         Kind("Popularity", lambda: recommend.Popularity().fit(INTERACTIONS), use_recommender),
         Kind("ItemKNN", lambda: recommend.ItemKNN(k=10).fit(INTERACTIONS), use_recommender),
+        Kind("RP3Beta", lambda: recommend.RP3Beta(k=10).fit(INTERACTIONS), use_recommender),
         Kind("ALS", lambda: recommend.ALS(factors=4, iterations=2, random_state=0).fit(INTERACTIONS), use_recommender),
         Kind("BPR", lambda: recommend.BPR(factors=4, iterations=2, random_state=0).fit(INTERACTIONS), use_recommender),
         Kind("EASE", lambda: recommend.EASE().fit(INTERACTIONS), use_recommender),
@@ -404,7 +405,7 @@ def _report(wrong: list[str], count: int) -> str:
 # -- the envelope: damaged bytes are refused -------------------------------------
 def test_every_kind_of_saved_model_is_covered() -> None:
     kinds = {Envelope.parse(model_bytes(obj)).kind for obj in FITTED.values()}
-    prefixes = ["clv"] * 6 + ["recommend"] * 6 + ["anomaly"] * 4
+    prefixes = ["clv"] * 6 + ["recommend"] * 7 + ["anomaly"] * 4
     assert kinds == {f"{prefix}.{name}" for prefix, name in zip(prefixes, KINDS)}
 
 

@@ -31,9 +31,10 @@ pub use topn::TopN;
 use crate::spec::Spec;
 
 /// The contracts of the recommenders.
-pub static SPECS: [&Spec; 5] = [
+pub static SPECS: [&Spec; 6] = [
     &model::POPULARITY,
     &knn::SPEC,
+    &knn::RP3_SPEC,
     &als::SPEC,
     &bpr::SPEC,
     &ease::SPEC,

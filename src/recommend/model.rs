@@ -12,7 +12,7 @@ use super::bpr::{self, BprParams};
 use super::ease::Ease;
 use super::factors::{Factors, Panels, BLOCK_USERS};
 use super::interactions::Interactions;
-use super::knn::{self, ItemKnn, KnnParams};
+use super::knn::{self, ItemKnn, KnnParams, Rp3Params};
 use super::sparse::{Csr, SparseAccumulator};
 use super::topn::{top_n_dense, top_n_pairs, TopCollector, TopN};
 use crate::control::Control;
@@ -33,15 +33,17 @@ pub static POPULARITY: Spec = Spec {
 pub enum ModelKind {
     Popularity,
     ItemKnn,
+    Rp3Beta,
     Als,
     Bpr,
     Ease,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 5] = [
+    pub const ALL: [ModelKind; 6] = [
         ModelKind::Popularity,
         ModelKind::ItemKnn,
+        ModelKind::Rp3Beta,
         ModelKind::Als,
         ModelKind::Bpr,
         ModelKind::Ease,
@@ -51,6 +53,7 @@ impl ModelKind {
         match self {
             ModelKind::Popularity => &POPULARITY,
             ModelKind::ItemKnn => &knn::SPEC,
+            ModelKind::Rp3Beta => &knn::RP3_SPEC,
             ModelKind::Als => &als::SPEC,
             ModelKind::Bpr => &bpr::SPEC,
             ModelKind::Ease => &super::ease::SPEC,
@@ -77,6 +80,9 @@ pub enum Model {
     Als(Factors),
     Bpr(Factors),
     Ease(Ease),
+    /// An item-item similarity too, from random walks (served as item-kNN);
+    /// last, so the variants before keep their place in saved bytes.
+    Rp3Beta(ItemKnn),
 }
 
 impl Model {
@@ -88,6 +94,11 @@ impl Model {
             ModelKind::ItemKnn => {
                 Model::ItemKnn(ItemKnn::fit(m, KnnParams::from_params(params), ctl)?)
             }
+            ModelKind::Rp3Beta => Model::Rp3Beta(ItemKnn::fit_rp3beta(
+                m,
+                Rp3Params::from_params(params),
+                ctl,
+            )?),
             ModelKind::Als => Model::Als(als::fit(m, AlsParams::from_params(params), ctl)?),
             ModelKind::Bpr => Model::Bpr(bpr::fit(m, BprParams::from_params(params), ctl)?),
             ModelKind::Ease => Model::Ease(Ease::fit(m, params, ctl)?),
@@ -98,6 +109,7 @@ impl Model {
         match self {
             Model::Popularity => ModelKind::Popularity,
             Model::ItemKnn(_) => ModelKind::ItemKnn,
+            Model::Rp3Beta(_) => ModelKind::Rp3Beta,
             Model::Als(_) => ModelKind::Als,
             Model::Bpr(_) => ModelKind::Bpr,
             Model::Ease(_) => ModelKind::Ease,
@@ -107,6 +119,14 @@ impl Model {
     pub fn factors(&self) -> Option<&Factors> {
         match self {
             Model::Als(f) | Model::Bpr(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The item-item similarity of the models that score by one.
+    pub fn neighbours(&self) -> Option<&ItemKnn> {
+        match self {
+            Model::ItemKnn(knn) | Model::Rp3Beta(knn) => Some(knn),
             _ => None,
         }
     }
@@ -267,10 +287,10 @@ impl Recommender {
         users: &[Option<u32>],
         ctl: &Control,
     ) -> Result<Vec<Option<(u32, f32)>>> {
-        let Model::ItemKnn(knn) = &self.model else {
+        let Some(knn) = self.model.neighbours() else {
             return Err(Error::unsupported(
                 self.model.kind().name(),
-                "reasons are given for ItemKNN recommendations",
+                "reasons are given for ItemKNN and RP3Beta recommendations",
             ));
         };
         let m = &self.data.matrix;
@@ -406,7 +426,7 @@ impl Recommender {
         };
         match &self.model {
             Model::Popularity => self.popular(n, seen, allowed),
-            Model::ItemKnn(knn) => {
+            Model::ItemKnn(knn) | Model::Rp3Beta(knn) => {
                 let (items, weights) = match who {
                     Who::User(u) => self.data.matrix.row(u),
                     Who::History(i, w) => (i, w),
@@ -480,7 +500,7 @@ impl Recommender {
                 let item_users = self.data.matrix.transpose();
                 row_cosine_top(&item_users, items, n, keep, ctl)
             }
-            Model::ItemKnn(knn) => TopN::gather_each(
+            Model::ItemKnn(knn) | Model::Rp3Beta(knn) => TopN::gather_each(
                 items.len(),
                 width,
                 ctl,
@@ -565,7 +585,7 @@ impl Persist for Recommender {
         )?;
         match &self.model {
             Model::Popularity => Ok(()),
-            Model::ItemKnn(knn) => knn.validate(n_items),
+            Model::ItemKnn(knn) | Model::Rp3Beta(knn) => knn.validate(n_items),
             Model::Als(f) | Model::Bpr(f) => f.validate(n_users, n_items),
             Model::Ease(e) => e.validate(n_items),
         }

@@ -6,8 +6,9 @@ of any type) or on a scipy.sparse user × item matrix, then serve frames:
 * Data: :class:`Interactions`, the user × item matrix with its ids; build it
   once to fit several models that share it.
 * Models: :class:`Popularity` (baseline), :class:`ItemKNN` (cosine, TF-IDF,
-  BM25), :class:`ALS` (implicit ALS, conjugate gradient), :class:`EASE`,
-  :class:`BPR`. All computed in Rust, in parallel, deterministic for a
+  BM25), :class:`RP3Beta` (random walks with a popularity penalty),
+  :class:`ALS` (implicit ALS, conjugate gradient; Rendle et al.'s revisited
+  weighting), :class:`EASE`, :class:`BPR`. All computed in Rust, in parallel, deterministic for a
   ``random_state`` and thread count.
 * Serving: ``recommend`` (one or many users; unknown users raise or get
   popular items, as chosen), ``recommend_new`` (fold-in from a new user's
@@ -31,7 +32,7 @@ Example:
 
 from ._evaluation import evaluate, ranking_metrics, train_test_split
 from ._interactions import Interactions
-from ._models import ALS, BPR, EASE, ItemKNN, Popularity, Recommender
+from ._models import ALS, BPR, EASE, ItemKNN, Popularity, Recommender, RP3Beta
 
 __all__ = [
     "ALS",
@@ -40,6 +41,7 @@ __all__ = [
     "Interactions",
     "ItemKNN",
     "Popularity",
+    "RP3Beta",
     "Recommender",
     "evaluate",
     "ranking_metrics",

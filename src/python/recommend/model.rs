@@ -111,9 +111,9 @@ impl PyRecommender {
     }
 
     fn similarity<'py>(&self, py: Python<'py>) -> PyResult<CsrParts<'py>> {
-        match &self.inner.model {
-            Model::ItemKnn(knn) => Ok(csr_parts(py, &knn.similarity)),
-            _ => Err(Error::unsupported(
+        match self.inner.model.neighbours() {
+            Some(knn) => Ok(csr_parts(py, &knn.similarity)),
+            None => Err(Error::unsupported(
                 self.inner.model_name(),
                 "has no sparse similarity matrix",
             )
