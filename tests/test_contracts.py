@@ -14,11 +14,11 @@ from patronage import _core
 from patronage._base import Estimator, contract
 from patronage.anomaly import ECOD, HBOS, IsolationForest, TransactionRiskScorer
 from patronage.clv import BetaGeo, BetaGeoBetaBinom, GammaGamma, ModifiedBetaGeo, ParetoNBD, ShiftedBetaGeo
-from patronage.recommend import ALS, BPR, EASE, ItemKNN, Popularity
+from patronage.recommend import ALS, BPR, EASE, ItemKNN, Popularity, RepeatAware
 
 ESTIMATORS = [
     BetaGeo, ModifiedBetaGeo, ParetoNBD, BetaGeoBetaBinom, ShiftedBetaGeo, GammaGamma,
-    Popularity, ItemKNN, ALS, BPR, EASE,
+    Popularity, ItemKNN, ALS, BPR, EASE, RepeatAware,
     IsolationForest, HBOS, ECOD, TransactionRiskScorer,
 ]  # fmt: skip
 

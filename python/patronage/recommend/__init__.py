@@ -7,7 +7,8 @@ of any type) or on a scipy.sparse user × item matrix, then serve frames:
   once to fit several models that share it.
 * Models: :class:`Popularity` (baseline), :class:`ItemKNN` (cosine, TF-IDF,
   BM25), :class:`ALS` (implicit ALS, conjugate gradient), :class:`EASE`,
-  :class:`BPR`. All computed in Rust, in parallel, deterministic for a
+  :class:`BPR`; :class:`RepeatAware` for next purchases of customers who
+  buy the same things again (TIFU-KNN, fitted on a log with times). All computed in Rust, in parallel, deterministic for a
   ``random_state`` and thread count.
 * Serving: ``recommend`` (one or many users; unknown users raise or get
   popular items, as chosen), ``recommend_new`` (fold-in from a new user's
@@ -31,7 +32,7 @@ Example:
 
 from ._evaluation import evaluate, ranking_metrics, train_test_split
 from ._interactions import Interactions
-from ._models import ALS, BPR, EASE, ItemKNN, Popularity, Recommender
+from ._models import ALS, BPR, EASE, ItemKNN, Popularity, Recommender, RepeatAware
 
 __all__ = [
     "ALS",
@@ -41,6 +42,7 @@ __all__ = [
     "ItemKNN",
     "Popularity",
     "Recommender",
+    "RepeatAware",
     "evaluate",
     "ranking_metrics",
     "train_test_split",
