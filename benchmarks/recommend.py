@@ -12,8 +12,15 @@ held to one thread so implicit does not oversubscribe). Tasks:
   (patronage's two models share one ``Interactions``; implicit's take the
   matrix at each call).
 
+Then, where ``../shared/data`` has Ta-Feng, next-month quality of
+patronage's models (train before 2001-02-01, truth: each customer's February
+items known in training, seen items allowed): nDCG@10 over the test
+customers, fit seconds and peak memory (fit and top-10), each model in its
+own process.
+
     python benchmarks/recommend.py                       # ~1.0M distinct (user, item) interactions, 2 threads, best of 3
     python benchmarks/recommend.py --customers 300000 --threads 2
+    python benchmarks/recommend.py --only tafeng
 """
 
 from __future__ import annotations
@@ -25,6 +32,48 @@ import time
 import warnings
 
 from _common import best, fmt_mb, report, run_worker, start_measuring
+
+TAFENG = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "tafeng", "ta_feng.parquet")
+TAFENG_MODELS = ("ALS", "ItemKNN", "RepeatAware")
+
+
+def tafeng_worker(model_name: str) -> None:
+    """Fit one model on Ta-Feng before February 2001 and score its top-10."""
+    import pandas as pd
+    from patronage import recommend
+
+    columns = {"user_col": "CUSTOMER_ID", "item_col": "PRODUCT_ID"}
+    log = pd.read_parquet(TAFENG, columns=["TRANSACTION_DT", "CUSTOMER_ID", "PRODUCT_ID"])
+    cutoff = pd.Timestamp("2001-02-01")
+    train = log[log["TRANSACTION_DT"] < cutoff]
+    test = log[(log["TRANSACTION_DT"] >= cutoff) & (log["TRANSACTION_DT"] < pd.Timestamp("2001-03-01"))]
+    test = test[test["CUSTOMER_ID"].isin(train["CUSTOMER_ID"]) & test["PRODUCT_ID"].isin(train["PRODUCT_ID"])]
+    truth = test[["CUSTOMER_ID", "PRODUCT_ID"]].drop_duplicates()
+    users = truth["CUSTOMER_ID"].unique()
+    base = start_measuring()
+    start = time.perf_counter()
+    if model_name == "RepeatAware":
+        model = recommend.RepeatAware().fit(train, time_col="TRANSACTION_DT", **columns)
+        seen = {"mode": "replenish"}
+    else:
+        model = recommend.ALS(random_state=0) if model_name == "ALS" else recommend.ItemKNN()
+        model.fit(train, **columns)
+        seen = {"exclude_seen": False}
+    seconds = time.perf_counter() - start
+    recs = model.recommend(users, n=10, **seen)
+    metrics = recommend.ranking_metrics(recs, truth, 10, n_items=model.n_items_, **columns)
+    report(base, seconds=seconds, ndcg=metrics["ndcg"], n_users=metrics["n_users"])
+
+
+def tafeng(threads: int, repeat: int) -> None:
+    print(f"\nTa-Feng, next month (February 2001), seen items allowed; defaults; {threads} threads")
+    print(f"{'model':<14} {'nDCG@10':>8} {'fit s':>7} {'peak MB':>12}")
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1")
+    for name in TAFENG_MODELS:
+        result = best([run_worker(__file__, ["patronage", "tafeng", name, str(threads), "0"], env=env)
+                       for _ in range(repeat)])  # fmt: skip
+        print(f"{name:<14} {result['ndcg']:>8.4f} {result['seconds']:>7.2f} {fmt_mb(result):>12}  "
+              f"({result['n_users']:,} customers)", flush=True)  # fmt: skip
 
 
 def worker(library: str, task: str, path: str, threads: int, iterations: int) -> None:
@@ -105,13 +154,23 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3, help="runs per task; the fastest is kept (the machine is shared)")
+    parser.add_argument("--only", choices=["implicit", "tafeng"], help="run one part only")
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         library, task, path, threads, iterations = args.worker
-        worker(library, task, path, int(threads), int(iterations))
+        if task == "tafeng":
+            tafeng_worker(path)  # the model's name
+        else:
+            worker(library, task, path, int(threads), int(iterations))
         return
+    if args.only != "tafeng":
+        implicit_comparison(args)
+    if args.only != "implicit" and os.path.exists(TAFENG):
+        tafeng(args.threads, args.repeat)
 
+
+def implicit_comparison(args: argparse.Namespace) -> None:
     import scipy.sparse as sp
     from patronage.datasets import simulate_transactions
     from patronage.recommend import Popularity

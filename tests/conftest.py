@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 SHARED_CDNOW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cdnow"
+SHARED_TAFENG = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tafeng" / "ta_feng.parquet"
 
 
 @pytest.fixture(scope="session")
@@ -12,6 +13,14 @@ def shared_cdnow() -> Path:
     if not SHARED_CDNOW.exists():
         pytest.skip(f"{SHARED_CDNOW} is not present")
     return SHARED_CDNOW
+
+
+@pytest.fixture(scope="session")
+def shared_tafeng() -> Path:
+    """The Ta-Feng grocery log (../shared/data/tafeng/ta_feng.parquet)."""
+    if not SHARED_TAFENG.exists():
+        pytest.skip(f"{SHARED_TAFENG} is not present")
+    return SHARED_TAFENG
 
 
 @pytest.fixture(autouse=True)

@@ -14,11 +14,11 @@ from patronage import _core
 from patronage._base import Estimator, contract
 from patronage.anomaly import ECOD, HBOS, IsolationForest, TransactionRiskScorer
 from patronage.clv import BetaGeo, BetaGeoBetaBinom, GammaGamma, ModifiedBetaGeo, ParetoNBD, ShiftedBetaGeo
-from patronage.recommend import ALS, BPR, EASE, ItemKNN, Popularity, RP3Beta
+from patronage.recommend import ALS, BPR, EASE, ItemKNN, Popularity, RepeatAware, RP3Beta
 
 ESTIMATORS = [
     BetaGeo, ModifiedBetaGeo, ParetoNBD, BetaGeoBetaBinom, ShiftedBetaGeo, GammaGamma,
-    Popularity, ItemKNN, RP3Beta, ALS, BPR, EASE,
+    Popularity, ItemKNN, RP3Beta, ALS, BPR, EASE, RepeatAware,
     IsolationForest, HBOS, ECOD, TransactionRiskScorer,
 ]  # fmt: skip
 

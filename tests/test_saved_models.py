@@ -166,6 +166,16 @@ def use_recommender(m: Any) -> None:
             getattr(m, attribute)
 
 
+def use_repeat_aware(m: Any) -> None:
+    users, items = m.user_ids_[:3], m.item_ids_[:3]
+    for mode in ("replenish", "discover", "mix"):
+        m.recommend(users, n=5, mode=mode, reasons=True)
+    m.recommend([users[0], -1], n=3, unknown_users="popular", items=m.item_ids_[:50])
+    m.similar_items(items, n=3)
+    m.similar_users(users, n=3)
+    m.popularity_, m.history_(), m.neighbours_()
+
+
 def use_interactions(data: Any) -> None:
     data.shape, data.nnz, data.user_ids, data.item_ids, data.to_scipy(), repr(data)
     recommend.ItemKNN(k=5).fit(data).recommend(data.user_ids[:2], n=3)
@@ -211,6 +221,7 @@ KINDS = {
         Kind("ALS", lambda: recommend.ALS(factors=4, iterations=2, random_state=0).fit(INTERACTIONS), use_recommender),
         Kind("BPR", lambda: recommend.BPR(factors=4, iterations=2, random_state=0).fit(INTERACTIONS), use_recommender),
         Kind("EASE", lambda: recommend.EASE().fit(INTERACTIONS), use_recommender),
+        Kind("RepeatAware", lambda: recommend.RepeatAware(k=10).fit(DATA.log), use_repeat_aware),
         Kind("Interactions", lambda: INTERACTIONS, use_interactions),
         Kind("IsolationForest", lambda: anomaly.IsolationForest(n_estimators=5, random_state=0).fit(DATA.X), use_detector),
         Kind("HBOS", lambda: anomaly.HBOS(n_bins=5).fit(DATA.X), use_detector),
@@ -405,7 +416,7 @@ def _report(wrong: list[str], count: int) -> str:
 # -- the envelope: damaged bytes are refused -------------------------------------
 def test_every_kind_of_saved_model_is_covered() -> None:
     kinds = {Envelope.parse(model_bytes(obj)).kind for obj in FITTED.values()}
-    prefixes = ["clv"] * 6 + ["recommend"] * 7 + ["anomaly"] * 4
+    prefixes = ["clv"] * 6 + ["recommend"] * 8 + ["anomaly"] * 4
     assert kinds == {f"{prefix}.{name}" for prefix, name in zip(prefixes, KINDS)}
 
 

@@ -4,6 +4,8 @@
 //!   parallel by [`sparse`]).
 //! * Models: popularity, item-kNN ([`knn`]: cosine, TF-IDF, BM25), implicit
 //!   ALS with a CG solver ([`als`]), EASE ([`ease`]), BPR ([`bpr`]).
+//! * [`repeat`]: a repeat-aware model for next purchases (TIFU-KNN), fitted
+//!   on a log with purchase times.
 //! * [`model`]: a fitted recommender and serving (top-n by partial sort,
 //!   fold-in of new users, similar items and users).
 //! * [`metrics`] and [`split`]: evaluation.
@@ -19,23 +21,25 @@ pub mod knn;
 pub mod linalg;
 pub mod metrics;
 pub mod model;
+pub mod repeat;
 pub mod serve;
 pub mod sparse;
 pub mod split;
 pub mod topn;
 
 pub use interactions::Interactions;
-pub use model::{Model, ModelKind, Recommender, Unknown};
+pub use model::{Model, ModelKind, Recommender, SeenItems, Unknown};
 pub use topn::TopN;
 
 use crate::spec::Spec;
 
 /// The contracts of the recommenders.
-pub static SPECS: [&Spec; 6] = [
+pub static SPECS: [&Spec; 7] = [
     &model::POPULARITY,
     &knn::SPEC,
     &knn::RP3_SPEC,
     &als::SPEC,
     &bpr::SPEC,
     &ease::SPEC,
+    &repeat::SPEC,
 ];

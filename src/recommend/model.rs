@@ -13,12 +13,14 @@ use super::ease::Ease;
 use super::factors::{Factors, Panels, BLOCK_USERS};
 use super::interactions::Interactions;
 use super::knn::{self, ItemKnn, KnnParams, Rp3Params};
+use super::repeat::{self, RepeatAware, RepeatParams};
 use super::sparse::{Csr, SparseAccumulator};
 use super::topn::{top_n_dense, top_n_pairs, TopCollector, TopN};
 use crate::control::Control;
 use crate::error::{Error, Result};
 use crate::persist::{self, Persist};
 use crate::spec::{Params, Spec};
+use crate::table::Table;
 
 /// The contract of `patronage.recommend.Popularity` (no parameters).
 pub static POPULARITY: Spec = Spec {
@@ -37,16 +39,18 @@ pub enum ModelKind {
     Als,
     Bpr,
     Ease,
+    RepeatAware,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 6] = [
+    pub const ALL: [ModelKind; 7] = [
         ModelKind::Popularity,
         ModelKind::ItemKnn,
         ModelKind::Rp3Beta,
         ModelKind::Als,
         ModelKind::Bpr,
         ModelKind::Ease,
+        ModelKind::RepeatAware,
     ];
 
     pub fn spec(self) -> &'static Spec {
@@ -57,6 +61,7 @@ impl ModelKind {
             ModelKind::Als => &als::SPEC,
             ModelKind::Bpr => &bpr::SPEC,
             ModelKind::Ease => &super::ease::SPEC,
+            ModelKind::RepeatAware => &repeat::SPEC,
         }
     }
 
@@ -83,6 +88,7 @@ pub enum Model {
     /// An item-item similarity too, from random walks (served as item-kNN);
     /// last, so the variants before keep their place in saved bytes.
     Rp3Beta(ItemKnn),
+    RepeatAware(RepeatAware),
 }
 
 impl Model {
@@ -102,6 +108,12 @@ impl Model {
             ModelKind::Als => Model::Als(als::fit(m, AlsParams::from_params(params), ctl)?),
             ModelKind::Bpr => Model::Bpr(bpr::fit(m, BprParams::from_params(params), ctl)?),
             ModelKind::Ease => Model::Ease(Ease::fit(m, params, ctl)?),
+            ModelKind::RepeatAware => {
+                return Err(Error::unsupported(
+                    kind.name(),
+                    "needs purchase times: fit it on a transaction log with a time column",
+                ))
+            }
         })
     }
 
@@ -113,6 +125,7 @@ impl Model {
             Model::Als(_) => ModelKind::Als,
             Model::Bpr(_) => ModelKind::Bpr,
             Model::Ease(_) => ModelKind::Ease,
+            Model::RepeatAware(_) => ModelKind::RepeatAware,
         }
     }
 
@@ -150,6 +163,57 @@ impl Unknown {
                 format!("must be 'error' or 'popular', got '{other}'"),
             )),
         }
+    }
+}
+
+/// What a list does with the items its user has in training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeenItems {
+    /// Ranked with the others ("replenish").
+    Allowed,
+    /// Left out ("discover", `exclude_seen`).
+    Excluded,
+    /// Half the list, rounded up, for the best seen items and the rest for
+    /// the best unseen ones, in score order; a side short of candidates
+    /// leaves its places to the other ("mix").
+    Mixed,
+}
+
+impl SeenItems {
+    pub fn excluded_if(exclude_seen: bool) -> Self {
+        if exclude_seen {
+            SeenItems::Excluded
+        } else {
+            SeenItems::Allowed
+        }
+    }
+
+    /// The mode of a repeat-aware list: "replenish", "discover" or "mix".
+    pub fn parse_mode(mode: &str) -> Result<Self> {
+        match mode {
+            "replenish" => Ok(SeenItems::Allowed),
+            "discover" => Ok(SeenItems::Excluded),
+            "mix" => Ok(SeenItems::Mixed),
+            other => Err(Error::argument(
+                "mode",
+                format!("must be 'replenish', 'discover' or 'mix', got '{other}'"),
+            )),
+        }
+    }
+
+    /// The list of [`SeenItems::Mixed`] from the best `n` seen (`repeats`)
+    /// and unseen (`new`) candidates, each best first.
+    fn mix(repeats: Vec<(u32, f32)>, new: Vec<(u32, f32)>, n: usize) -> Vec<(u32, f32)> {
+        let n_repeats = repeats
+            .len()
+            .min(n.div_ceil(2).max(n.saturating_sub(new.len())));
+        let n_new = new.len().min(n - n_repeats);
+        let chosen = repeats[..n_repeats]
+            .iter()
+            .chain(&new[..n_new])
+            .copied()
+            .collect();
+        top_n_pairs(chosen, n)
     }
 }
 
@@ -191,6 +255,22 @@ impl Recommender {
         }
     }
 
+    /// Fit the repeat-aware model (parameters checked against its spec) on a
+    /// transaction log with purchase times.
+    pub fn fit_repeat_aware(
+        log: &Table,
+        user_col: &str,
+        item_col: &str,
+        time_col: &str,
+        params: &Params,
+        ctl: &Control,
+    ) -> Result<Self> {
+        debug_assert_eq!(params.spec().name, ModelKind::RepeatAware.name());
+        let p = RepeatParams::from_params(params);
+        let (data, model) = RepeatAware::fit(log, user_col, item_col, time_col, p, ctl)?;
+        Ok(Recommender::new(Arc::new(data), Model::RepeatAware(model)))
+    }
+
     /// Fit the model of `kind` (parameters checked against its spec) on `data`.
     pub fn fit(
         data: Arc<Interactions>,
@@ -222,7 +302,7 @@ impl Recommender {
         &self,
         users: &[Option<u32>],
         n: usize,
-        exclude_seen: bool,
+        rule: SeenItems,
         allowed: Option<&[bool]>,
         unknown: Unknown,
         ctl: &Control,
@@ -256,7 +336,7 @@ impl Recommender {
             }
         }
         if let Some(f) = self.model.factors() {
-            return self.recommend_factors(f, users, n, exclude_seen, allowed, ctl);
+            return self.recommend_factors(f, users, n, rule, allowed, ctl);
         }
         let width = n.min(self.n_items());
         TopN::gather_each(
@@ -266,14 +346,10 @@ impl Recommender {
             || self.scratch(),
             |scratch, q| match users[q] {
                 Some(u) if m.row_len(u as usize) > 0 => {
-                    let seen = if exclude_seen {
-                        m.row(u as usize).0
-                    } else {
-                        &[]
-                    };
-                    self.top(Who::User(u as usize), n, seen, allowed, scratch)
+                    let seen = m.row(u as usize).0;
+                    self.top(Who::User(u as usize), n, rule, seen, allowed, scratch)
                 }
-                _ => self.popular(n, &[], allowed),
+                _ => self.popular(n, allowed),
             },
         )
     }
@@ -322,7 +398,7 @@ impl Recommender {
         f: &Factors,
         users: &[Option<u32>],
         n: usize,
-        exclude_seen: bool,
+        rule: SeenItems,
         allowed: Option<&[bool]>,
         ctl: &Control,
     ) -> Result<TopN> {
@@ -351,15 +427,11 @@ impl Recommender {
                         .enumerate()
                         .map(|(r, user)| match scorable(user) {
                             Some(u) => {
-                                let seen = if exclude_seen {
-                                    m.row(u as usize).0
-                                } else {
-                                    &[]
-                                };
+                                let seen = m.row(u as usize).0;
                                 let s = &mut scores[r * n_items..(r + 1) * n_items];
-                                self.best_dense(n, seen, allowed, s)
+                                self.best_dense(n, rule, seen, allowed, s)
                             }
-                            None => self.popular(n, &[], allowed),
+                            None => self.popular(n, allowed),
                         })
                         .collect::<Vec<_>>()
                 }
@@ -378,7 +450,15 @@ impl Recommender {
         allowed: Option<&[bool]>,
         ctl: &Control,
     ) -> Result<TopN> {
+        if let Model::RepeatAware(_) = self.model {
+            return Err(Error::unsupported(
+                self.model_name(),
+                "scores customers from their purchases in time: refit with the new customers' \
+                 purchases to recommend to them",
+            ));
+        }
         let n = n.min(self.n_items());
+        let rule = SeenItems::excluded_if(exclude_seen);
         let yty = self.model.factors().map(|f| f.item_gram());
         TopN::gather_each(
             histories.n_rows,
@@ -388,29 +468,32 @@ impl Recommender {
             |scratch, r| {
                 let (items, weights) = histories.row(r);
                 if items.is_empty() {
-                    return self.popular(n, &[], allowed);
+                    return self.popular(n, allowed);
                 }
-                let seen = if exclude_seen { items } else { &[] };
                 if let (Some(f), Some(yty)) = (self.model.factors(), &yty) {
                     let x = f.fold_in(yty, items, weights);
                     f.score_into(&x, &mut scratch.dense);
-                    return self.best_dense(n, seen, allowed, &mut scratch.dense);
+                    return self.best_dense(n, rule, items, allowed, &mut scratch.dense);
                 }
-                self.top(Who::History(items, weights), n, seen, allowed, scratch)
+                let who = Who::History(items, weights);
+                self.top(who, n, rule, items, allowed, scratch)
             },
         )
     }
 
-    fn popular(&self, n: usize, seen: &[u32], allowed: Option<&[bool]>) -> Vec<(u32, f32)> {
+    /// The most popular items, for users the model cannot score.
+    fn popular(&self, n: usize, allowed: Option<&[bool]>) -> Vec<(u32, f32)> {
         top_n_dense(&self.popularity, n, |i| {
-            allowed.map_or(true, |a| a[i as usize]) && seen.binary_search(&i).is_err()
+            allowed.map_or(true, |a| a[i as usize])
         })
     }
 
+    /// Top `n` for `who`, whose items are `seen` (sorted), under `rule`.
     fn top(
         &self,
         who: Who<'_>,
         n: usize,
+        rule: SeenItems,
         seen: &[u32],
         allowed: Option<&[bool]>,
         scratch: &mut Scratch,
@@ -425,54 +508,69 @@ impl Recommender {
             }
         };
         match &self.model {
-            Model::Popularity => self.popular(n, seen, allowed),
+            Model::Popularity => {
+                scratch.dense.copy_from_slice(&self.popularity);
+                self.best_dense(n, rule, seen, allowed, &mut scratch.dense)
+            }
             Model::ItemKnn(knn) | Model::Rp3Beta(knn) => {
                 let (items, weights) = match who {
                     Who::User(u) => self.data.matrix.row(u),
                     Who::History(i, w) => (i, w),
                 };
                 knn.score(items, weights, &mut scratch.sparse);
-                let mut top = TopCollector::new(n);
-                scratch.sparse.drain_into(
-                    |_, s, _| s,
-                    |i, s| {
-                        if allowed.map_or(true, |a| a[i as usize])
-                            && seen.binary_search(&i).is_err()
-                        {
-                            top.push(i, s)
-                        }
-                    },
-                );
-                top.finish()
+                best_sparse(n, rule, seen, allowed, &mut scratch.sparse)
+            }
+            Model::RepeatAware(model) => {
+                let Who::User(u) = who else {
+                    unreachable!("recommend_new refuses the repeat-aware model")
+                };
+                model.score(u, &mut scratch.sparse);
+                best_sparse(n, rule, seen, allowed, &mut scratch.sparse)
             }
             Model::Ease(ease) => {
                 let (items, weights) = history(who);
                 ease.score_into(&items, &weights, &mut scratch.dense);
-                self.best_dense(n, seen, allowed, &mut scratch.dense)
+                self.best_dense(n, rule, seen, allowed, &mut scratch.dense)
             }
             Model::Als(f) | Model::Bpr(f) => {
                 let Who::User(u) = who else {
                     unreachable!("factor models fold histories in before scoring")
                 };
                 f.score_into(f.user_row(u), &mut scratch.dense);
-                self.best_dense(n, seen, allowed, &mut scratch.dense)
+                self.best_dense(n, rule, seen, allowed, &mut scratch.dense)
             }
         }
     }
 
+    /// Top `n` of dense `scores` (overwritten) under `rule`, `seen` sorted.
     fn best_dense(
         &self,
         n: usize,
+        rule: SeenItems,
         seen: &[u32],
         allowed: Option<&[bool]>,
         scores: &mut [f32],
     ) -> Vec<(u32, f32)> {
+        let ok = |i: u32| allowed.map_or(true, |a| a[i as usize]);
+        let repeats = match rule {
+            SeenItems::Allowed => return top_n_dense(scores, n, ok),
+            SeenItems::Excluded => Vec::new(),
+            SeenItems::Mixed => {
+                let candidates = seen.iter().filter(|&&i| ok(i));
+                top_n_pairs(candidates.map(|&i| (i, scores[i as usize])).collect(), n)
+            }
+        };
+        // Seen items sink below every other, so selection skips them fast.
         for &i in seen {
             scores[i as usize] = f32::NEG_INFINITY;
         }
-        top_n_dense(scores, n, |i| {
-            scores[i as usize] != f32::NEG_INFINITY && allowed.map_or(true, |a| a[i as usize])
-        })
+        let new = top_n_dense(scores, n, |i| {
+            scores[i as usize] != f32::NEG_INFINITY && ok(i)
+        });
+        match rule {
+            SeenItems::Mixed => SeenItems::mix(repeats, new, n),
+            _ => new,
+        }
     }
 
     /// The `n` items most similar to each queried item (the item itself
@@ -496,7 +594,7 @@ impl Recommender {
         let width = n.min(self.n_items());
         let query = |k: usize| items[k].expect("checked above");
         match &self.model {
-            Model::Popularity => {
+            Model::Popularity | Model::RepeatAware(_) => {
                 let item_users = self.data.matrix.transpose();
                 row_cosine_top(&item_users, items, n, keep, ctl)
             }
@@ -588,6 +686,7 @@ impl Persist for Recommender {
             Model::ItemKnn(knn) | Model::Rp3Beta(knn) => knn.validate(n_items),
             Model::Als(f) | Model::Bpr(f) => f.validate(n_users, n_items),
             Model::Ease(e) => e.validate(n_items),
+            Model::RepeatAware(r) => r.validate(&self.data.matrix),
         }
     }
 }
@@ -626,9 +725,40 @@ fn cosine_top(
     )
 }
 
+/// Top `n` of the scores accumulated in `acc` (drained) under `rule`,
+/// `seen` sorted.
+fn best_sparse(
+    n: usize,
+    rule: SeenItems,
+    seen: &[u32],
+    allowed: Option<&[bool]>,
+    acc: &mut SparseAccumulator,
+) -> Vec<(u32, f32)> {
+    let (mut repeats, mut new) = (TopCollector::new(n), TopCollector::new(n));
+    acc.drain_into(
+        |_, s, _| s,
+        |i, s| {
+            if !allowed.map_or(true, |a| a[i as usize]) {
+                return;
+            }
+            let is_seen = seen.binary_search(&i).is_ok();
+            match rule {
+                SeenItems::Allowed => new.push(i, s),
+                SeenItems::Excluded if is_seen => {}
+                SeenItems::Mixed if is_seen => repeats.push(i, s),
+                _ => new.push(i, s),
+            }
+        },
+    );
+    match rule {
+        SeenItems::Mixed => SeenItems::mix(repeats.finish(), new.finish(), n),
+        _ => new.finish(),
+    }
+}
+
 /// The `n` rows of `m` with the largest cosine to each queried row (users
 /// for the user × item matrix, items for its transpose), by a sparse product.
-fn row_cosine_top(
+pub(super) fn row_cosine_top(
     m: &Csr,
     queries: &[Option<u32>],
     n: usize,
@@ -678,5 +808,23 @@ mod shared {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Interactions>, D::Error> {
         Interactions::deserialize(d).map(Arc::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SeenItems;
+
+    #[test]
+    fn mix_halves_the_list_and_lends_places_a_side_cannot_fill() {
+        let repeats = vec![(1, 0.9), (2, 0.5), (3, 0.4)];
+        let new = vec![(7, 0.6), (8, 0.3), (9, 0.2)];
+        let mixed = SeenItems::mix(repeats.clone(), new.clone(), 3);
+        assert_eq!(mixed, [(1, 0.9), (7, 0.6), (2, 0.5)]);
+        // One new candidate: repeats take its empty places.
+        let mixed = SeenItems::mix(repeats.clone(), new[..1].to_vec(), 4);
+        assert_eq!(mixed, [(1, 0.9), (7, 0.6), (2, 0.5), (3, 0.4)]);
+        // No repeats: every place goes to new items.
+        assert_eq!(SeenItems::mix(Vec::new(), new.clone(), 2), new[..2]);
     }
 }

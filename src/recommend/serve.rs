@@ -4,13 +4,14 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, BooleanArray, Float32Array, RecordBatch};
+use arrow_array::{ArrayRef, BooleanArray, Float32Array, RecordBatch, StringArray};
 use arrow_select::nullif::nullif;
 
 use super::metrics::{self, Catalogue, RankingMetrics};
-use super::model::{Recommender, Unknown};
+use super::model::{Model, Recommender, SeenItems, Unknown};
+use super::repeat::RepeatAware;
 use super::sparse::Csr;
-use super::topn::Queries;
+use super::topn::{Queries, TopN};
 use crate::control::Control;
 use crate::error::{Error, Result};
 use crate::table::{self, Column, IdMap, Table};
@@ -50,13 +51,15 @@ impl Recommender {
     /// Top `n` for the given users (every training user when `None`): a
     /// table (user, item, score, rank), with `reasons` also `because` (the
     /// user's item that adds most to the score) and `because_share` (the
-    /// share it adds).
+    /// share it adds).  The repeat-aware model adds `kind` ("repeat": the
+    /// user bought the item before, or "new"), and with `reasons` `reason`
+    /// ("bought 3 times, last on 2001-01-05"; null for new items).
     #[allow(clippy::too_many_arguments)]
     pub fn recommend_ids(
         &self,
         users: Option<&Column>,
         n: usize,
-        exclude_seen: bool,
+        rule: SeenItems,
         items: Option<&Column>,
         unknown: Unknown,
         reasons: bool,
@@ -79,30 +82,17 @@ impl Recommender {
                 Queries::Codes(&d.users, &all),
             ),
         };
-        let top = self.recommend(&codes, n, exclude_seen, allowed.as_deref(), unknown, ctl)?;
-        let because = if reasons {
-            Some(self.reasons(&top, &codes, ctl)?)
-        } else {
-            None
-        };
-        let batch = top.into_batch(queries, names, &d.items)?;
-        match because {
-            Some(because) => self.with_reasons(batch, &because),
-            None => Ok(batch),
+        let top = self.recommend(&codes, n, rule, allowed.as_deref(), unknown, ctl)?;
+        let mut extra = Vec::new();
+        if let Model::RepeatAware(model) = &self.model {
+            extra.extend(self.repeat_columns(model, &top, &codes, reasons));
+        } else if reasons {
+            extra.extend(self.because_columns(&self.reasons(&top, &codes, ctl)?)?);
         }
-    }
-
-    /// `batch` with the `because` and `because_share` columns of `reasons`.
-    fn with_reasons(
-        &self,
-        batch: RecordBatch,
-        reasons: &[Option<(u32, f32)>],
-    ) -> Result<RecordBatch> {
-        let codes: Vec<u32> = reasons.iter().map(|r| r.map_or(0, |(j, _)| j)).collect();
-        let missing = BooleanArray::from_iter(reasons.iter().map(|r| Some(r.is_none())));
-        let because = nullif(&self.data.items.take(&codes), &missing)
-            .map_err(|e| Error::Arrow(format!("could not build the reasons: {e}")))?;
-        let share: Float32Array = reasons.iter().map(|r| r.map(|(_, s)| s)).collect();
+        let batch = top.into_batch(queries, names, &d.items)?;
+        if extra.is_empty() {
+            return Ok(batch);
+        }
         let schema = batch.schema();
         let mut columns: Vec<(String, ArrayRef)> = schema
             .fields()
@@ -110,9 +100,54 @@ impl Recommender {
             .map(|f| f.name().clone())
             .zip(batch.columns().iter().cloned())
             .collect();
-        columns.push(("because".into(), because));
-        columns.push(("because_share".into(), Arc::new(share)));
+        columns.extend(extra);
         table::record_batch(columns)
+    }
+
+    /// The `because` and `because_share` columns of `reasons`.
+    fn because_columns(&self, reasons: &[Option<(u32, f32)>]) -> Result<[(String, ArrayRef); 2]> {
+        let codes: Vec<u32> = reasons.iter().map(|r| r.map_or(0, |(j, _)| j)).collect();
+        let missing = BooleanArray::from_iter(reasons.iter().map(|r| Some(r.is_none())));
+        let because = nullif(&self.data.items.take(&codes), &missing)
+            .map_err(|e| Error::Arrow(format!("could not build the reasons: {e}")))?;
+        let share: Float32Array = reasons.iter().map(|r| r.map(|(_, s)| s)).collect();
+        Ok([
+            ("because".into(), because),
+            ("because_share".into(), Arc::new(share)),
+        ])
+    }
+
+    /// The repeat-aware model's `kind` of each entry of `top` (the lists of
+    /// `users`) and, with `reasons`, its `reason`.
+    fn repeat_columns(
+        &self,
+        model: &RepeatAware,
+        top: &TopN,
+        users: &[Option<u32>],
+        reasons: bool,
+    ) -> Vec<(String, ArrayRef)> {
+        let baskets = &self.data.matrix;
+        let entries = || {
+            top.queries()
+                .into_iter()
+                .zip(top.item.iter().copied())
+                .map(|(q, item)| (users[q as usize], item))
+        };
+        let kind: StringArray = entries()
+            .map(|(user, item)| {
+                let bought =
+                    user.is_some_and(|u| baskets.row(u as usize).0.binary_search(&item).is_ok());
+                Some(if bought { "repeat" } else { "new" })
+            })
+            .collect();
+        let mut columns: Vec<(String, ArrayRef)> = vec![("kind".into(), Arc::new(kind))];
+        if reasons {
+            let reason: StringArray = entries()
+                .map(|(user, item)| user.and_then(|u| model.reason(baskets, u as usize, item)))
+                .collect();
+            columns.push(("reason".into(), Arc::new(reason)));
+        }
+        columns
     }
 
     /// Top `n` for users not in training, from a log of their items (items
@@ -227,7 +262,8 @@ impl Recommender {
             n_items: self.n_items(),
             n_outside: found.iter().filter(|f| f.is_none()).count(),
         };
-        let top = self.recommend(&queries, k, true, None, Unknown::Popular, ctl)?;
+        let excluded = SeenItems::Excluded;
+        let top = self.recommend(&queries, k, excluded, None, Unknown::Popular, ctl)?;
         let recommended: Vec<Vec<u32>> = top
             .offsets
             .windows(2)

@@ -167,6 +167,13 @@ pub fn format_micros(micros: i64) -> String {
         .unwrap_or_else(|| format!("{micros} µs"))
 }
 
+/// Wall-clock microseconds as an ISO date (YYYY-MM-DD).
+pub fn format_date(micros: i64) -> String {
+    DateTime::from_timestamp_micros(micros)
+        .map(|d| d.date_naive().to_string())
+        .unwrap_or_else(|| format!("{micros} µs"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,9 @@ of any type) or on a scipy.sparse user × item matrix, then serve frames:
 * Models: :class:`Popularity` (baseline), :class:`ItemKNN` (cosine, TF-IDF,
   BM25), :class:`RP3Beta` (random walks with a popularity penalty),
   :class:`ALS` (implicit ALS, conjugate gradient; Rendle et al.'s revisited
-  weighting), :class:`EASE`, :class:`BPR`. All computed in Rust, in parallel, deterministic for a
+  weighting), :class:`EASE`, :class:`BPR`; :class:`RepeatAware` for next
+  purchases of customers who buy the same things again (TIFU-KNN, fitted on
+  a log with times). All computed in Rust, in parallel, deterministic for a
   ``random_state`` and thread count.
 * Serving: ``recommend`` (one or many users; unknown users raise or get
   popular items, as chosen), ``recommend_new`` (fold-in from a new user's
@@ -32,7 +34,7 @@ Example:
 
 from ._evaluation import evaluate, ranking_metrics, train_test_split
 from ._interactions import Interactions
-from ._models import ALS, BPR, EASE, ItemKNN, Popularity, Recommender, RP3Beta
+from ._models import ALS, BPR, EASE, ItemKNN, Popularity, Recommender, RepeatAware, RP3Beta
 
 __all__ = [
     "ALS",
@@ -43,6 +45,7 @@ __all__ = [
     "Popularity",
     "RP3Beta",
     "Recommender",
+    "RepeatAware",
     "evaluate",
     "ranking_metrics",
     "train_test_split",

@@ -9,16 +9,17 @@ import numpy as np
 from .. import _core
 from .._base import Estimator, contract
 from .._frames import FrameKind, arrow_stream, from_arrow, resolve_kind
-from ._inputs import csr_matrix, id_array, to_numpy
+from ._inputs import csr_matrix, id_array, is_sparse_matrix, to_numpy
 from ._interactions import Interactions
 
-__all__ = ["ALS", "BPR", "EASE", "ItemKNN", "Popularity", "RP3Beta", "Recommender"]
+__all__ = ["ALS", "BPR", "EASE", "ItemKNN", "Popularity", "RP3Beta", "Recommender", "RepeatAware"]
 
 _KNN = contract("ItemKNN")
 _RP3 = contract("RP3Beta")
 _ALS = contract("ALS")
 _BPR = contract("BPR")
 _EASE = contract("EASE")
+_REPEAT = contract("RepeatAware")
 
 
 def _progress(show: bool, description: str) -> Any:
@@ -457,3 +458,146 @@ class EASE(Recommender):
     def weights_(self) -> np.ndarray:
         """The item × item weight matrix ``B`` (zero diagonal)."""
         return self._check_fitted().ease_weights()
+
+
+class RepeatAware(Recommender):
+    """Next purchases for customers who buy the same things again: TIFU-KNN
+    (Hu, He, Gao & Zhang, SIGIR 2020).
+
+    Fitted on a transaction log with a time column: a customer's baskets (rows
+    at the same customer and time, each item counted once) are taken in time
+    order and split into groups of ``group_size`` counted back from the
+    latest. A basket ``j`` places before its group's latest weighs
+    ``within_decay**j``, a group ``g`` places before the latest
+    ``group_decay**g``, and the customer's vector is the weighted mean, so
+    items bought often and lately weigh most. An item's score is ``alpha``
+    times the customer's vector plus ``1 - alpha`` times the mean vector of
+    the ``k`` customers nearest by cosine (``k=0``: the customer's own items
+    only). The defaults (the paper's for Ta-Feng grocery data, with less
+    decay) give nDCG@10 0.141 on Ta-Feng's next month, against 0.111 for
+    item-kNN and 0.125 for each customer's most-bought items (see
+    ``benchmarks/README.md``).
+
+    ``recommend(mode=...)`` chooses what to do with items the customer bought
+    before: ``"replenish"`` ranks them with the rest (the best guess of the
+    next basket), ``"discover"`` leaves them out, ``"mix"`` gives half the
+    list (rounded up) to the best of them and the rest to the best new
+    items. Every row says whether it is a ``"repeat"`` or a ``"new"`` item
+    (``kind``), and with ``reasons=True`` why, for repeats (``reason``:
+    "bought 3 times, last on 2024-01-08").
+
+    The interactions it keeps (``user_items_()``) count the baskets holding
+    each item. Customers not in the log are served by refitting (or, with
+    ``unknown_users="popular"``, popular items): ``recommend_new`` raises.
+
+    Example:
+        >>> import pandas as pd
+        >>> from patronage.recommend import RepeatAware
+        >>> log = pd.DataFrame({
+        ...     "customer_id": [1, 1, 1, 1, 2, 2, 2, 3],
+        ...     "item_id": ["milk", "tea", "milk", "bread", "milk", "jam", "tea", "jam"],
+        ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-08", "2024-01-08",
+        ...                                  "2024-01-02", "2024-01-02", "2024-01-09", "2024-01-03"])})
+        >>> model = RepeatAware(k=2).fit(log)
+
+        Tea, bought once, comes before bread because customer 2, the
+        nearest, buys it too:
+
+        >>> model.recommend(1, n=4, reasons=True)[["item_id", "kind", "reason"]]
+          item_id    kind                              reason
+        0    milk  repeat  bought 2 times, last on 2024-01-08
+        1     tea  repeat          bought once, on 2024-01-01
+        2   bread  repeat          bought once, on 2024-01-08
+        3     jam     new                                 NaN
+        >>> model.recommend(1, n=2, mode="discover")["item_id"].tolist()
+        ['jam']
+    """
+
+    _contract = _REPEAT
+
+    def __init__(
+        self,
+        group_size: int = _REPEAT.default("group_size"),
+        within_decay: float = _REPEAT.default("within_decay"),
+        group_decay: float = _REPEAT.default("group_decay"),
+        k: int = _REPEAT.default("k"),
+        alpha: float = _REPEAT.default("alpha"),
+    ) -> None:
+        self.group_size = group_size
+        self.within_decay = within_decay
+        self.group_decay = group_decay
+        self.k = k
+        self.alpha = alpha
+
+    def fit(  # type: ignore[override]
+        self,
+        X: Any,
+        user_col: str = "customer_id",
+        item_col: str = "item_id",
+        time_col: str = "timestamp",
+    ) -> RepeatAware:
+        """Fit on a transaction log (pandas, polars, pyarrow) with customer,
+        item and time (date or datetime) columns; returns self."""
+        if isinstance(X, Interactions) or is_sparse_matrix(X):
+            raise TypeError(
+                f"RepeatAware needs purchase times: X must be a transaction log with a time column, "
+                f"not {type(X).__name__}"
+            )
+        for name, value in {"user_col": user_col, "item_col": item_col, "time_col": time_col}.items():
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a column name (str), got {type(value).__name__}")
+        stream = arrow_stream(X, [user_col, item_col, time_col], argument="X")
+        self._model = _core.Recommender.fit_repeat_aware(stream, user_col, item_col, time_col, self._native_params())
+        self._output = resolve_kind(None, X)
+        return self
+
+    def recommend(  # type: ignore[override]
+        self,
+        users: Any = None,
+        n: int = 10,
+        mode: str = "replenish",
+        items: Any = None,
+        unknown_users: str = "error",
+        reasons: bool = False,
+        output: FrameKind | None = None,
+    ) -> Any:
+        """Top ``n`` items for each customer: a frame (user, item, score,
+        rank, kind[, reason]).
+
+        Args:
+            users: one id or many; ``None`` for every customer of the log.
+            n: items per customer (fewer when there are fewer candidates: the
+                customer's items and their neighbours').
+            mode: ``"replenish"`` (items bought before allowed), ``"discover"``
+                (left out) or ``"mix"`` (half the list, rounded up, for items
+                bought before, the rest for new ones; a side short of
+                candidates leaves its places to the other).
+            items: restrict recommendations to these item ids.
+            unknown_users: ``"error"`` or ``"popular"`` for customers not in
+                the log.
+            reasons: also ``reason``: "bought n times, last on YYYY-MM-DD" for
+                repeats (times: baskets holding the item), null for new items.
+            output: ``'pandas'``, ``'polars'`` or ``'pyarrow'``; defaults to the
+                kind fitted on.
+        """
+        model = self._check_fitted()
+        top = model.recommend(
+            None if users is None else id_array(users, "users"),
+            n,
+            False,
+            None if items is None else id_array(items, "items"),
+            unknown_users,
+            reasons,
+            mode,
+        )
+        return from_arrow(top, self._kind(output))
+
+    def history_(self) -> Any:
+        """Each customer's decayed item vector (rows: ``user_ids_``, columns:
+        ``item_ids_``), scipy CSR."""
+        return csr_matrix(self._check_fitted().repeat_aware_parts()[0])
+
+    def neighbours_(self) -> Any:
+        """Each customer's ``k`` nearest customers by cosine of their vectors
+        (user × user, values: cosine), scipy CSR."""
+        return csr_matrix(self._check_fitted().repeat_aware_parts()[1])

@@ -16,7 +16,7 @@ use crate::python::convert::{
 use crate::python::entry::Job;
 use crate::recommend::factors::Factors;
 use crate::recommend::serve::UnknownTestUsers;
-use crate::recommend::{Model, ModelKind, Recommender, Unknown};
+use crate::recommend::{Model, ModelKind, Recommender, SeenItems, Unknown};
 use crate::table::Column;
 
 #[pyclass(module = "patronage._core", name = "Recommender", frozen)]
@@ -55,6 +55,24 @@ impl PyRecommender {
         let inner = Job::new()
             .progress(progress)
             .run(py, |ctl| Recommender::fit(data, kind, &checked, ctl))?;
+        Ok(PyRecommender { inner })
+    }
+
+    /// Fit the repeat-aware model on a transaction log with purchase times.
+    #[staticmethod]
+    fn fit_repeat_aware(
+        py: Python<'_>,
+        data: AnyRecordBatch,
+        user_col: &str,
+        item_col: &str,
+        time_col: &str,
+        params: &Bound<'_, PyDict>,
+    ) -> PyResult<Self> {
+        let checked = self::params(ModelKind::RepeatAware.spec(), params)?;
+        let log = read_table(data)?;
+        let inner = Job::new().run(py, |ctl| {
+            Recommender::fit_repeat_aware(&log, user_col, item_col, time_col, &checked, ctl)
+        })?;
         Ok(PyRecommender { inner })
     }
 
@@ -121,6 +139,14 @@ impl PyRecommender {
         }
     }
 
+    /// The repeat-aware model's customer vectors and nearest customers.
+    fn repeat_aware_parts<'py>(&self, py: Python<'py>) -> PyResult<(CsrParts<'py>, CsrParts<'py>)> {
+        match &self.inner.model {
+            Model::RepeatAware(r) => Ok((csr_parts(py, &r.history), csr_parts(py, &r.neighbours))),
+            _ => Err(Error::unsupported(self.inner.model_name(), "is not repeat-aware").into()),
+        }
+    }
+
     fn ease_weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         match &self.inner.model {
             Model::Ease(e) => e.b.clone().into_pyarray(py).reshape([e.n_items, e.n_items]),
@@ -128,8 +154,9 @@ impl PyRecommender {
         }
     }
 
-    /// Top `n` for `users` (every training user when None).
-    #[pyo3(signature = (users, n, exclude_seen, items, unknown_users, reasons))]
+    /// Top `n` for `users` (every training user when None); `mode`
+    /// ("replenish", "discover", "mix") replaces `exclude_seen` when given.
+    #[pyo3(signature = (users, n, exclude_seen, items, unknown_users, reasons, mode=None))]
     #[allow(clippy::too_many_arguments)]
     fn recommend(
         &self,
@@ -140,9 +167,13 @@ impl PyRecommender {
         items: Option<AnyArray>,
         unknown_users: &str,
         reasons: Arg,
+        mode: Option<&str>,
     ) -> PyResult<PyRecordBatch> {
         let (n, unknown) = (n.count("n", 1)?, Unknown::parse(unknown_users)?);
-        let exclude_seen = exclude_seen.flag("exclude_seen")?;
+        let rule = match mode {
+            Some(mode) => SeenItems::parse_mode(mode)?,
+            None => SeenItems::excluded_if(exclude_seen.flag("exclude_seen")?),
+        };
         let reasons = reasons.flag("reasons")?;
         let users = optional_column("users", users)?;
         let items = optional_column("items", items)?;
@@ -150,7 +181,7 @@ impl PyRecommender {
             self.inner.recommend_ids(
                 users.as_ref(),
                 n,
-                exclude_seen,
+                rule,
                 items.as_ref(),
                 unknown,
                 reasons,
