@@ -16,6 +16,7 @@ from patronage.recommend import (
     evaluate,
     ranking_metrics,
     train_test_split,
+    tune,
 )
 
 implicit = pytest.importorskip("implicit")
@@ -267,3 +268,18 @@ def test_seeded_fits_are_identical(data, make):
     np.testing.assert_array_equal(a.item_factors_, b.item_factors_)
     c = type(a)(**{**a.get_params(), "random_state": 8}).fit(data.train)
     assert not np.array_equal(a.item_factors_, c.item_factors_)
+
+
+def test_tune_scores_every_setting_as_evaluate_does(data):
+    grid = {"k": [10, 50], "weighting": ["cosine", "bm25"]}
+    table = tune(ItemKNN(), grid, data.train, data.test)
+    assert len(table) == 4 and table["ndcg"].is_monotonic_decreasing
+    best = table.iloc[0]
+    expected = evaluate(ItemKNN(k=int(best["k"]), weighting=best["weighting"]).fit(data.train), data.test, K)
+    assert best["ndcg"] == pytest.approx(expected["ndcg"], rel=1e-9)
+    # Seen items excluded: every hit is on an item new to the user.
+    assert (table["repeat_hits"] == 0).all() and (table["new_hits"] > 0).all()
+    allowed = tune(ItemKNN(), {"k": [50]}, data.train, data.test, recommend_params={"exclude_seen": False})
+    assert allowed["repeat_hits"].iloc[0] > 0
+    with pytest.raises(ValueError, match="'neighbours'"):
+        tune(ItemKNN(), {"neighbours": [5]}, data.train, data.test)

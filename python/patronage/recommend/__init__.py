@@ -17,7 +17,8 @@ of any type) or on a scipy.sparse user × item matrix, then serve frames:
   items), ``similar_items``, ``similar_users``.
 * Evaluation: :func:`train_test_split` (by time, last-k per user, random),
   :func:`evaluate` and :func:`ranking_metrics` (precision, recall, MAP,
-  nDCG, AUC, hit rate, coverage; implicit's numbers for the shared ones).
+  nDCG, AUC, hit rate, coverage; implicit's numbers for the shared ones);
+  :func:`tune` fits a grid of settings on one split and returns a frame.
 
 Bad input: an empty table, NaN/infinite or negative weights, unknown
 columns raise ``ValueError`` naming the column; repeated (user, item) rows
@@ -32,7 +33,7 @@ Example:
     [1, 1, 2, 2]
 """
 
-from ._evaluation import evaluate, ranking_metrics, train_test_split
+from ._evaluation import evaluate, ranking_metrics, train_test_split, tune
 from ._interactions import Interactions
 from ._models import ALS, BPR, EASE, ItemKNN, Popularity, Recommender, RepeatAware, RP3Beta
 
@@ -49,4 +50,5 @@ __all__ = [
     "evaluate",
     "ranking_metrics",
     "train_test_split",
+    "tune",
 ]
