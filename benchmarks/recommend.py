@@ -34,7 +34,7 @@ import warnings
 from _common import best, fmt_mb, report, run_worker, start_measuring
 
 TAFENG = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "tafeng", "ta_feng.parquet")
-TAFENG_MODELS = ("ALS", "ItemKNN", "RepeatAware")
+TAFENG_MODELS = ("ALS", "ItemKNN", "RP3Beta", "RepeatAware")
 
 
 def tafeng_worker(model_name: str) -> None:
@@ -56,7 +56,8 @@ def tafeng_worker(model_name: str) -> None:
         model = recommend.RepeatAware().fit(train, time_col="TRANSACTION_DT", **columns)
         seen = {"mode": "replenish"}
     else:
-        model = recommend.ALS(random_state=0) if model_name == "ALS" else recommend.ItemKNN()
+        model = {"ALS": lambda: recommend.ALS(random_state=0), "ItemKNN": recommend.ItemKNN,
+                 "RP3Beta": recommend.RP3Beta}[model_name]()  # fmt: skip
         model.fit(train, **columns)
         seen = {"exclude_seen": False}
     seconds = time.perf_counter() - start
