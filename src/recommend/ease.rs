@@ -1,13 +1,16 @@
 //! EASE (Steck 2019): a closed-form item-item model.
 //!
-//! `G = XᵀX + λI`, `P = G⁻¹`, `B = I − P · diag(1 / diag(P))` with `diag(B) = 0`.
+//! `G = XᵀX + λI`, `P = G⁻¹` (faer's blocked Cholesky and inverse, parallel),
+//! `B = I − P · diag(1 / diag(P))` with `diag(B) = 0`.
 //! `B` is dense (`n_items²` doubles), so fitting refuses catalogues above a
 //! configurable size instead of exhausting memory.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::linalg::spd_inverse;
+use faer::linalg::solvers::DenseSolveCore;
+use faer::{MatRef, Side};
+
 use super::sparse::Csr;
 use crate::control::Control;
 use crate::error::{Error, Result};
@@ -58,21 +61,26 @@ impl Ease {
                 ),
             ));
         }
-        let g = gram_of_items(user_items, lambda);
+        let mut b = gram_of_items(user_items, lambda);
         ctl.check()?;
-        let p = spd_inverse(g, n, ctl);
+        // G is symmetric, so its row-major buffer is also column-major.
+        let g = MatRef::from_column_major_slice(&b, n, n);
+        let p = g
+            .llt(Side::Lower)
+            .map_err(|_| {
+                Error::fit(
+                    "EASE",
+                    "XᵀX + λI is not positive definite; raise regularization",
+                )
+            })?
+            .inverse();
         ctl.check()?;
-        let p = p.ok_or_else(|| {
-            Error::fit(
-                "EASE",
-                "XᵀX + λI is not positive definite; raise regularization",
-            )
-        })?;
-        let diag: Vec<f64> = (0..n).map(|i| p[i * n + i]).collect();
-        let mut b = p;
+        // B = I − P diag(1/diag(P)), zero diagonal; P is symmetric, so its
+        // column i is row i.
         b.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+            let p_i = p.col(i);
             for (j, v) in row.iter_mut().enumerate() {
-                *v = if i == j { 0.0 } else { -*v / diag[j] };
+                *v = if i == j { 0.0 } else { -p_i[j] / p[(j, j)] };
             }
         });
         Ok(Ease { n_items: n, b })

@@ -4,7 +4,10 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::linalg::{cholesky, cholesky_solve, dot};
+use faer::linalg::solvers::Solve;
+use faer::{ColRef, MatRef, Side};
+
+use super::linalg::dot;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Factors {
@@ -149,11 +152,14 @@ impl Factors {
                 }
             }
         }
-        if !cholesky(&mut a, f) {
-            return vec![0.0; f];
+        // `a` is symmetric: its row-major buffer is also column-major.
+        match MatRef::from_column_major_slice(&a, f, f).llt(Side::Lower) {
+            Ok(llt) => {
+                let x = llt.solve(ColRef::from_slice(&b));
+                x.iter().map(|&v| v as f32).collect()
+            }
+            Err(_) => vec![0.0; f],
         }
-        cholesky_solve(&a, f, &mut b);
-        b.into_iter().map(|v| v as f32).collect()
     }
 
     pub fn item_gram(&self) -> Vec<f32> {
