@@ -21,6 +21,8 @@ own process.
     python benchmarks/recommend.py                       # ~1.0M distinct (user, item) interactions, 2 threads, best of 3
     python benchmarks/recommend.py --customers 300000 --threads 2
     python benchmarks/recommend.py --only tafeng
+    python benchmarks/recommend.py --only als --factors 64 512 --iterations 3
+    python benchmarks/recommend.py --only ease
 """
 
 from __future__ import annotations
@@ -93,8 +95,9 @@ def worker(library: str, task: str, path: str, threads: int, iterations: int) ->
     if library == "patronage":
         from patronage.recommend import ALS, Interactions, ItemKNN
 
-        if task == "als":
-            model = ALS(factors=64, iterations=iterations, regularization=0.05, alpha=10.0, random_state=0)
+        if task.startswith("als-"):
+            factors = int(task.split("-")[1])
+            model = ALS(factors=factors, iterations=iterations, regularization=0.05, alpha=10.0, random_state=0)
             start = time.perf_counter()
             model.fit(X)
             out["seconds"] = (time.perf_counter() - start) / iterations
@@ -116,10 +119,11 @@ def worker(library: str, task: str, path: str, threads: int, iterations: int) ->
         from implicit.als import AlternatingLeastSquares
         from implicit.nearest_neighbours import CosineRecommender
 
-        if task == "als":
+        if task.startswith("als-"):
             model = AlternatingLeastSquares(
-                factors=64, iterations=iterations, regularization=0.05, alpha=10.0, random_state=0, num_threads=threads
-            )
+                factors=int(task.split("-")[1]), iterations=iterations, regularization=0.05, alpha=10.0,
+                random_state=0, num_threads=threads,
+            )  # fmt: skip
             start = time.perf_counter()
             model.fit(X, show_progress=False)
             out["seconds"] = (time.perf_counter() - start) / iterations
@@ -155,7 +159,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3, help="runs per task; the fastest is kept (the machine is shared)")
-    parser.add_argument("--only", choices=["implicit", "tafeng", "ease"], help="run one part only")
+    parser.add_argument("--only", choices=["implicit", "als", "tafeng", "ease"], help="run one part only")
+    parser.add_argument("--factors", type=int, nargs="+", default=[64], help="ALS factors (one row each)")
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -165,8 +170,8 @@ def main() -> None:
         else:
             worker(library, task, path, int(threads), int(iterations))
         return
-    if args.only in (None, "implicit"):
-        implicit_comparison(args)
+    if args.only in (None, "implicit", "als"):
+        implicit_comparison(args, als_only=args.only == "als")
     if args.only in (None, "tafeng") and os.path.exists(TAFENG):
         tafeng(args.threads, args.repeat)
     if args.only in (None, "ease"):
@@ -200,7 +205,7 @@ def ease_against_numpy(repeat: int, n_items: int = 3613) -> None:
     print(f"\nEASE on {X.shape[1]:,} items: patronage {ours:.2f} s, numpy {theirs:.2f} s ({theirs / ours:.1f}x)")
 
 
-def implicit_comparison(args: argparse.Namespace) -> None:
+def implicit_comparison(args: argparse.Namespace, als_only: bool = False) -> None:
     import scipy.sparse as sp
     from patronage.datasets import simulate_transactions
     from patronage.recommend import Popularity
@@ -217,7 +222,8 @@ def implicit_comparison(args: argparse.Namespace) -> None:
         path = os.path.join(tmp, "X.npz")
         sp.save_npz(path, X)
         print(f"{'task':<28} {'patronage s':>12} {'implicit s':>11} {'speed-up':>9} {'patronage MB':>14} {'implicit MB':>12}")
-        for task in ("als", "knn", "recommend"):
+        tasks = [f"als-{f}" for f in args.factors] + ([] if als_only else ["knn", "recommend"])
+        for task in tasks:
             runs = {"patronage": [], "implicit": []}
             for _ in range(args.repeat):  # alternate, so both see the same load on average
                 for library in runs:
@@ -225,10 +231,9 @@ def implicit_comparison(args: argparse.Namespace) -> None:
             ours, theirs = (best(runs[library]) for library in ("patronage", "implicit"))
 
             rows = {
-                "als": [("ALS, 64 factors, per iteration", "seconds")],
                 "knn": [("item-kNN cosine K=50, fit", "seconds")],
                 "recommend": [("top-10 all users, item-kNN", "knn_seconds"), ("top-10 all users, ALS", "als_seconds")],
-            }[task]
+            }.get(task, [(f"ALS, {task[4:]} factors, per iteration", "seconds")])
             for label, key in rows:
                 print(
                     f"{label:<28} {ours[key]:>12.3f} {theirs[key]:>11.3f} {theirs[key] / ours[key]:>8.2f}x "

@@ -15,8 +15,6 @@ from .recommend import Interactions, ItemKNN
 #: An item counts as a habit once bought in this many different rows.
 MIN_REPEATS = 2
 
-NEXT_ITEM_COLUMNS = ("rank", "kind", "score", "reason")
-
 
 def _first_n_per_group(keys: pa.ChunkedArray | pa.Array, n: int) -> np.ndarray:
     """Row positions among the first ``n`` of each run of equal ``keys``
