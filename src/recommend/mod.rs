@@ -34,15 +34,3 @@ pub use interactions::Interactions;
 pub use model::{Model, ModelKind, Recommender, SeenItems, Unknown};
 pub use topn::TopN;
 
-use crate::spec::Spec;
-
-/// The contracts of the recommenders.
-pub static SPECS: [&Spec; 7] = [
-    &model::POPULARITY,
-    &knn::SPEC,
-    &knn::RP3_SPEC,
-    &als::SPEC,
-    &bpr::SPEC,
-    &ease::SPEC,
-    &repeat::SPEC,
-];
