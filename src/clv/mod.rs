@@ -16,6 +16,8 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod boundary;
+pub mod covariates;
+pub mod covfit;
 pub mod customers;
 pub mod fit;
 pub mod models;

@@ -43,6 +43,7 @@ fn fit_model(
     parameters: &Bound<'_, PyDict>,
     weights: Option<&Bound<'_, PyAny>>,
     initial_params: Option<Vec<f64>>,
+    covariates: Option<Vec<String>>,
 ) -> PyResult<Fitted> {
     let kind = ModelKind::parse(model)?;
     let checked = params(kind.spec(), parameters)?;
@@ -67,7 +68,15 @@ fn fit_model(
         }
     };
     Job::new().run(py, |ctl| {
-        customers::fit_table(kind, &table, &checked, weights, initial_params, ctl)
+        customers::fit_table(
+            kind,
+            &table,
+            &checked,
+            weights,
+            initial_params,
+            covariates.as_deref(),
+            ctl,
+        )
     })
 }
 
@@ -91,6 +100,30 @@ fn evidence<'py>(py: Python<'py>, f: &Fitted) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("iterations", f.iterations)?;
     d.set_item("converged", f.converged)?;
     d.set_item("dropout_at_boundary", f.dropout_at_boundary())?;
+    match &f.covariates {
+        None => d.set_item("covariates", py.None())?,
+        Some(c) => {
+            let cov = PyDict::new(py);
+            let size = n + c.gamma.len();
+            cov.set_item("columns", c.design.names())?;
+            cov.set_item("names", c.names(f.kind))?;
+            cov.set_item("coefficients", c.gamma.clone())?;
+            cov.set_item("std_errors", c.std_errors.clone())?;
+            let full = c
+                .covariance
+                .clone()
+                .into_pyarray(py)
+                .reshape([size, size])?;
+            cov.set_item("covariance", full)?;
+            let test = PyDict::new(py);
+            test.set_item("statistic", c.test.statistic)?;
+            test.set_item("df", c.test.df)?;
+            test.set_item("p_value", c.test.p_value)?;
+            test.set_item("log_likelihood_without", c.test.log_likelihood_without)?;
+            cov.set_item("likelihood_ratio_test", test)?;
+            d.set_item("covariates", cov)?;
+        }
+    }
     Ok(d)
 }
 
@@ -119,9 +152,8 @@ fn per_customer<'py>(
     f: impl Fn(&[f64], Row, f64) -> f64 + Sync + Send,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let table = read_table(data)?;
-    let p = fitted.params.as_slice();
     let out = Job::new().run(py, |ctl| {
-        customers::map_customers(&table, fitted, t, what, ctl, |row, t| f(p, row, t))
+        customers::map_customers(&table, fitted, t, what, ctl, f)
     })?;
     Ok(numpy(py, out))
 }
@@ -168,7 +200,7 @@ macro_rules! model_class {
         #[pymethods]
         impl $class {
             #[staticmethod]
-            #[pyo3(signature = (model, data, params, weights=None, initial_params=None))]
+            #[pyo3(signature = (model, data, params, weights=None, initial_params=None, covariates=None))]
             fn fit(
                 py: Python<'_>,
                 model: &str,
@@ -176,8 +208,9 @@ macro_rules! model_class {
                 params: &Bound<'_, PyDict>,
                 weights: Option<&Bound<'_, PyAny>>,
                 initial_params: Option<Vec<f64>>,
+                covariates: Option<Vec<String>>,
             ) -> PyResult<Self> {
-                let fitted = fit_model(py, model, data, params, weights, initial_params)?;
+                let fitted = fit_model(py, model, data, params, weights, initial_params, covariates)?;
                 Ok(Self::wrap(fitted)?)
             }
 
