@@ -122,6 +122,7 @@ class PurchaseModel:
         params: dict[str, Any],
         weights: str | _F64 | None = None,
         initial_params: Sequence[float] | None = None,
+        covariates: Sequence[str] | None = None,
     ) -> PurchaseModel: ...
     @staticmethod
     def from_params(model: str, params: Sequence[float]) -> PurchaseModel: ...
@@ -149,6 +150,7 @@ class OpportunityModel:
         params: dict[str, Any],
         weights: str | _F64 | None = None,
         initial_params: Sequence[float] | None = None,
+        covariates: Sequence[str] | None = None,
     ) -> OpportunityModel: ...
     @staticmethod
     def from_params(model: str, params: Sequence[float]) -> OpportunityModel: ...
@@ -174,6 +176,7 @@ class ChurnModel:
         params: dict[str, Any],
         weights: str | _F64 | None = None,
         initial_params: Sequence[float] | None = None,
+        covariates: Sequence[str] | None = None,
     ) -> ChurnModel: ...
     @staticmethod
     def from_params(model: str, params: Sequence[float]) -> ChurnModel: ...
@@ -198,6 +201,7 @@ class SpendModel:
         params: dict[str, Any],
         weights: str | _F64 | None = None,
         initial_params: Sequence[float] | None = None,
+        covariates: Sequence[str] | None = None,
     ) -> SpendModel: ...
     @staticmethod
     def from_params(model: str, params: Sequence[float]) -> SpendModel: ...
