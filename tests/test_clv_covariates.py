@@ -280,3 +280,17 @@ def test_arrays_cannot_carry_covariates(fitted):
     spend = GammaGamma.from_params({"p": 6.25, "q": 3.74, "v": 15.44})
     with pytest.raises(TypeError, match="covariates"):
         spend.customer_lifetime_value(model, [1], [2.0], [5.0], [10.0])
+
+
+def test_covariates_can_move_some_parameters_only():
+    gammas = {"alpha": np.array([0.6, -0.3]), "a": np.zeros(2), "b": np.zeros(2)}
+    data = _simulate_bg_nbd(20_000, 4, r=0.8, alpha=5.0, a=0.8, b=2.5, gammas=gammas)
+    model = BetaGeo().fit(data, covariates={"alpha": ["segment", "score"]})
+    assert list(model.coefficients_) == ["alpha:segment[b]", "alpha:score"]
+    assert model.likelihood_ratio_test_["df"] == 2
+    _assert_within_intervals(model, {"r": 0.8, "alpha": 5.0, "a": 0.8, "b": 2.5, "alpha:segment[b]": 0.6, "alpha:score": -0.3})
+    assert model.covariance_.shape == (6, 6)
+    with pytest.raises(ValueError, match="covariates"):
+        BetaGeo().fit(data, covariates={"r": ["score"]})
+    with pytest.raises(TypeError, match="covariates"):
+        BetaGeo().fit(data, covariates={"alpha": "score"})

@@ -65,6 +65,45 @@ pub fn customer_params(kind: ModelKind, base: &[f64], gamma: &[f64], z: &[f64]) 
     p
 }
 
+/// Which coefficients a fit estimates (the others stay 0), in the layout of
+/// [`customer_params`]'s `gamma`: every covariate on every parameter of
+/// [`scaled`] (`by_param` `None`), or, for each parameter named in
+/// `by_param`, the covariates listed with it (CLVTools' separate purchase and
+/// life-time covariates, for instance).
+pub fn free_coefficients(
+    kind: ModelKind,
+    design: &Design,
+    by_param: Option<&[(String, Vec<String>)]>,
+) -> Result<Vec<bool>> {
+    let slots = scaled(kind);
+    let m = design.width();
+    let Some(by_param) = by_param else {
+        return Ok(vec![true; slots.len() * m]);
+    };
+    let movable: Vec<&str> = slots.iter().map(|&(k, _)| kind.param_names()[k]).collect();
+    let mut free = vec![false; slots.len() * m];
+    for (param, columns) in by_param {
+        let slot = movable.iter().position(|p| p == param).ok_or_else(|| {
+            Error::argument(
+                "covariates",
+                format!(
+                    "names parameter {param:?}; covariates of {} move {movable:?}",
+                    kind.name()
+                ),
+            )
+        })?;
+        let mut offset = 0;
+        for covariate in &design.columns {
+            let width = covariate.width();
+            if columns.iter().any(|c| c == covariate.name()) {
+                free[slot * m + offset..slot * m + offset + width].fill(true);
+            }
+            offset += width;
+        }
+    }
+    Ok(free)
+}
+
 /// One covariate as the table holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Covariate {
@@ -79,7 +118,7 @@ pub enum Covariate {
 }
 
 impl Covariate {
-    fn name(&self) -> &str {
+    pub fn name(&self) -> &str {
         match self {
             Covariate::Numeric { name } | Covariate::Categorical { name, .. } => name,
         }
@@ -316,6 +355,17 @@ mod tests {
         );
         assert!(Design::learn(&t, &["T".into()], &["T"]).is_err());
         assert!(Design::learn(&t, &["nope".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn coefficients_can_be_limited_to_some_parameters() {
+        let t = table();
+        let design = Design::learn(&t, &["region".into(), "age".into()], &[]).unwrap();
+        let by_param = [("alpha".to_string(), vec!["age".to_string()])];
+        let free = free_coefficients(ModelKind::ParetoNbd, &design, Some(&by_param)).unwrap();
+        assert_eq!(free, [false, false, true, false, false, false]);
+        let wrong = [("r".to_string(), vec!["age".to_string()])];
+        assert!(free_coefficients(ModelKind::ParetoNbd, &design, Some(&wrong)).is_err());
     }
 
     #[test]

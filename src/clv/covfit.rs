@@ -34,10 +34,16 @@ const CHUNK: usize = 2048;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CovariateFit {
     pub design: Design,
-    /// One block of [`Design::width`] per parameter of [`scaled`].
+    /// One block of [`Design::width`] per parameter of [`scaled`] (0 where
+    /// not estimated).
     pub gamma: Vec<f64>,
+    /// Which of `gamma` were estimated (see
+    /// [`free_coefficients`](super::covariates::free_coefficients)).
+    pub free: Vec<bool>,
+    /// Of the estimated coefficients.
     pub std_errors: Vec<f64>,
-    /// Row-major covariance of `(params, gamma)` (NaN when not available).
+    /// Row-major covariance of `(params, estimated coefficients)` (NaN when
+    /// not available).
     pub covariance: Vec<f64>,
     pub test: LikelihoodRatio,
 }
@@ -53,39 +59,24 @@ pub struct LikelihoodRatio {
 }
 
 impl CovariateFit {
-    /// A model with given coefficients (no fit, no evidence).
-    pub fn from_coefficients(kind: ModelKind, design: Design, gamma: Vec<f64>) -> Result<Self> {
-        let g = scaled(kind).len() * design.width();
-        if gamma.len() != g || gamma.iter().any(|v| !v.is_finite()) {
-            return Err(Error::argument(
-                "coefficients",
-                format!("needs {g} finite values, got {}", gamma.len()),
-            ));
-        }
-        let n = kind.n_params() + g;
-        Ok(CovariateFit {
-            design,
-            gamma,
-            std_errors: vec![f64::NAN; g],
-            covariance: vec![f64::NAN; n * n],
-            test: LikelihoodRatio {
-                log_likelihood_without: f64::NAN,
-                statistic: f64::NAN,
-                df: g,
-                p_value: f64::NAN,
-            },
-        })
-    }
-
-    /// `parameter:term` for every coefficient, in `gamma`'s order.
+    /// `parameter:term` for every estimated coefficient, in `gamma`'s order.
     pub fn names(&self, kind: ModelKind) -> Vec<String> {
         let terms = self.design.term_names();
-        scaled(kind)
+        let all = scaled(kind).iter().flat_map(|&(k, _)| {
+            let p = kind.param_names()[k];
+            terms.iter().map(move |t| format!("{p}:{t}"))
+        });
+        all.zip(&self.free)
+            .filter_map(|(name, &free)| free.then_some(name))
+            .collect()
+    }
+
+    /// The estimated coefficients, in [`CovariateFit::names`]' order.
+    pub fn coefficients(&self) -> Vec<f64> {
+        self.gamma
             .iter()
-            .flat_map(|&(k, _)| {
-                let p = kind.param_names()[k];
-                terms.iter().map(move |t| format!("{p}:{t}"))
-            })
+            .zip(&self.free)
+            .filter_map(|(&g, &free)| free.then_some(g))
             .collect()
     }
 
@@ -93,13 +84,21 @@ impl CovariateFit {
     pub fn validate(&self, kind: ModelKind) -> Result<()> {
         self.design.validate()?;
         let g = scaled(kind).len() * self.design.width();
-        let n = kind.n_params() + g;
+        let f = self.free.iter().filter(|&&free| free).count();
+        let n = kind.n_params() + f;
         persist::require(
             self.gamma.len() == g
+                && self.free.len() == g
+                && f > 0
                 && self.gamma.iter().all(|v| v.is_finite())
-                && self.std_errors.len() == g
+                && self
+                    .gamma
+                    .iter()
+                    .zip(&self.free)
+                    .all(|(&v, &free)| free || v == 0.0)
+                && self.std_errors.len() == f
                 && self.covariance.len() == n * n
-                && self.test.df == g,
+                && self.test.df == f,
             || "the covariate coefficients are malformed".into(),
         )
     }
@@ -240,12 +239,17 @@ fn standardise(design: &Design, z: &[f64], m: usize, weights: &[f64]) -> (Vec<f6
     (mean, sd)
 }
 
-/// Fit `kind` with covariates: `z` holds [`Design::width`] values per row.
+/// Fit `kind` with covariates: `z` holds [`Design::width`] values per row;
+/// the coefficients marked in `free` (see
+/// [`free_coefficients`](super::covariates::free_coefficients)) are
+/// estimated, the others stay 0.
+#[allow(clippy::too_many_arguments)]
 pub fn fit_with_covariates(
     kind: ModelKind,
     rows: &[Row],
     weights: Option<&[f64]>,
     design: Design,
+    free: Vec<bool>,
     z: &[f64],
     options: &FitOptions,
     ctl: &Control,
@@ -254,6 +258,16 @@ pub fn fit_with_covariates(
     let n = kind.n_params();
     let slots = scaled(kind);
     let g = slots.len() * m;
+    if free.len() != g || !free.contains(&true) {
+        return Err(Error::argument(
+            "covariates",
+            "moves no parameter: name at least one covariate for a parameter",
+        ));
+    }
+    // Where each estimated value sits in (ln base, gamma).
+    let index: Vec<usize> = (0..n)
+        .chain((0..g).filter(|&j| free[j]).map(|j| n + j))
+        .collect();
     // The model without covariates on the same customers: the start and the null.
     let without = fit(kind, rows, weights, options, ctl)?;
     let unit = vec![1.0; rows.len()];
@@ -279,57 +293,63 @@ pub fn fit_with_covariates(
         max_iter: options.max_iter,
         gradient_tol: options.gradient_tol,
     };
-    let mut eta0: Vec<f64> = without.params.iter().map(|p| p.ln()).collect();
-    eta0.resize(n + g, 0.0);
+    let full = Objective {
+        kind,
+        data: &data,
+        index: &index,
+        size: n + g,
+        penalizer,
+        ctl,
+    };
+    let mut x0: Vec<f64> = without.params.iter().map(|p| p.ln()).collect();
+    x0.resize(index.len(), 0.0);
     let mut inverse_hessian = None;
     if options.warm_start_rows > 0 && data.rows.len() > options.warm_start_rows {
         let sample = data.sample(data.rows.len().div_ceil(options.warm_start_rows));
-        let rough = minimize(
-            mean_objective(kind, &sample, penalizer, ctl),
-            &eta0,
-            None,
-            settings,
-        );
+        let rough = {
+            let on_sample = Objective {
+                data: &sample,
+                ..full
+            };
+            minimize(|x| on_sample.mean(x), &x0, None, settings)
+        };
         if rough.converged {
-            eta0 = rough.x;
+            x0 = rough.x;
             inverse_hessian = Some(rough.inverse_hessian);
         }
     }
-    let minimum = minimize(
-        mean_objective(kind, &data, penalizer, ctl),
-        &eta0,
-        inverse_hessian,
-        settings,
-    );
+    let minimum = minimize(|x| full.mean(x), &x0, inverse_hessian, settings);
     ctl.check()?;
-    let eta = minimum.x;
-    if eta.iter().any(|v| !v.is_finite()) || eta[..n].iter().any(|v| !v.exp().is_finite()) {
+    let x = minimum.x;
+    if x.iter().any(|v| !v.is_finite()) || x[..n].iter().any(|v| !v.exp().is_finite()) {
         return Err(Error::fit(
             kind.name(),
-            format!("the estimates diverged ({eta:?}); try penalizer_coef > 0"),
+            format!("the estimates diverged ({x:?}); try penalizer_coef > 0"),
         ));
     }
-    let (log_likelihood, gradient) = data.log_likelihood(kind, &eta, ctl);
-    let information = information(kind, &data, &eta, &gradient, ctl);
+    let (log_likelihood, gradient) = full.total(&x);
+    let information = information(&full, &x, &gradient);
     ctl.check()?;
-    // Back to the covariates' own units: θ = A η, with ln b_k = η_k − sign Σ_j γ_kj mean_j
-    // and γ_kj = η_kj / sd_j.
-    let size = n + g;
+    // Back to the covariates' own units: θ = A x, with ln b_k = x_k − sign Σ_j γ_kj mean_j
+    // and γ_kj = x_kj / sd_j (over the estimated coefficients; the others are 0).
+    let size = index.len();
     let mut a = vec![0.0; size * size];
     (0..n).for_each(|k| a[k * size + k] = 1.0);
-    for (slot, &(k, sign)) in slots.iter().enumerate() {
-        for j in 0..m {
-            let col = n + slot * m + j;
-            a[col * size + col] = 1.0 / sd[j];
-            a[k * size + col] = -sign * mean[j] / sd[j];
-        }
+    for (col, &at) in index.iter().enumerate().skip(n) {
+        let (slot, j) = ((at - n) / m, (at - n) % m);
+        let (k, sign) = slots[slot];
+        a[col * size + col] = 1.0 / sd[j];
+        a[k * size + col] = -sign * mean[j] / sd[j];
     }
     let theta: Vec<f64> = (0..size)
-        .map(|i| (0..size).map(|j| a[i * size + j] * eta[j]).sum())
+        .map(|i| (0..size).map(|j| a[i * size + j] * x[j]).sum())
         .collect();
     let params: Vec<f64> = theta[..n].iter().map(|v| v.exp()).collect();
-    let gamma = theta[n..].to_vec();
-    // Covariance of (params, gamma): J A Σ_η Aᵀ J with J = diag(params, 1).
+    let mut gamma = vec![0.0; g];
+    for (col, &at) in index.iter().enumerate().skip(n) {
+        gamma[at - n] = theta[col];
+    }
+    // Covariance of (params, coefficients): J A Σ_x Aᵀ J with J = diag(params, 1).
     let covariance = match information.as_deref().and_then(|i| invert_spd(i, size)) {
         Some(sigma) => {
             let scale = |i: usize| if i < n { params[i] } else { 1.0 };
@@ -337,11 +357,8 @@ pub fn fit_with_covariates(
             for i in 0..size {
                 for j in 0..size {
                     let mut v = 0.0;
-                    for k in 0..size {
-                        if a[i * size + k] == 0.0 {
-                            continue;
-                        }
-                        for l in 0..size {
+                    for k in (0..size).filter(|&k| a[i * size + k] != 0.0) {
+                        for l in (0..size).filter(|&l| a[j * size + l] != 0.0) {
                             v += a[i * size + k] * sigma[k * size + l] * a[j * size + l];
                         }
                     }
@@ -354,12 +371,13 @@ pub fn fit_with_covariates(
     };
     let std_errors: Vec<f64> = (0..size).map(|i| covariance[i * size + i].sqrt()).collect();
     let proper_maximum = std_errors.iter().all(|s| s.is_finite());
+    let df = size - n;
     let statistic = (2.0 * (log_likelihood - without.log_likelihood)).max(0.0);
     let test = LikelihoodRatio {
         log_likelihood_without: without.log_likelihood,
         statistic,
-        df: g,
-        p_value: chi2_survival(statistic, g as f64),
+        df,
+        p_value: chi2_survival(statistic, df as f64),
     };
     let base_covariance = (0..n * n)
         .map(|k| covariance[(k / n) * size + k % n])
@@ -377,6 +395,7 @@ pub fn fit_with_covariates(
         covariates: Some(CovariateFit {
             design,
             gamma,
+            free,
             std_errors: std_errors[n..].to_vec(),
             covariance,
             test,
@@ -385,60 +404,68 @@ pub fn fit_with_covariates(
     })
 }
 
-/// The mean penalised negative log-likelihood in `eta = (ln base, gamma)`
-/// and its gradient; the penalty is lifetimes' `Σ p²` on the base
-/// parameters plus `Σ γ²` on the (standardised) coefficients.
-fn mean_objective<'a>(
+/// The likelihood as a function of the estimated values `x` (the
+/// log-parameters, then the free coefficients, at `index` in
+/// `(ln base, gamma)`, whose length is `size`).
+#[derive(Clone, Copy)]
+struct Objective<'a> {
     kind: ModelKind,
     data: &'a Data,
+    index: &'a [usize],
+    size: usize,
     penalizer: f64,
     ctl: &'a Control,
-) -> impl Fn(&[f64]) -> (f64, Vec<f64>) + 'a {
-    let n = kind.n_params();
-    let total_weight = data.total_weight();
-    move |eta: &[f64]| {
-        let (ll, grad) = data.log_likelihood(kind, eta, ctl);
-        let penalty: f64 = eta
-            .iter()
-            .enumerate()
-            .map(|(i, v)| if i < n { (2.0 * v).exp() } else { v * v })
-            .sum();
-        let value = -ll / total_weight + penalizer * penalty;
-        let gradient = (0..eta.len())
-            .map(|i| {
-                let d = if i < n {
-                    2.0 * (2.0 * eta[i]).exp()
-                } else {
-                    2.0 * eta[i]
-                };
-                -grad[i] / total_weight + penalizer * d
-            })
+}
+
+impl Objective<'_> {
+    /// Total log-likelihood and its gradient in `x`.
+    fn total(&self, x: &[f64]) -> (f64, Vec<f64>) {
+        let mut eta = vec![0.0; self.size];
+        for (v, &at) in x.iter().zip(self.index) {
+            eta[at] = *v;
+        }
+        let (ll, grad) = self.data.log_likelihood(self.kind, &eta, self.ctl);
+        (ll, self.index.iter().map(|&at| grad[at]).collect())
+    }
+
+    /// The mean penalised negative log-likelihood and its gradient; the
+    /// penalty is lifetimes' `Σ p²` on the base parameters plus `Σ γ²` on
+    /// the (standardised) coefficients.
+    fn mean(&self, x: &[f64]) -> (f64, Vec<f64>) {
+        let n = self.kind.n_params();
+        let total_weight = self.data.total_weight();
+        let (ll, grad) = self.total(x);
+        let penalty = |i: usize| {
+            if i < n {
+                ((2.0 * x[i]).exp(), 2.0 * (2.0 * x[i]).exp())
+            } else {
+                (x[i] * x[i], 2.0 * x[i])
+            }
+        };
+        let value =
+            -ll / total_weight + self.penalizer * (0..x.len()).map(|i| penalty(i).0).sum::<f64>();
+        let gradient = (0..x.len())
+            .map(|i| -grad[i] / total_weight + self.penalizer * penalty(i).1)
             .collect();
         (value, gradient)
     }
 }
 
-/// Minus the Hessian of the log-likelihood in `eta`, by forward differences
+/// Minus the Hessian of the log-likelihood in `x`, by forward differences
 /// of the exact gradient (`None` once cancelled).
-fn information(
-    kind: ModelKind,
-    data: &Data,
-    eta: &[f64],
-    gradient: &[f64],
-    ctl: &Control,
-) -> Option<Vec<f64>> {
-    let size = eta.len();
+fn information(objective: &Objective<'_>, x: &[f64], gradient: &[f64]) -> Option<Vec<f64>> {
+    let size = x.len();
     let mut hessian = vec![0.0; size * size];
     for j in 0..size {
-        let h = 1e-6 * eta[j].abs().max(1.0);
-        let mut up = eta.to_vec();
+        let h = 1e-6 * x[j].abs().max(1.0);
+        let mut up = x.to_vec();
         up[j] += h;
-        let (_, g_up) = data.log_likelihood(kind, &up, ctl);
+        let (_, g_up) = objective.total(&up);
         for i in 0..size {
             hessian[i * size + j] = (g_up[i] - gradient[i]) / h;
         }
     }
-    if ctl.cancelled() {
+    if objective.ctl.cancelled() {
         return None;
     }
     Some(
@@ -595,6 +622,7 @@ mod tests {
             &rows,
             None,
             design,
+            vec![true; 3],
             &z,
             &FitOptions::default(),
             &Control::new(),

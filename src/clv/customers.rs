@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use super::covariates::{customer_params, Design};
+use super::covariates::{customer_params, free_coefficients, Design};
 use super::covfit::fit_with_covariates;
 use super::fit::{fit, FitOptions, Fitted};
 use super::models::{Continuous, ModelKind, Row, MAX_PERIODS};
@@ -42,15 +42,23 @@ pub enum Weights<'a> {
     Values(&'a [f64]),
 }
 
+/// Static covariates of a fit: the columns, and, optionally, which of them
+/// move each parameter (else all move every parameter that covariates move).
+#[derive(Debug, Clone, Default)]
+pub struct CovariateColumns {
+    pub columns: Vec<String>,
+    pub by_param: Option<Vec<(String, Vec<String>)>>,
+}
+
 /// Fit `kind` (options checked against its spec) on the summary `table`,
-/// with the static covariates of columns `covariates` if given.
+/// with static covariates if given.
 pub fn fit_table(
     kind: ModelKind,
     table: &Table,
     params: &Params,
     weights: Option<Weights<'_>>,
     initial: Option<Vec<f64>>,
-    covariates: Option<&[String]>,
+    covariates: Option<&CovariateColumns>,
     ctl: &Control,
 ) -> Result<Fitted> {
     let rows = read_rows(table, kind)?;
@@ -70,10 +78,11 @@ pub fn fit_table(
     };
     match covariates {
         None => fit(kind, &rows, weights, &options, ctl),
-        Some(names) => {
-            let design = Design::learn(table, names, kind.columns())?;
+        Some(covariates) => {
+            let design = Design::learn(table, &covariates.columns, kind.columns())?;
+            let free = free_coefficients(kind, &design, covariates.by_param.as_deref())?;
             let z = design.encode(table)?;
-            fit_with_covariates(kind, &rows, weights, design, &z, &options, ctl)
+            fit_with_covariates(kind, &rows, weights, design, free, &z, &options, ctl)
         }
     }
 }

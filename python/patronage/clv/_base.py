@@ -68,17 +68,32 @@ def _numeric_columns(data: Any, names: list[str], argument: str = "data") -> dic
     return out
 
 
-def _covariate_names(covariates: Any) -> list[str]:
-    """``fit``'s ``covariates``: a list of column names ([] for none)."""
+def _covariate_names(covariates: Any) -> tuple[list[str], Any]:
+    """``fit``'s ``covariates`` (a list of column names, or a dict of
+    parameter name to a list of column names): the columns, and the
+    argument for the core."""
     if covariates is None:
-        return []
-    if isinstance(covariates, str) or not isinstance(covariates, (list, tuple)):
-        raise TypeError(f"covariates must be a list of column names, got {covariates!r}")
-    if not all(isinstance(c, str) for c in covariates):
-        raise TypeError(f"covariates must be a list of column names (strings), got {covariates!r}")
-    if not covariates:
+        return [], None
+    problem = f"covariates must be a list of column names or a dict of parameter name to such a list, got {covariates!r}"
+
+    def names(value: Any) -> list[str]:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise TypeError(problem)
+        if not all(isinstance(c, str) for c in value):
+            raise TypeError(problem)
+        return list(value)
+
+    if isinstance(covariates, Mapping):
+        if not all(isinstance(p, str) for p in covariates):
+            raise TypeError(problem)
+        by_param = {p: names(v) for p, v in covariates.items()}
+        columns = list(dict.fromkeys(c for v in by_param.values() for c in v))
+    else:
+        columns = names(covariates)
+        by_param = None
+    if not columns:
         raise ValueError("covariates is empty: name at least one column, or leave it out")
-    return list(covariates)
+    return columns, (columns if by_param is None else by_param)
 
 
 def _count(value: Any, name: str, minimum: int, maximum: int) -> int:
@@ -181,7 +196,7 @@ class ClvEstimator(Estimator):
     def _names(self) -> tuple[str, ...]:
         return self._contract.columns
 
-    def _fit(self, columns: _Columns, weights: Any, initial_params: Any, covariates: list[str] | None = None) -> Any:
+    def _fit(self, columns: _Columns, weights: Any, initial_params: Any, covariates: Any = None) -> Any:
         if weights is not None and not isinstance(weights, str):
             weights = _values(weights, "weights")
         if isinstance(initial_params, Mapping):
@@ -199,7 +214,7 @@ class ClvEstimator(Estimator):
             self._native_params(),
             weights=weights,
             initial_params=initial_params,
-            covariates=covariates or None,
+            covariates=covariates,
         )
         evidence = self._model.evidence()
         if evidence["dropout_at_boundary"]:

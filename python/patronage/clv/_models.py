@@ -9,7 +9,7 @@ polars Series for polars input, and a numpy array otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 import warnings
 from typing import Any
 
@@ -36,7 +36,7 @@ class _PurchaseModel(ClvEstimator):
         *,
         weights: Any = None,
         initial_params: Any = None,
-        covariates: Sequence[str] | None = None,
+        covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> Any:
         """Fit by maximum likelihood; returns self.
 
@@ -51,17 +51,22 @@ class _PurchaseModel(ClvEstimator):
             covariates: columns of ``data`` holding static customer attributes
                 (see the class docstring for the parameters they move):
                 numbers and booleans as they are, strings and categoricals as
-                indicators of every level but the most frequent.  Predictions
-                then read the same columns and use each customer's parameters.
+                indicators of every level but the most frequent.  A list moves
+                every such parameter; a dict ``{parameter: [columns]}`` only
+                those named (e.g. ``{"alpha": ["age_band"]}``: the purchase
+                rate alone).  Predictions then read the same columns and use
+                each customer's own parameters; predictions for a new customer
+                (``expected_number_of_purchases_up_to_time``, ...) are for
+                covariates at 0 (reference levels).
 
         Raises:
             ValueError: negative or missing values, recency > T, recency 0 with
                 repeat purchases, or no repeat purchases at all.
         """
         extra = (weights,) if isinstance(weights, str) else ()
-        names = _covariate_names(covariates)
+        names, spec = _covariate_names(covariates)
         columns = self._columns(data, recency, T, extra=extra, covariates=names)
-        return self._fit(columns, weights, initial_params, names)
+        return self._fit(columns, weights, initial_params, spec)
 
     def conditional_expected_number_of_purchases_up_to_time(
         self, t: Any, data: Any, recency: Any = None, T: Any = None
@@ -252,14 +257,15 @@ class BetaGeoBetaBinom(ClvEstimator):
         *,
         weights: Any = None,
         initial_params: Any = None,
-        covariates: Sequence[str] | None = None,
+        covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> BetaGeoBetaBinom:
         """Fit on (frequency, recency, n_periods); ``weights`` a column name or
-        counts; ``covariates`` columns of static attributes (see the class docstring)."""
+        counts; ``covariates`` columns of static attributes, or a dict of
+        parameter to columns (see the class docstring and :meth:`BetaGeo.fit`)."""
         extra = (weights,) if isinstance(weights, str) else ()
-        names = _covariate_names(covariates)
+        names, spec = _covariate_names(covariates)
         columns = self._columns(data, recency, n_periods, extra=extra, covariates=names)
-        return self._fit(columns, weights, initial_params, names)
+        return self._fit(columns, weights, initial_params, spec)
 
     def conditional_expected_number_of_purchases_up_to_time(
         self, m_periods_in_future: Any, data: Any, recency: Any = None, n_periods: Any = None
@@ -312,13 +318,14 @@ class ShiftedBetaGeo(ClvEstimator):
         *,
         weights: Any = None,
         initial_params: Any = None,
-        covariates: Sequence[str] | None = None,
+        covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> ShiftedBetaGeo:
         """Fit on ``duration`` and ``churned`` columns (or arrays); ``covariates``
-        columns of static attributes (see the class docstring)."""
+        columns of static attributes, or a dict of parameter to columns (see
+        the class docstring and :meth:`BetaGeo.fit`)."""
         extra = (weights,) if isinstance(weights, str) else ()
-        names = _covariate_names(covariates)
-        return self._fit(self._columns(data, churned, extra=extra, covariates=names), weights, initial_params, names)
+        names, spec = _covariate_names(covariates)
+        return self._fit(self._columns(data, churned, extra=extra, covariates=names), weights, initial_params, spec)
 
     def fit_cohort(self, survivors: Sequence[float]) -> ShiftedBetaGeo:
         """Fit on survivor counts of one cohort: ``survivors[0]`` at the start,
@@ -373,7 +380,7 @@ class GammaGamma(ClvEstimator):
         *,
         weights: Any = None,
         initial_params: Any = None,
-        covariates: Sequence[str] | None = None,
+        covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> GammaGamma:
         """Fit on ``frequency`` and ``monetary_value`` (a table or two arrays).
 
@@ -384,8 +391,8 @@ class GammaGamma(ClvEstimator):
         docstring).
         """
         extra = (weights,) if isinstance(weights, str) else ()
-        names = _covariate_names(covariates)
-        self._fit(self._columns(data, monetary_value, extra=extra, covariates=names), weights, initial_params, names)
+        names, spec = _covariate_names(covariates)
+        self._fit(self._columns(data, monetary_value, extra=extra, covariates=names), weights, initial_params, spec)
         zero_spend = self._evidence()["n_zero_spend"]
         if zero_spend:
             warnings.warn(
