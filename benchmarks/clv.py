@@ -119,7 +119,7 @@ def covariate_worker(model: str, path: str, mode: str) -> None:
     fitted.conditional_probability_alive(data)
     report(
         base, seconds=seconds, predict_seconds=time.perf_counter() - predict_start,
-        log_likelihood=fitted.log_likelihood_, coefficients=len(fitted.coefficients_),
+        log_likelihood=fitted.log_likelihood_, coefficients=len(fitted.coefficients_), iterations=fitted.n_iter_,
         converged=fitted.converged_,
     )  # fmt: skip
 

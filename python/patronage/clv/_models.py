@@ -448,6 +448,8 @@ class GammaGamma(ClvEstimator):
 
         ``data`` is a summary table with frequency, recency, T and
         monetary_value, or the frequency values with the other three as arrays.
+        Models fitted with covariates read them from the table, and each
+        customer's purchases and spend use their own parameters.
 
         Example:
             >>> from patronage.clv import BetaGeo, GammaGamma
