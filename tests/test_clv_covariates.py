@@ -294,3 +294,37 @@ def test_covariates_can_move_some_parameters_only():
         BetaGeo().fit(data, covariates={"r": ["score"]})
     with pytest.raises(TypeError, match="covariates"):
         BetaGeo().fit(data, covariates={"alpha": "score"})
+
+
+# -- each customer's own parameters, side by side with lifetimes ------------------
+
+
+@pytest.mark.parametrize("cls", [BetaGeo, ParetoNBD])
+def test_each_customers_predictions_equal_lifetimes_at_their_own_parameters(cls):
+    """The class docstring's table, applied by hand: lifetimes (and our model
+    without covariates) at customer i's parameters give customer i's predictions."""
+    lifetimes = pytest.importorskip("lifetimes")
+    their_type = {BetaGeo: lifetimes.BetaGeoFitter, ParetoNBD: lifetimes.ParetoNBDFitter}[cls]
+    moved = {BetaGeo: {"alpha": -1, "a": 1, "b": 1}, ParetoNBD: {"alpha": -1, "beta": -1}}[cls]
+    gammas = {"alpha": np.array([0.6, -0.3]), "a": np.array([0.3, 0.1]), "b": np.array([-0.2, 0.2])}
+    data = _simulate_bg_nbd(5_000, 9, r=0.8, alpha=5.0, a=0.8, b=2.5, gammas=gammas)
+    model = cls().fit(data, covariates=["segment", "score"])
+    sample = data.iloc[::500]
+    ours_alive = model.conditional_probability_alive(sample).to_numpy()
+    ours_expected = model.conditional_expected_number_of_purchases_up_to_time(20, sample).to_numpy()
+    ours_ll = model.log_likelihood(sample).to_numpy()
+    coefficients = model.coefficients_
+    for i, (_, customer) in enumerate(sample.iterrows()):
+        z = {"segment[b]": float(customer["segment"] == "b"), "score": customer["score"]}
+        params = dict(model.params_)
+        for p, sign in moved.items():
+            params[p] *= np.exp(sign * sum(coefficients[f"{p}:{term}"] * v for term, v in z.items()))
+        theirs = their_type()
+        theirs.params_ = pd.Series(params)
+        f, r, T = (np.array([customer[c]], dtype=float) for c in ("frequency", "recency", "T"))
+        np.testing.assert_allclose(ours_alive[i], theirs.conditional_probability_alive(f, r, T)[0], rtol=1e-6)
+        np.testing.assert_allclose(
+            ours_expected[i], theirs.conditional_expected_number_of_purchases_up_to_time(20, f, r, T)[0], rtol=1e-6
+        )
+        own = cls.from_params(params).log_likelihood(f, r, T)[0]
+        np.testing.assert_allclose(ours_ll[i], own, rtol=1e-10)
