@@ -1,7 +1,7 @@
 # Type stubs of the private native module (src/python/*.rs). The public,
 # documented API is the Python package; these describe what it calls.
 # tests/test_stubs.py checks them against the module with mypy.stubtest.
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, TypeAlias, final
 
 import numpy as np
@@ -122,6 +122,7 @@ class PurchaseModel:
         params: dict[str, Any],
         weights: str | _F64 | None = None,
         initial_params: Sequence[float] | None = None,
+        covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> PurchaseModel: ...
     @staticmethod
     def from_params(model: str, params: Sequence[float]) -> PurchaseModel: ...
@@ -149,6 +150,7 @@ class OpportunityModel:
         params: dict[str, Any],
         weights: str | _F64 | None = None,
         initial_params: Sequence[float] | None = None,
+        covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> OpportunityModel: ...
     @staticmethod
     def from_params(model: str, params: Sequence[float]) -> OpportunityModel: ...
@@ -174,6 +176,7 @@ class ChurnModel:
         params: dict[str, Any],
         weights: str | _F64 | None = None,
         initial_params: Sequence[float] | None = None,
+        covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> ChurnModel: ...
     @staticmethod
     def from_params(model: str, params: Sequence[float]) -> ChurnModel: ...
@@ -198,6 +201,7 @@ class SpendModel:
         params: dict[str, Any],
         weights: str | _F64 | None = None,
         initial_params: Sequence[float] | None = None,
+        covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> SpendModel: ...
     @staticmethod
     def from_params(model: str, params: Sequence[float]) -> SpendModel: ...

@@ -8,6 +8,8 @@
 //! * [`boundary`]: fits whose drop-out vanishes (the NBD limit).
 //! * [`optimize`] and [`fit`]: BFGS in log-parameter space on collapsed,
 //!   weighted data; standard errors from the Hessian.
+//! * [`covariates`] and [`covfit`]: static covariates (customer
+//!   attributes that scale the population parameters), their fit and test.
 //! * [`predict`]: predictions, vectorised over customers with rayon.
 //! * [`customers`]: the models on summary tables (columns named by each
 //!   model's spec), the entry points of the bindings.
@@ -16,6 +18,8 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod boundary;
+pub mod covariates;
+pub mod covfit;
 pub mod customers;
 pub mod fit;
 pub mod models;
