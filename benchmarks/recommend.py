@@ -6,7 +6,11 @@ measured per task. Both libraries get the same matrix, hyper-parameters and
 thread count (implicit's num_threads; patronage's RAYON_NUM_THREADS; BLAS is
 held to one thread so implicit does not oversubscribe). Tasks:
 
-* ``als``: implicit ALS, 64 factors, conjugate gradient, seconds per iteration.
+* ``als``: implicit ALS, 64 factors, conjugate gradient (and patronage's
+  iALS++ block solver with ``--solver cg block``), seconds per iteration, and
+  nDCG@10 of one interaction held out for each of 10,000 users (removed from
+  the matrix both libraries' ALS are fitted on), scored the same way for both
+  from the factors, so speed is not bought with quality.
 * ``knn``: item-kNN fit (cosine, K=50).
 * ``recommend``: top-10 for every user, from the fitted item-kNN and ALS
   (patronage's two models share one ``Interactions``; implicit's take the
@@ -22,6 +26,7 @@ own process.
     python benchmarks/recommend.py --customers 300000 --threads 2
     python benchmarks/recommend.py --only tafeng
     python benchmarks/recommend.py --only als --factors 64 512 --iterations 3
+    python benchmarks/recommend.py --only als --factors 64 512 1024 --solver cg block
     python benchmarks/recommend.py --only ease
 """
 
@@ -96,11 +101,18 @@ def worker(library: str, task: str, path: str, threads: int, iterations: int) ->
         from patronage.recommend import ALS, Interactions, ItemKNN
 
         if task.startswith("als-"):
-            factors = int(task.split("-")[1])
-            model = ALS(factors=factors, iterations=iterations, regularization=0.05, alpha=10.0, random_state=0)
+            _, factors, solver, block = task.split("-")
+            options = {"solver": solver} | ({"block_size": int(block)} if block != "default" else {})
+            model = ALS(factors=int(factors), iterations=iterations, regularization=0.05, alpha=10.0, random_state=0,
+                        **options)  # fmt: skip
             start = time.perf_counter()
             model.fit(X)
             out["seconds"] = (time.perf_counter() - start) / iterations
+            user = np.zeros((X.shape[0], model.user_factors_.shape[1]), dtype=np.float32)
+            item = np.zeros((X.shape[1], user.shape[1]), dtype=np.float32)
+            user[model.user_ids_] = model.user_factors_
+            item[model.item_ids_] = model.item_factors_
+            out["ndcg"] = held_out_ndcg(user, item, X, path)
         elif task == "knn":
             start = time.perf_counter()
             ItemKNN(k=50).fit(X)
@@ -127,6 +139,7 @@ def worker(library: str, task: str, path: str, threads: int, iterations: int) ->
             start = time.perf_counter()
             model.fit(X, show_progress=False)
             out["seconds"] = (time.perf_counter() - start) / iterations
+            out["ndcg"] = held_out_ndcg(model.user_factors, model.item_factors, X, path)
         elif task == "knn":
             start = time.perf_counter()
             CosineRecommender(K=50, num_threads=threads).fit(X, show_progress=False)
@@ -146,6 +159,41 @@ def worker(library: str, task: str, path: str, threads: int, iterations: int) ->
     report(base, **out)
 
 
+def held_out_ndcg(user, item, X, path: str, k: int = 10) -> float:
+    """nDCG@k of the held-out item of each test user (one relevant item:
+    1/log2(rank + 1) when ranked in the top k), training items excluded."""
+    import numpy as np
+
+    held = np.load(path.replace(".npz", ".holdout.npy"))
+    total = 0.0
+    for lo in range(0, len(held), 2000):
+        users, items = held[lo : lo + 2000, 0], held[lo : lo + 2000, 1]
+        scores = user[users] @ item.T
+        rows = X[users]
+        scores[np.repeat(np.arange(len(users)), np.diff(rows.indptr)), rows.indices] = -np.inf
+        target = scores[np.arange(len(users)), items]
+        rank = (scores > target[:, None]).sum(axis=1)
+        total += (1.0 / np.log2(rank[rank < k] + 2.0)).sum()
+    return total / len(held)
+
+
+def holdout(X, path: str, n_users: int = 10_000, seed: int = 0) -> None:
+    """Write X less one random interaction of each of ``n_users`` users with
+    at least two to ``path``, and the (user, item) pairs held out beside it."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    X = X.tocsr().astype(np.float32)
+    counts = np.diff(X.indptr)
+    users = np.sort(rng.choice(np.flatnonzero(counts >= 2), size=n_users, replace=False))
+    picks = X.indptr[users] + rng.integers(0, counts[users])
+    np.save(path.replace(".npz", ".holdout.npy"), np.column_stack([users, X.indices[picks]]))
+    X.data[picks] = 0.0
+    X.eliminate_zeros()
+    sp.save_npz(path, X)
+
+
 def run(library: str, task: str, path: str, threads: int, iterations: int) -> dict:
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
                OMP_NUM_THREADS=str(threads))  # fmt: skip
@@ -161,6 +209,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per task; the fastest is kept (the machine is shared)")
     parser.add_argument("--only", choices=["implicit", "als", "tafeng", "ease"], help="run one part only")
     parser.add_argument("--factors", type=int, nargs="+", default=[64], help="ALS factors (one row each)")
+    parser.add_argument("--solver", nargs="+", choices=["cg", "block"], default=["cg"],
+                        help="patronage's ALS solvers (one row each)")  # fmt: skip
+    parser.add_argument("--block-size", type=int, help="block_size of --solver block (default: the ALS default)")
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -221,23 +272,36 @@ def implicit_comparison(args: argparse.Namespace, als_only: bool = False) -> Non
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "X.npz")
         sp.save_npz(path, X)
-        print(f"{'task':<28} {'patronage s':>12} {'implicit s':>11} {'speed-up':>9} {'patronage MB':>14} {'implicit MB':>12}")
-        tasks = [f"als-{f}" for f in args.factors] + ([] if als_only else ["knn", "recommend"])
+        als_path = os.path.join(tmp, "X_als.npz")
+        holdout(X, als_path)
+        print(f"{'task':<32} {'patronage s':>12} {'implicit s':>11} {'speed-up':>9} {'patronage MB':>14} "
+              f"{'implicit MB':>12} {'nDCG@10 ours/implicit':>22}")  # fmt: skip
+        block = "default" if args.block_size is None else str(args.block_size)
+        tasks = [f"als-{f}-{solver}-{block}" for f in args.factors for solver in args.solver]
+        tasks += [] if als_only else ["knn", "recommend"]
+        implicit_cache: dict[str, dict] = {}
         for task in tasks:
             runs = {"patronage": [], "implicit": []}
+            task_path = als_path if task.startswith("als-") else path
+            # implicit has one solver: run it once per factor count.
+            their_key = task.rsplit("-", 2)[0] if task.startswith("als-") else task
             for _ in range(args.repeat):  # alternate, so both see the same load on average
                 for library in runs:
-                    runs[library].append(run(library, task, path, args.threads, args.iterations))
-            ours, theirs = (best(runs[library]) for library in ("patronage", "implicit"))
+                    if library == "implicit" and their_key in implicit_cache:
+                        continue
+                    runs[library].append(run(library, task, task_path, args.threads, args.iterations))
+            ours = best(runs["patronage"])
+            theirs = implicit_cache.setdefault(their_key, best(runs["implicit"]) if runs["implicit"] else {})
 
             rows = {
                 "knn": [("item-kNN cosine K=50, fit", "seconds")],
                 "recommend": [("top-10 all users, item-kNN", "knn_seconds"), ("top-10 all users, ALS", "als_seconds")],
-            }.get(task, [(f"ALS, {task[4:]} factors, per iteration", "seconds")])
+            }.get(task, [(f"ALS {task.split('-')[1]} factors {task.split('-')[2]}, per it.", "seconds")])
+            quality = f"{ours['ndcg']:.4f}/{theirs['ndcg']:.4f}" if "ndcg" in ours else ""
             for label, key in rows:
                 print(
-                    f"{label:<28} {ours[key]:>12.3f} {theirs[key]:>11.3f} {theirs[key] / ours[key]:>8.2f}x "
-                    f"{fmt_mb(ours):>14} {fmt_mb(theirs):>12}",
+                    f"{label:<32} {ours[key]:>12.3f} {theirs[key]:>11.3f} {theirs[key] / ours[key]:>8.2f}x "
+                    f"{fmt_mb(ours):>14} {fmt_mb(theirs):>12} {quality:>22}",
                     flush=True,
                 )
 

@@ -359,6 +359,14 @@ class ALS(_FactorModel):
     best ``regularization`` no longer grows with the data (ν = 1 is close to
     Spark MLlib's scaled penalty).
 
+    ``solver="block"`` is Rendle et al.'s iALS++ (2021): each half-iteration
+    minimises every user's loss exactly over ``block_size`` factors at a time,
+    one sweep over the blocks (``block_size=factors`` is exact ALS). It
+    reaches the loss and ranking quality of CG in about as many iterations
+    and is faster from a few hundred factors, where CG's per-user products
+    with the k × k Gram matrix dominate; ``cg_steps`` only applies to
+    ``solver="cg"`` (the default, implicit's results).
+
     Example:
         >>> from patronage.datasets import simulate_transactions
         >>> from patronage.recommend import ALS
@@ -381,6 +389,8 @@ class ALS(_FactorModel):
         frequency_scaling: float = _ALS.default("frequency_scaling"),
         iterations: int = _ALS.default("iterations"),
         cg_steps: int = _ALS.default("cg_steps"),
+        solver: str = _ALS.default("solver"),
+        block_size: int = _ALS.default("block_size"),
         random_state: int | None = _ALS.default("random_state"),
         show_progress: bool = _ALS.default("show_progress"),
     ) -> None:
@@ -391,6 +401,8 @@ class ALS(_FactorModel):
         self.frequency_scaling = frequency_scaling
         self.iterations = iterations
         self.cg_steps = cg_steps
+        self.solver = solver
+        self.block_size = block_size
         self.random_state = random_state
         self.show_progress = show_progress
 
