@@ -446,8 +446,13 @@ class BPR(_FactorModel):
 class EASE(Recommender):
     """EASE (Steck 2019): the closed-form item-item model ``B = I − P/diag(P)``, ``P = (XᵀX + λI)⁻¹``.
 
-    ``B`` is dense (``n_items²`` float64), so ``fit`` raises ``ValueError`` when
-    the catalogue has more than ``max_items`` items.
+    ``B`` is dense (``n_items²`` values) and fitting holds three such matrices
+    at its peak, so ``fit`` raises ``ValueError`` (naming ``max_items`` and the
+    memory needed) when the catalogue is larger than ``max_items``: by default
+    the most items whose matrices fit in half of the memory available now
+    (explicit ``max_items`` overrides it). ``dtype="float32"`` fits and stores
+    ``B`` in single precision: half the memory, about half the time, and the
+    same recommendations but for near-ties.
 
     Example:
         >>> from patronage.datasets import simulate_transactions
@@ -456,19 +461,25 @@ class EASE(Recommender):
         >>> model = EASE(regularization=50.0).fit(log)
         >>> float(abs(model.weights_.diagonal()).max())
         0.0
+        >>> EASE(regularization=50.0, dtype="float32").fit(log).weights_.dtype
+        dtype('float32')
     """
 
     _contract = _EASE
 
     def __init__(
-        self, regularization: float = _EASE.default("regularization"), max_items: int = _EASE.default("max_items")
+        self,
+        regularization: float = _EASE.default("regularization"),
+        max_items: int | None = _EASE.default("max_items"),
+        dtype: str = _EASE.default("dtype"),
     ) -> None:
         self.regularization = regularization
         self.max_items = max_items
+        self.dtype = dtype
 
     @property
     def weights_(self) -> np.ndarray:
-        """The item × item weight matrix ``B`` (zero diagonal)."""
+        """The item × item weight matrix ``B`` (zero diagonal), float64 or float32 as ``dtype``."""
         return self._check_fitted().ease_weights()
 
 
