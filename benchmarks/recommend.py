@@ -27,7 +27,7 @@ own process.
     python benchmarks/recommend.py --only tafeng
     python benchmarks/recommend.py --only als --factors 64 512 --iterations 3
     python benchmarks/recommend.py --only als --factors 64 512 1024 --solver cg block
-    python benchmarks/recommend.py --only ease
+    python benchmarks/recommend.py --only ease     # simulated 3,613 items and Ta-Feng's 8,000 most bought
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import tempfile
 import time
 import warnings
 
-from _common import best, fmt_mb, report, run_worker, start_measuring
+from _common import best, fmt_mb, report, run_worker, start_measuring, status_mb
 
 TAFENG = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "tafeng", "ta_feng.parquet")
 TAFENG_MODELS = ("ALS", "ItemKNN", "RP3Beta", "RepeatAware")
@@ -108,6 +108,7 @@ def worker(library: str, task: str, path: str, threads: int, iterations: int) ->
             start = time.perf_counter()
             model.fit(X)
             out["seconds"] = (time.perf_counter() - start) / iterations
+            out["peak_mb"] = status_mb("VmHWM")  # the fit's, before scoring the held-out items
             user = np.zeros((X.shape[0], model.user_factors_.shape[1]), dtype=np.float32)
             item = np.zeros((X.shape[1], user.shape[1]), dtype=np.float32)
             user[model.user_ids_] = model.user_factors_
@@ -139,6 +140,7 @@ def worker(library: str, task: str, path: str, threads: int, iterations: int) ->
             start = time.perf_counter()
             model.fit(X, show_progress=False)
             out["seconds"] = (time.perf_counter() - start) / iterations
+            out["peak_mb"] = status_mb("VmHWM")
             out["ndcg"] = held_out_ndcg(model.user_factors, model.item_factors, X, path)
         elif task == "knn":
             start = time.perf_counter()
@@ -229,31 +231,55 @@ def main() -> None:
         ease_against_numpy(args.repeat)
 
 
-def ease_against_numpy(repeat: int, n_items: int = 3613) -> None:
-    """EASE's closed form: patronage (faer's blocked Cholesky and inverse)
-    against numpy's (LAPACK through numpy.linalg.inv) on the same Gram matrix
-    input, best of ``repeat``, in this process."""
+def ease_against_numpy(repeat: int, n_items: int = 3613, tafeng_items: int = 8000) -> None:
+    """EASE's closed form: patronage (faer's blocked Cholesky and inverse) in
+    float64 and float32 against numpy's (LAPACK through numpy.linalg.inv) on
+    the same Gram matrix in the same precision, best of ``repeat``, in this
+    process; peak memory above the start of each fit (VmHWM reset before it).
+    On a simulated catalogue, then on Ta-Feng's ``tafeng_items`` most bought
+    products (all customers' purchases of them) where the file is there."""
     import numpy as np
 
     from patronage.datasets import simulate_transactions
-    from patronage.recommend import EASE, Interactions
+    from patronage.recommend import EASE, Interactions, Popularity
 
-    log, _ = simulate_transactions(30_000, n_items=n_items, seed=0)
-    data = Interactions(log)
-    X = EASE().fit(data).user_items_()
-    ours = theirs = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        EASE(regularization=500.0).fit(data)
-        ours = min(ours, time.perf_counter() - start)
-        start = time.perf_counter()
-        gram = (X.T @ X).toarray().astype(np.float64)
+    def numpy_ease(X, dtype):
+        gram = (X.T @ X).toarray().astype(dtype)
         gram[np.diag_indices_from(gram)] += 500.0
         inverse = np.linalg.inv(gram)
+        del gram
         weights = inverse / -np.diag(inverse)
         weights[np.diag_indices_from(weights)] = 0.0
-        theirs = min(theirs, time.perf_counter() - start)
-    print(f"\nEASE on {X.shape[1]:,} items: patronage {ours:.2f} s, numpy {theirs:.2f} s ({theirs / ours:.1f}x)")
+        return weights
+
+    def timed(fit):
+        seconds, peak = float("inf"), 0.0
+        for _ in range(repeat):
+            base = start_measuring()
+            start = time.perf_counter()
+            result = fit()
+            seconds = min(seconds, time.perf_counter() - start)
+            peak = max(peak, status_mb("VmHWM") - base)
+            del result
+        return seconds, peak
+
+    catalogues = [("simulated", Interactions(simulate_transactions(30_000, n_items=n_items, seed=0)[0]))]
+    if os.path.exists(TAFENG):
+        import pandas as pd
+
+        log = pd.read_parquet(TAFENG, columns=["CUSTOMER_ID", "PRODUCT_ID"])
+        top = log["PRODUCT_ID"].value_counts().index[:tafeng_items]
+        log = log[log["PRODUCT_ID"].isin(top)]
+        catalogues.append((f"Ta-Feng top {tafeng_items:,} products", Interactions(log, "CUSTOMER_ID", "PRODUCT_ID")))
+    print(f"\n{'EASE (λ = 500)':<44} {'patronage s':>11} {'numpy s':>8} {'speed-up':>9} {'patronage MB':>13} {'numpy MB':>9}")
+    for name, data in catalogues:
+        X = Popularity().fit(data).user_items_()
+        for dtype in ("float64", "float32"):
+            ours, our_mb = timed(lambda: EASE(regularization=500.0, dtype=dtype, max_items=10**9).fit(data))
+            theirs, their_mb = timed(lambda: numpy_ease(X, np.dtype(dtype)))
+            label = f"{name}, {X.shape[1]:,} items, {dtype}"
+            print(f"{label:<44} {ours:>11.2f} {theirs:>8.2f} {theirs / ours:>8.2f}x {our_mb:>13.0f} {their_mb:>9.0f}",
+                  flush=True)  # fmt: skip
 
 
 def implicit_comparison(args: argparse.Namespace, als_only: bool = False) -> None:

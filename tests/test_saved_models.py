@@ -221,6 +221,7 @@ KINDS = {
         Kind("ALS", lambda: recommend.ALS(factors=4, iterations=2, random_state=0).fit(INTERACTIONS), use_recommender),
         Kind("BPR", lambda: recommend.BPR(factors=4, iterations=2, random_state=0).fit(INTERACTIONS), use_recommender),
         Kind("EASE", lambda: recommend.EASE().fit(INTERACTIONS), use_recommender),
+        Kind("EASE float32", lambda: recommend.EASE(dtype="float32").fit(INTERACTIONS), use_recommender),
         Kind("RepeatAware", lambda: recommend.RepeatAware(k=10).fit(DATA.log), use_repeat_aware),
         Kind("Interactions", lambda: INTERACTIONS, use_interactions),
         Kind("IsolationForest", lambda: anomaly.IsolationForest(n_estimators=5, random_state=0).fit(DATA.X), use_detector),

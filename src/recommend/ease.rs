@@ -149,8 +149,9 @@ impl Ease {
                 if n > limit {
                     let source = match available {
                         Some(bytes) => format!(
-                            "the {limit} items whose matrices fit in {MEMORY_FRACTION} of the \
-                             {:.2} GB available",
+                            "the {limit} items whose matrices fit in {:.0}% of the {:.2} GB \
+                             available",
+                            MEMORY_FRACTION * 100.0,
                             gb(bytes)
                         ),
                         None => format!("{limit} (the available memory is unknown)"),

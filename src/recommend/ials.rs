@@ -12,7 +12,7 @@
 //! `H = Σ_S (c − α₀) y_B y_Bᵀ + Gw_BB + λr I` and
 //! `g = Σ_S [c(ŷ−1) − α₀ŷ] y_B + (Gw x)_B + λr x_B`.
 //!
-//! Users go in fixed chunks; in a chunk, block after block, `(Gw x)_B` of
+//! Users go in chunks fixed by the data (see [`chunk_rows`]); in a chunk, block after block, `(Gw x)_B` of
 //! all its users is one small matrix product (compute-bound, where CG's
 //! per-user `Gw p` streams all of `Gw` from memory at every step), `H` is
 //! solved by a small Cholesky ([`cholesky_solve`]) and the cached `ŷ` are updated.  Per user and
@@ -31,9 +31,18 @@ use super::linalg::{cholesky_solve, has_avx2, Kernels, Plain};
 use super::sparse::Csr;
 use crate::control::Control;
 
-/// Users per chunk: enough rows for an efficient `X Gw[:, B]` product,
-/// few enough that the chunk's factors and predictions stay in cache.
+/// At most this many rows per chunk: enough for an efficient `X Gw[:, B]`.
 const CHUNK: usize = 128;
+/// Bytes of the other side's factor rows a chunk should touch: a chunk
+/// revisits its rows' items once per block, so they must stay in cache (rows
+/// with ~100 interactions at 512 factors thrashed it with 128-row chunks).
+const CHUNK_BYTES: usize = 512 << 10;
+
+/// Rows per chunk for `c` (fixed by the data, so the same on any threads).
+fn chunk_rows(c: &Csr, f: usize) -> usize {
+    let per_row = c.indices.len().div_ceil(c.n_rows.max(1)).max(1) * f * 4;
+    (CHUNK_BYTES / per_row).clamp(1, CHUNK)
+}
 
 /// What every chunk of one half-iteration shares.
 struct Side<'a> {
@@ -80,10 +89,11 @@ pub fn solve_side(
         n_columns: y.len() / f,
     };
     let wide = has_avx2();
-    x.par_chunks_mut(f * CHUNK).enumerate().for_each_init(
+    let rows = chunk_rows(c, f);
+    x.par_chunks_mut(f * rows).enumerate().for_each_init(
         || Scratch {
             pred: Vec::new(),
-            gx: vec![0.0; CHUNK * block],
+            gx: vec![0.0; rows * block],
             h: vec![0.0; block * block],
             g: vec![0.0; block],
         },
@@ -95,10 +105,10 @@ pub fn solve_side(
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: AVX2 and FMA support was checked by `has_avx2`.
                 unsafe {
-                    chunk_avx2(&side, k * CHUNK, xs, scratch)
+                    chunk_avx2(&side, k * rows, xs, scratch)
                 }
             } else {
-                chunk::<Plain>(&side, k * CHUNK, xs, scratch)
+                chunk::<Plain>(&side, k * rows, xs, scratch)
             }
         },
     );
