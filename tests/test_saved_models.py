@@ -393,7 +393,8 @@ def envelope_mutations(name: str, n: int) -> Iterator[Mutation]:
         if other != name:
             other_blob = model_bytes(obj)
             kind = Envelope.parse(other_blob).kind
-            yield f"this payload labelled {kind}", dataclasses.replace(own, kind=kind).seal()
+            if kind != own.kind:  # EASE float32 is an EASE too
+                yield f"this payload labelled {kind}", dataclasses.replace(own, kind=kind).seal()
             if native_type(obj) is not native_type(FITTED[name]):
                 yield f"the bytes of {other}", other_blob
 
@@ -417,8 +418,9 @@ def _report(wrong: list[str], count: int) -> str:
 # -- the envelope: damaged bytes are refused -------------------------------------
 def test_every_kind_of_saved_model_is_covered() -> None:
     kinds = {Envelope.parse(model_bytes(obj)).kind for obj in FITTED.values()}
-    prefixes = ["clv"] * 6 + ["recommend"] * 8 + ["anomaly"] * 4
-    assert kinds == {f"{prefix}.{name}" for prefix, name in zip(prefixes, KINDS)}
+    # "EASE float32" is a second EASE (its weights are stored in float32).
+    prefixes = ["clv"] * 6 + ["recommend"] * 9 + ["anomaly"] * 4
+    assert kinds == {f"{prefix}.{name.split()[0]}" for prefix, name in zip(prefixes, KINDS)}
 
 
 def test_the_envelope_written_here_is_the_cores() -> None:

@@ -91,8 +91,7 @@ pub static SPEC: Spec = Spec {
             accepts: &[Accept::Word(&["cg", "block"])],
             unit: "",
             doc: "'cg': a few conjugate-gradient steps per user (implicit's); 'block': iALS++ \
-                  (Rendle et al. 2021), exact minimisation over block_size factors at a time, \
-                  faster from a few hundred factors",
+                  (Rendle et al. 2021), exact minimisation over block_size factors at a time",
         },
         Param {
             name: "block_size",

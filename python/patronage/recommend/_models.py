@@ -362,10 +362,10 @@ class ALS(_FactorModel):
     ``solver="block"`` is Rendle et al.'s iALS++ (2021): each half-iteration
     minimises every user's loss exactly over ``block_size`` factors at a time,
     one sweep over the blocks (``block_size=factors`` is exact ALS). It
-    reaches the loss and ranking quality of CG in about as many iterations
-    and is faster from a few hundred factors, where CG's per-user products
-    with the k × k Gram matrix dominate; ``cg_steps`` only applies to
-    ``solver="cg"`` (the default, implicit's results).
+    reaches the loss and ranking quality of CG; whether it is faster depends
+    on the data and the number of factors (on short purchase histories CG
+    is faster up to 512 factors: see benchmarks/README.md). ``cg_steps`` only
+    applies to ``solver="cg"`` (the default, implicit's results).
 
     Example:
         >>> from patronage.datasets import simulate_transactions
