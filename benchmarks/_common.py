@@ -39,8 +39,9 @@ def start_measuring() -> float:
 
 
 def report(base_mb: float, **measures: Any) -> None:
-    """Print a worker's result line: its measures, peak and base memory."""
-    print(json.dumps({**measures, "peak_mb": status_mb("VmHWM"), "base_mb": base_mb}))
+    """Print a worker's result line: its measures, peak (unless measured
+    earlier, as ``peak_mb``) and base memory."""
+    print(json.dumps({"peak_mb": status_mb("VmHWM"), "base_mb": base_mb, **measures}))
 
 
 def run_worker(script: str, args: Sequence[str], env: Mapping[str, str] | None = None) -> dict:

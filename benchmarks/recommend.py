@@ -6,7 +6,11 @@ measured per task. Both libraries get the same matrix, hyper-parameters and
 thread count (implicit's num_threads; patronage's RAYON_NUM_THREADS; BLAS is
 held to one thread so implicit does not oversubscribe). Tasks:
 
-* ``als``: implicit ALS, 64 factors, conjugate gradient, seconds per iteration.
+* ``als``: implicit ALS, 64 factors, conjugate gradient (and patronage's
+  iALS++ block solver with ``--solver cg block``), seconds per iteration, and
+  nDCG@10 of one interaction held out for each of 10,000 users (removed from
+  the matrix both libraries' ALS are fitted on), scored the same way for both
+  from the factors, so speed is not bought with quality.
 * ``knn``: item-kNN fit (cosine, K=50).
 * ``recommend``: top-10 for every user, from the fitted item-kNN and ALS
   (patronage's two models share one ``Interactions``; implicit's take the
@@ -22,7 +26,8 @@ own process.
     python benchmarks/recommend.py --customers 300000 --threads 2
     python benchmarks/recommend.py --only tafeng
     python benchmarks/recommend.py --only als --factors 64 512 --iterations 3
-    python benchmarks/recommend.py --only ease
+    python benchmarks/recommend.py --only als --factors 64 512 1024 --solver cg block
+    python benchmarks/recommend.py --only ease     # simulated 3,613 items and Ta-Feng's 8,000 most bought
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import tempfile
 import time
 import warnings
 
-from _common import best, fmt_mb, report, run_worker, start_measuring
+from _common import best, fmt_mb, report, run_worker, start_measuring, status_mb
 
 TAFENG = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "tafeng", "ta_feng.parquet")
 TAFENG_MODELS = ("ALS", "ItemKNN", "RP3Beta", "RepeatAware")
@@ -96,11 +101,19 @@ def worker(library: str, task: str, path: str, threads: int, iterations: int) ->
         from patronage.recommend import ALS, Interactions, ItemKNN
 
         if task.startswith("als-"):
-            factors = int(task.split("-")[1])
-            model = ALS(factors=factors, iterations=iterations, regularization=0.05, alpha=10.0, random_state=0)
+            _, factors, solver, block = task.split("-")
+            options = {"solver": solver} | ({"block_size": int(block)} if block != "default" else {})
+            model = ALS(factors=int(factors), iterations=iterations, regularization=0.05, alpha=10.0, random_state=0,
+                        **options)  # fmt: skip
             start = time.perf_counter()
             model.fit(X)
             out["seconds"] = (time.perf_counter() - start) / iterations
+            out["peak_mb"] = status_mb("VmHWM")  # the fit's, before scoring the held-out items
+            user = np.zeros((X.shape[0], model.user_factors_.shape[1]), dtype=np.float32)
+            item = np.zeros((X.shape[1], user.shape[1]), dtype=np.float32)
+            user[model.user_ids_] = model.user_factors_
+            item[model.item_ids_] = model.item_factors_
+            out["ndcg"] = held_out_ndcg(user, item, X, path)
         elif task == "knn":
             start = time.perf_counter()
             ItemKNN(k=50).fit(X)
@@ -127,6 +140,8 @@ def worker(library: str, task: str, path: str, threads: int, iterations: int) ->
             start = time.perf_counter()
             model.fit(X, show_progress=False)
             out["seconds"] = (time.perf_counter() - start) / iterations
+            out["peak_mb"] = status_mb("VmHWM")
+            out["ndcg"] = held_out_ndcg(model.user_factors, model.item_factors, X, path)
         elif task == "knn":
             start = time.perf_counter()
             CosineRecommender(K=50, num_threads=threads).fit(X, show_progress=False)
@@ -146,6 +161,41 @@ def worker(library: str, task: str, path: str, threads: int, iterations: int) ->
     report(base, **out)
 
 
+def held_out_ndcg(user, item, X, path: str, k: int = 10) -> float:
+    """nDCG@k of the held-out item of each test user (one relevant item:
+    1/log2(rank + 1) when ranked in the top k), training items excluded."""
+    import numpy as np
+
+    held = np.load(path.replace(".npz", ".holdout.npy"))
+    total = 0.0
+    for lo in range(0, len(held), 2000):
+        users, items = held[lo : lo + 2000, 0], held[lo : lo + 2000, 1]
+        scores = user[users] @ item.T
+        rows = X[users]
+        scores[np.repeat(np.arange(len(users)), np.diff(rows.indptr)), rows.indices] = -np.inf
+        target = scores[np.arange(len(users)), items]
+        rank = (scores > target[:, None]).sum(axis=1)
+        total += (1.0 / np.log2(rank[rank < k] + 2.0)).sum()
+    return total / len(held)
+
+
+def holdout(X, path: str, n_users: int = 10_000, seed: int = 0) -> None:
+    """Write X less one random interaction of each of ``n_users`` users with
+    at least two to ``path``, and the (user, item) pairs held out beside it."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    X = X.tocsr().astype(np.float32)
+    counts = np.diff(X.indptr)
+    users = np.sort(rng.choice(np.flatnonzero(counts >= 2), size=n_users, replace=False))
+    picks = X.indptr[users] + rng.integers(0, counts[users])
+    np.save(path.replace(".npz", ".holdout.npy"), np.column_stack([users, X.indices[picks]]))
+    X.data[picks] = 0.0
+    X.eliminate_zeros()
+    sp.save_npz(path, X)
+
+
 def run(library: str, task: str, path: str, threads: int, iterations: int) -> dict:
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
                OMP_NUM_THREADS=str(threads))  # fmt: skip
@@ -161,6 +211,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per task; the fastest is kept (the machine is shared)")
     parser.add_argument("--only", choices=["implicit", "als", "tafeng", "ease"], help="run one part only")
     parser.add_argument("--factors", type=int, nargs="+", default=[64], help="ALS factors (one row each)")
+    parser.add_argument("--solver", nargs="+", choices=["cg", "block"], default=["cg"],
+                        help="patronage's ALS solvers (one row each)")  # fmt: skip
+    parser.add_argument("--block-size", type=int, help="block_size of --solver block (default: the ALS default)")
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -178,31 +231,55 @@ def main() -> None:
         ease_against_numpy(args.repeat)
 
 
-def ease_against_numpy(repeat: int, n_items: int = 3613) -> None:
-    """EASE's closed form: patronage (faer's blocked Cholesky and inverse)
-    against numpy's (LAPACK through numpy.linalg.inv) on the same Gram matrix
-    input, best of ``repeat``, in this process."""
+def ease_against_numpy(repeat: int, n_items: int = 3613, tafeng_items: int = 8000) -> None:
+    """EASE's closed form: patronage (faer's blocked Cholesky and inverse) in
+    float64 and float32 against numpy's (LAPACK through numpy.linalg.inv) on
+    the same Gram matrix in the same precision, best of ``repeat``, in this
+    process; peak memory above the start of each fit (VmHWM reset before it).
+    On a simulated catalogue, then on Ta-Feng's ``tafeng_items`` most bought
+    products (all customers' purchases of them) where the file is there."""
     import numpy as np
 
     from patronage.datasets import simulate_transactions
-    from patronage.recommend import EASE, Interactions
+    from patronage.recommend import EASE, Interactions, Popularity
 
-    log, _ = simulate_transactions(30_000, n_items=n_items, seed=0)
-    data = Interactions(log)
-    X = EASE().fit(data).user_items_()
-    ours = theirs = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        EASE(regularization=500.0).fit(data)
-        ours = min(ours, time.perf_counter() - start)
-        start = time.perf_counter()
-        gram = (X.T @ X).toarray().astype(np.float64)
+    def numpy_ease(X, dtype):
+        gram = (X.T @ X).toarray().astype(dtype)
         gram[np.diag_indices_from(gram)] += 500.0
         inverse = np.linalg.inv(gram)
+        del gram
         weights = inverse / -np.diag(inverse)
         weights[np.diag_indices_from(weights)] = 0.0
-        theirs = min(theirs, time.perf_counter() - start)
-    print(f"\nEASE on {X.shape[1]:,} items: patronage {ours:.2f} s, numpy {theirs:.2f} s ({theirs / ours:.1f}x)")
+        return weights
+
+    def timed(fit):
+        seconds, peak = float("inf"), 0.0
+        for _ in range(repeat):
+            base = start_measuring()
+            start = time.perf_counter()
+            result = fit()
+            seconds = min(seconds, time.perf_counter() - start)
+            peak = max(peak, status_mb("VmHWM") - base)
+            del result
+        return seconds, peak
+
+    catalogues = [("simulated", Interactions(simulate_transactions(30_000, n_items=n_items, seed=0)[0]))]
+    if os.path.exists(TAFENG):
+        import pandas as pd
+
+        log = pd.read_parquet(TAFENG, columns=["CUSTOMER_ID", "PRODUCT_ID"])
+        top = log["PRODUCT_ID"].value_counts().index[:tafeng_items]
+        log = log[log["PRODUCT_ID"].isin(top)]
+        catalogues.append((f"Ta-Feng top {tafeng_items:,} products", Interactions(log, "CUSTOMER_ID", "PRODUCT_ID")))
+    print(f"\n{'EASE (λ = 500)':<44} {'patronage s':>11} {'numpy s':>8} {'speed-up':>9} {'patronage MB':>13} {'numpy MB':>9}")
+    for name, data in catalogues:
+        X = Popularity().fit(data).user_items_()
+        for dtype in ("float64", "float32"):
+            ours, our_mb = timed(lambda: EASE(regularization=500.0, dtype=dtype, max_items=10**9).fit(data))
+            theirs, their_mb = timed(lambda: numpy_ease(X, np.dtype(dtype)))
+            label = f"{name}, {X.shape[1]:,} items, {dtype}"
+            print(f"{label:<44} {ours:>11.2f} {theirs:>8.2f} {theirs / ours:>8.2f}x {our_mb:>13.0f} {their_mb:>9.0f}",
+                  flush=True)  # fmt: skip
 
 
 def implicit_comparison(args: argparse.Namespace, als_only: bool = False) -> None:
@@ -221,23 +298,36 @@ def implicit_comparison(args: argparse.Namespace, als_only: bool = False) -> Non
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "X.npz")
         sp.save_npz(path, X)
-        print(f"{'task':<28} {'patronage s':>12} {'implicit s':>11} {'speed-up':>9} {'patronage MB':>14} {'implicit MB':>12}")
-        tasks = [f"als-{f}" for f in args.factors] + ([] if als_only else ["knn", "recommend"])
+        als_path = os.path.join(tmp, "X_als.npz")
+        holdout(X, als_path)
+        print(f"{'task':<32} {'patronage s':>12} {'implicit s':>11} {'speed-up':>9} {'patronage MB':>14} "
+              f"{'implicit MB':>12} {'nDCG@10 ours/implicit':>22}")  # fmt: skip
+        block = "default" if args.block_size is None else str(args.block_size)
+        tasks = [f"als-{f}-{solver}-{block}" for f in args.factors for solver in args.solver]
+        tasks += [] if als_only else ["knn", "recommend"]
+        implicit_cache: dict[str, dict] = {}
         for task in tasks:
             runs = {"patronage": [], "implicit": []}
+            task_path = als_path if task.startswith("als-") else path
+            # implicit has one solver: run it once per factor count.
+            their_key = task.rsplit("-", 2)[0] if task.startswith("als-") else task
             for _ in range(args.repeat):  # alternate, so both see the same load on average
                 for library in runs:
-                    runs[library].append(run(library, task, path, args.threads, args.iterations))
-            ours, theirs = (best(runs[library]) for library in ("patronage", "implicit"))
+                    if library == "implicit" and their_key in implicit_cache:
+                        continue
+                    runs[library].append(run(library, task, task_path, args.threads, args.iterations))
+            ours = best(runs["patronage"])
+            theirs = implicit_cache.setdefault(their_key, best(runs["implicit"]) if runs["implicit"] else {})
 
             rows = {
                 "knn": [("item-kNN cosine K=50, fit", "seconds")],
                 "recommend": [("top-10 all users, item-kNN", "knn_seconds"), ("top-10 all users, ALS", "als_seconds")],
-            }.get(task, [(f"ALS, {task[4:]} factors, per iteration", "seconds")])
+            }.get(task, [(f"ALS {task.split('-')[1]} factors {task.split('-')[2]}, per it.", "seconds")])
+            quality = f"{ours['ndcg']:.4f}/{theirs['ndcg']:.4f}" if "ndcg" in ours else ""
             for label, key in rows:
                 print(
-                    f"{label:<28} {ours[key]:>12.3f} {theirs[key]:>11.3f} {theirs[key] / ours[key]:>8.2f}x "
-                    f"{fmt_mb(ours):>14} {fmt_mb(theirs):>12}",
+                    f"{label:<32} {ours[key]:>12.3f} {theirs[key]:>11.3f} {theirs[key] / ours[key]:>8.2f}x "
+                    f"{fmt_mb(ours):>14} {fmt_mb(theirs):>12} {quality:>22}",
                     flush=True,
                 )
 

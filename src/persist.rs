@@ -23,7 +23,8 @@ use crate::error::{Error, Result};
 const MAGIC: &[u8; 8] = b"\x89PTRNG\r\n";
 /// 3: this envelope (2 and earlier: a JSON header written by the Python layer);
 /// 4: ALS factors keep the unobserved weight and frequency scaling;
-/// 5: lifetime-value models keep their covariate design and coefficients.
+/// 5: lifetime-value models keep their covariate design and coefficients, and
+///    EASE weights are float64 or float32.
 pub const FORMAT_VERSION: u16 = 5;
 /// Files of format 2 started with this.
 const OLD_MAGIC: &[u8] = b"PATRONAGE\n";

@@ -16,9 +16,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::factors::{random_factors, Factors, Weighting};
+use super::ials;
 #[cfg(target_arch = "x86_64")]
 use super::linalg::Avx2;
-use super::linalg::{Kernels, Plain};
+use super::linalg::{has_avx2, Kernels, Plain};
 use super::sparse::Csr;
 use crate::control::Control;
 use crate::error::Result;
@@ -82,7 +83,23 @@ pub static SPEC: Spec = Spec {
             default: Literal::Int(3),
             accepts: &[Accept::int_from(1)],
             unit: "",
-            doc: "conjugate-gradient steps per solve",
+            doc: "conjugate-gradient steps per solve (solver='cg')",
+        },
+        Param {
+            name: "solver",
+            default: Literal::Str("cg"),
+            accepts: &[Accept::Word(&["cg", "block"])],
+            unit: "",
+            doc: "'cg': a few conjugate-gradient steps per user (implicit's); 'block': iALS++ \
+                  (Rendle et al. 2021), exact minimisation over block_size factors at a time",
+        },
+        Param {
+            name: "block_size",
+            // Fastest of 8/16/32/64 at 256 and 512 factors (benchmarks/README.md).
+            default: Literal::Int(16),
+            accepts: &[Accept::int_from(1)],
+            unit: "factors",
+            doc: "factors updated together by solver='block' (capped at factors)",
         },
         spec::RANDOM_STATE,
         spec::SHOW_PROGRESS,
@@ -96,8 +113,17 @@ pub struct AlsParams {
     pub factors: usize,
     pub weighting: Weighting,
     pub iterations: usize,
-    pub cg_steps: usize,
+    pub solver: Solver,
     pub seed: u64,
+}
+
+/// How each half-iteration updates a side's factors.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Solver {
+    /// `steps` conjugate-gradient steps per row, warm-started.
+    Cg { steps: usize },
+    /// One sweep of iALS++ block updates, `size` factors at a time.
+    Block { size: usize },
 }
 
 impl AlsParams {
@@ -112,7 +138,14 @@ impl AlsParams {
                 frequency_scaling: p.number("frequency_scaling") as f32,
             },
             iterations: p.count("iterations"),
-            cg_steps: p.count("cg_steps"),
+            solver: match p.text("solver") {
+                Some("block") => Solver::Block {
+                    size: p.count("block_size"),
+                },
+                _ => Solver::Cg {
+                    steps: p.count("cg_steps"),
+                },
+            },
             seed: p.seed(),
         }
     }
@@ -127,8 +160,16 @@ pub fn fit(user_items: &Csr, params: AlsParams, ctl: &Control) -> Result<Factors
     let mut user = random_factors(&mut rng, cui.n_rows, f);
     let mut item = random_factors(&mut rng, cui.n_cols, f);
     for it in 0..params.iterations {
-        solve_side(&cui, &mut user, &item, f, &w8, params.cg_steps, ctl);
-        solve_side(&ciu, &mut item, &user, f, &w8, params.cg_steps, ctl);
+        match params.solver {
+            Solver::Cg { steps } => {
+                solve_side(&cui, &mut user, &item, f, &w8, steps, ctl);
+                solve_side(&ciu, &mut item, &user, f, &w8, steps, ctl);
+            }
+            Solver::Block { size } => {
+                ials::solve_side(&cui, &mut user, &item, f, &w8, size, ctl);
+                ials::solve_side(&ciu, &mut item, &user, f, &w8, size, ctl);
+            }
+        }
         ctl.progress(it + 1, params.iterations)?;
     }
     let hint = "lower alpha or raise regularization";
@@ -176,17 +217,6 @@ pub fn solve_side(
                 }
             },
         );
-}
-
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -286,7 +316,7 @@ mod tests {
             factors: 4,
             weighting: Weighting::plain(10.0, 0.01),
             iterations: 15,
-            cg_steps: 3,
+            solver: Solver::Cg { steps: 3 },
             seed: 1,
         };
         let model = fit(&m, params, &Control::new()).unwrap();

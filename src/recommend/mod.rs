@@ -3,7 +3,7 @@
 //! * [`interactions`]: the user × item matrix (ids mapped to codes, built in
 //!   parallel by [`sparse`]).
 //! * Models: popularity, item-kNN ([`knn`]: cosine, TF-IDF, BM25), implicit
-//!   ALS with a CG solver ([`als`]), EASE ([`ease`]), BPR ([`bpr`]).
+//!   ALS with a CG solver ([`als`]) or iALS++ block solver ([`ials`]), EASE ([`ease`]), BPR ([`bpr`]).
 //! * [`repeat`]: a repeat-aware model for next purchases (TIFU-KNN), fitted
 //!   on a log with purchase times.
 //! * [`model`]: a fitted recommender and serving (top-n by partial sort,
@@ -19,6 +19,7 @@ pub mod bpr;
 pub mod ease;
 pub mod explain;
 pub mod factors;
+pub mod ials;
 pub mod interactions;
 pub mod knn;
 pub mod linalg;

@@ -584,8 +584,7 @@ impl Recommender {
                 || (),
                 |_, k| {
                     let q = query(k);
-                    let row = &ease.b[q as usize * ease.n_items..(q as usize + 1) * ease.n_items];
-                    let scores: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+                    let scores = ease.row(q as usize);
                     top_n_dense(&scores, n, |i| keep(q, i))
                 },
             ),

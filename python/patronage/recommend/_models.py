@@ -389,6 +389,14 @@ class ALS(_FactorModel):
     best ``regularization`` no longer grows with the data (ν = 1 is close to
     Spark MLlib's scaled penalty).
 
+    ``solver="block"`` is Rendle et al.'s iALS++ (2021): each half-iteration
+    minimises every user's loss exactly over ``block_size`` factors at a time,
+    one sweep over the blocks (``block_size=factors`` is exact ALS). It
+    reaches the loss and ranking quality of CG; whether it is faster depends
+    on the data and the number of factors (on short purchase histories CG
+    is faster up to 512 factors: see benchmarks/README.md). ``cg_steps`` only
+    applies to ``solver="cg"`` (the default, implicit's results).
+
     Example:
         >>> from patronage.datasets import simulate_transactions
         >>> from patronage.recommend import ALS
@@ -411,6 +419,8 @@ class ALS(_FactorModel):
         frequency_scaling: float = _ALS.default("frequency_scaling"),
         iterations: int = _ALS.default("iterations"),
         cg_steps: int = _ALS.default("cg_steps"),
+        solver: str = _ALS.default("solver"),
+        block_size: int = _ALS.default("block_size"),
         random_state: int | None = _ALS.default("random_state"),
         show_progress: bool = _ALS.default("show_progress"),
     ) -> None:
@@ -421,6 +431,8 @@ class ALS(_FactorModel):
         self.frequency_scaling = frequency_scaling
         self.iterations = iterations
         self.cg_steps = cg_steps
+        self.solver = solver
+        self.block_size = block_size
         self.random_state = random_state
         self.show_progress = show_progress
 
@@ -464,8 +476,13 @@ class BPR(_FactorModel):
 class EASE(Recommender):
     """EASE (Steck 2019): the closed-form item-item model ``B = I − P/diag(P)``, ``P = (XᵀX + λI)⁻¹``.
 
-    ``B`` is dense (``n_items²`` float64), so ``fit`` raises ``ValueError`` when
-    the catalogue has more than ``max_items`` items.
+    ``B`` is dense (``n_items²`` values) and fitting holds three such matrices
+    at its peak, so ``fit`` raises ``ValueError`` (naming ``max_items`` and the
+    memory needed) when the catalogue is larger than ``max_items``: by default
+    the most items whose matrices fit in half of the memory available now
+    (explicit ``max_items`` overrides it). ``dtype="float32"`` fits and stores
+    ``B`` in single precision: half the memory, about half the time, and the
+    same recommendations but for near-ties.
 
     Example:
         >>> from patronage.datasets import simulate_transactions
@@ -474,19 +491,25 @@ class EASE(Recommender):
         >>> model = EASE(regularization=50.0).fit(log)
         >>> float(abs(model.weights_.diagonal()).max())
         0.0
+        >>> EASE(regularization=50.0, dtype="float32").fit(log).weights_.dtype
+        dtype('float32')
     """
 
     _contract = _EASE
 
     def __init__(
-        self, regularization: float = _EASE.default("regularization"), max_items: int = _EASE.default("max_items")
+        self,
+        regularization: float = _EASE.default("regularization"),
+        max_items: int | None = _EASE.default("max_items"),
+        dtype: str = _EASE.default("dtype"),
     ) -> None:
         self.regularization = regularization
         self.max_items = max_items
+        self.dtype = dtype
 
     @property
     def weights_(self) -> np.ndarray:
-        """The item × item weight matrix ``B`` (zero diagonal)."""
+        """The item × item weight matrix ``B`` (zero diagonal), float64 or float32 as ``dtype``."""
         return self._check_fitted().ease_weights()
 
 

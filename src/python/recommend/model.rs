@@ -14,6 +14,7 @@ use crate::python::convert::{
     batch_out, from_py_bytes, params, read_column, read_table, to_py_bytes, Arg,
 };
 use crate::python::entry::Job;
+use crate::recommend::ease::Weights;
 use crate::recommend::factors::Factors;
 use crate::recommend::serve::UnknownTestUsers;
 use crate::recommend::{Model, ModelKind, Recommender, SeenItems, Unknown};
@@ -156,9 +157,16 @@ impl PyRecommender {
         }
     }
 
-    fn ease_weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    /// `B` as float64 or float32, as fitted.
+    fn ease_weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         match &self.inner.model {
-            Model::Ease(e) => e.b.clone().into_pyarray(py).reshape([e.n_items, e.n_items]),
+            Model::Ease(e) => {
+                let shape = [e.n_items, e.n_items];
+                Ok(match &e.b {
+                    Weights::F64(b) => b.clone().into_pyarray(py).reshape(shape)?.into_any(),
+                    Weights::F32(b) => b.clone().into_pyarray(py).reshape(shape)?.into_any(),
+                })
+            }
             _ => Err(Error::unsupported(self.inner.model_name(), "has no EASE weights").into()),
         }
     }
