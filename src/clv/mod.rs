@@ -9,6 +9,9 @@
 //! * [`optimize`] and [`fit`]: BFGS in log-parameter space on collapsed,
 //!   weighted data; standard errors from the Hessian.
 //! * [`predict`]: predictions, vectorised over customers with rayon.
+//! * [`intervals`]: draws of the parameters, per-customer quantiles and
+//!   predictive intervals of counts; [`uncertainty`] applies them to
+//!   summary tables.
 //! * [`customers`]: the models on summary tables (columns named by each
 //!   model's spec), the entry points of the bindings.
 
@@ -18,11 +21,13 @@
 pub mod boundary;
 pub mod customers;
 pub mod fit;
+pub mod intervals;
 pub mod models;
 pub mod optimize;
 pub mod predict;
 pub mod real;
 pub mod special;
+pub mod uncertainty;
 
 pub use fit::{fit, FitOptions, Fitted};
 pub use models::{Continuous, ModelKind};
