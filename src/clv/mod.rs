@@ -9,6 +9,7 @@
 //! * [`optimize`] and [`fit`]: BFGS in log-parameter space on collapsed,
 //!   weighted data; standard errors from the Hessian.
 //! * [`predict`]: predictions, vectorised over customers with rayon.
+//! * [`counts`]: a customer's future purchase counts term by term.
 //! * [`intervals`]: draws of the parameters, per-customer quantiles and
 //!   predictive intervals of counts; [`uncertainty`] applies them to
 //!   summary tables.
@@ -19,6 +20,7 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod boundary;
+pub mod counts;
 pub mod customers;
 pub mod fit;
 pub mod intervals;

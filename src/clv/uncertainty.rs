@@ -3,6 +3,7 @@
 //! predictive interval of each customer's purchase count (see
 //! [`intervals`](super::intervals)).  The bindings call these.
 
+use super::counts::ConditionalCounts;
 use super::customers::{
     finite_mean_spend, not_computed, per_customer, read_rows, read_spend, ValueOptions,
 };
@@ -205,10 +206,8 @@ pub fn purchase_count_intervals(
     let p = fitted.params.as_slice();
     let out = intervals::per_distinct(&cases, ctl, |[a, b, c, t]| {
         let row = [a, b, c];
-        let (lower, upper) = intervals::count_interval(
-            |n| predict::conditional_probability_of_n(model, p, row, t, n),
-            level,
-        );
+        let counts = ConditionalCounts::new(model, p, row, t);
+        let (lower, upper) = intervals::count_interval(counts, level);
         [
             predict::conditional_expected_purchases(model, p, row, t),
             lower,

@@ -96,7 +96,7 @@ class _PurchaseModel(ClvEstimator):
             >>> f = fitted.conditional_expected_number_of_purchases_up_to_time(
             ...     39, [2], [30.43], [38.86], interval=0.9, random_state=0)
             >>> f.round(3).to_dict("records")
-            ESTIMATE_EXPECTED
+            [{'estimate': 1.226, 'lower': 1.155, 'upper': 1.301}]
         """
         columns = self._columns(data, recency, T)
         if interval is not None:
@@ -133,7 +133,8 @@ class _PurchaseModel(ClvEstimator):
             >>> from patronage.datasets import load_cdnow_summary
             >>> fitted = BetaGeo().fit(load_cdnow_summary())
             >>> fitted.conditional_probability_alive([3], [10], [30], interval=0.9, random_state=0).round(3)
-            ESTIMATE_ALIVE
+               estimate  lower  upper
+            0     0.249  0.217  0.287
         """
         columns = self._columns(data, recency, T)
         if interval is not None:
@@ -168,7 +169,10 @@ class _PurchaseModel(ClvEstimator):
             >>> from patronage.clv import BetaGeo
             >>> m = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
             >>> m.predict_interval(39, [0, 2, 10], [0, 30.43, 38], [38.86, 38.86, 38.86]).round(3)
-            ESTIMATE_PREDICT
+               estimate  lower  upper
+            0     0.195    0.0    1.0
+            1     1.226    0.0    4.0
+            2     6.706    0.0   15.0
         """
         columns = self._columns(data, recency, T)
         values = self._check_fitted().purchases_predictive_interval(
@@ -331,7 +335,8 @@ class BetaGeoBetaBinom(ClvEstimator):
             >>> model = BetaGeoBetaBinom().fit(load_donations(), weights="weights")
             >>> model.conditional_expected_number_of_purchases_up_to_time(
             ...     5, [3], [4], [6], interval=0.9, random_state=0).round(3)
-            ESTIMATE_BGBB
+               estimate  lower  upper
+            0     1.035  0.987  1.087
         """
         columns = self._columns(data, recency, n_periods)
         t = _times(m_periods_in_future, "m_periods_in_future")
@@ -361,7 +366,8 @@ class BetaGeoBetaBinom(ClvEstimator):
             >>> from patronage.datasets import load_donations
             >>> model = BetaGeoBetaBinom().fit(load_donations(), weights="weights")
             >>> model.conditional_probability_alive(0, [3], [4], [6], interval=0.9, random_state=0).round(3)
-            ESTIMATE_BGBB_ALIVE
+               estimate  lower  upper
+            0     0.472  0.457  0.488
         """
         columns = self._columns(data, recency, n_periods)
         t = _times(m_periods_in_future, "m_periods_in_future")
@@ -493,7 +499,9 @@ class GammaGamma(ClvEstimator):
             >>> from patronage.datasets import load_cdnow_summary
             >>> fitted = GammaGamma().fit(load_cdnow_summary(with_monetary_value=True))
             >>> fitted.conditional_expected_average_profit([0, 2], [0.0, 50.0], interval=0.9, random_state=0).round(2)
-            ESTIMATE_SPEND
+               estimate  lower  upper
+            0     35.17  33.88  36.76
+            1     47.33  46.05  48.23
         """
         columns = self._columns(data, monetary_value)
         if interval is not None:
@@ -549,7 +557,8 @@ class GammaGamma(ClvEstimator):
             >>> bg, gg = BetaGeo().fit(s), GammaGamma().fit(s)
             >>> gg.customer_lifetime_value(bg, [2], [30.4], [38.9], [46.0], freq="W", interval=0.9,
             ...                            random_state=0).round(2)
-            ESTIMATE_CLV
+               estimate  lower  upper
+            0     64.69  60.82  69.48
         """
         if not isinstance(transaction_model, _PurchaseModel):
             raise TypeError(
