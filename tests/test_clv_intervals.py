@@ -76,9 +76,11 @@ def gg(cdnow):
 @pytest.mark.parametrize(
     "cls, params, n, seed",
     [
-        # Active buyers (about 40 holdout purchases on average, few drop-outs).
-        (BetaGeo, (4.0, 4.0, 0.2, 40.0), 6000, 1),
-        (ParetoNBD, (4.0, 4.0, 0.5, 200.0), 4000, 4),
+        # Active buyers (80 and 190 holdout purchases on average, 5-15% buy
+        # nothing): counts spread widely enough that a discrete interval's
+        # excess over its level is small (about 1.5 and 0.7 points).
+        (BetaGeo, (6.0, 3.0, 0.5, 300.0), 20000, 1),
+        (ParetoNBD, (8.0, 2.0, 1.0, 1000.0), 10000, 1),
     ],
     ids=["BetaGeo", "ParetoNBD"],
 )
@@ -88,7 +90,8 @@ def test_90_percent_predictive_intervals_cover_90_percent_of_holdout_purchases(c
     assert model.converged_
     frame = model.predict_interval(HOLDOUT, summary, interval=0.9)
     assert 0.88 <= covered(frame, holdout).mean() <= 0.92
-    assert (frame["lower"] <= frame["estimate"]).all() and (frame["estimate"] <= frame["upper"]).all()
+    # (The expectation may lie above the upper bound: 96% at 0 and a long tail.)
+    assert (frame["lower"] <= frame["upper"]).all()
 
 
 @pytest.mark.parametrize("cls", [BetaGeo, ParetoNBD])
@@ -117,7 +120,8 @@ def test_predictive_intervals_need_no_covariance():
     m = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
     frame = m.predict_interval(39, [0, 2, 10], [0, 30.43, 38], [38.86, 38.86, 38.86], interval=0.8)
     assert list(frame.columns) == ["estimate", "lower", "upper"]
-    assert frame["upper"].is_monotonic_increasing and (frame["lower"] == 0).all()
+    assert frame["upper"].is_monotonic_increasing and (frame["lower"] <= frame["upper"]).all()
+    assert frame["estimate"].to_numpy() == pytest.approx(m.predict(39, [0, 2, 10], [0, 30.43, 38], [38.86] * 3))
     # No time, no purchases.
     assert m.predict_interval(0, [3], [10], [30])[["lower", "upper"]].to_numpy().tolist() == [[0.0, 0.0]]
 
@@ -126,7 +130,7 @@ def test_predictive_intervals_need_no_covariance():
 
 
 def test_parameter_intervals_shrink_like_one_over_root_n_and_hold_the_estimate():
-    customers = {"frequency": np.array([0.0, 2, 8]), "recency": np.array([0.0, 30, 60]), "T": np.array([52.0] * 3)}
+    customers = {"frequency": np.array([0.0, 2, 8]), "recency": np.array([0.0, 30, 50]), "T": np.array([52.0] * 3)}
     widths = {}
     for n in (2000, 32000):
         summary, _ = simulate("BetaGeo", (0.75, 4.0, 0.8, 2.5), n, 3)
@@ -145,8 +149,9 @@ def test_parameter_intervals_shrink_like_one_over_root_n_and_hold_the_estimate()
 
 
 def test_intervals_follow_the_delta_method_for_a_log_linear_prediction(cdnow):
-    # Gamma-Gamma's population mean spend v p / (q - 1) is log-normal-ish under
-    # the draws; its interval matches the delta method's on the log scale.
+    # Gamma-Gamma's population mean spend v p / (q - 1) under the draws: its
+    # interval matches the delta method's on the log scale (the draws reproduce
+    # the covariance; the Rust tests check that directly).
     gg = GammaGamma().fit(cdnow)
     frame = gg.conditional_expected_average_profit([0], [0.0], interval=0.9, draws=20000, random_state=0)
     p, q, v = gg.params_.values()
@@ -154,7 +159,9 @@ def test_intervals_follow_the_delta_method_for_a_log_linear_prediction(cdnow):
     gradient[1] *= -1
     sd = np.sqrt(gradient @ gg.covariance_ @ gradient)
     lower, upper = np.log(frame.loc[0, ["lower", "upper"]].to_numpy(dtype=float) / frame.loc[0, "estimate"])
-    assert lower == pytest.approx(-1.6449 * sd, rel=0.05) and upper == pytest.approx(1.6449 * sd, rel=0.05)
+    # ln(q - 1) is not linear in ln q, so the two sides differ a little; their mean does not.
+    assert (upper - lower) / 2 == pytest.approx(1.6449 * sd, rel=0.02)
+    assert lower < 0 < upper
 
 
 def test_every_model_gives_intervals_around_its_estimates(cdnow, bg, gg):
