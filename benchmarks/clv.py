@@ -187,7 +187,8 @@ def intervals_main(args) -> None:
                     [run_worker(__file__, ["interval", w, path, str(args.draws)]) for _ in range(args.repeat)]
                 )
                 ours = runs(what)
-                with_reference = not args.no_reference and what in ("E[purchases 30d]", "P(alive)")
+                with_reference = (not args.no_reference and what in ("E[purchases 30d]", "P(alive)")
+                                  and n <= args.reference_max)  # fmt: skip
                 theirs = runs(f"reference {what}") if with_reference else None
                 print(
                     f"{int(n):>10,} {distinct:>9,} {what:>28} {ours['seconds']:>12.2f} "
@@ -226,6 +227,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measure; the fastest is kept")
     parser.add_argument("--only", choices=["intervals"], help="run only this benchmark (see above)")
     parser.add_argument("--draws", type=int, default=500, help="parameter draws of --only intervals")
+    parser.add_argument(
+        "--reference-max", type=float, default=2e5,
+        help="--only intervals: skip the per-draw loop above this many customers (its matrix is customers x draws)",
+    )
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

@@ -288,17 +288,18 @@ where
 /// Intervals of `combine(θ, f(θ, case), case, extra)` per customer: `f`, the
 /// costly part, once per distinct case and draw; `combine` (cheap, e.g. a
 /// spend per purchase times discounted purchases) per customer and draw.
-pub fn intervals_combined<F, C>(
+pub fn intervals_combined<E, F, C>(
     cases: &[Case],
-    extras: &[f64],
+    extras: &[E],
     sample: &Sample<'_>,
     ctl: &Control,
     f: F,
     combine: C,
 ) -> Result<Intervals>
 where
+    E: Copy + Sync,
     F: Fn(&[f64], Case) -> f64 + Sync,
-    C: Fn(&[f64], f64, Case, f64) -> f64 + Sync,
+    C: Fn(&[f64], f64, Case, E) -> f64 + Sync,
 {
     assert_eq!(cases.len(), extras.len());
     let groups = Groups::new(cases);

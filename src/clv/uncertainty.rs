@@ -113,6 +113,55 @@ pub fn row_intervals(
     checked(out, fitted, what)
 }
 
+/// Intervals of every customer's expected purchases in the next `t` periods
+/// (one value or one per customer).  BG/NBD and MBG/NBD split the
+/// expectation (see [`predict::beta_geo_expected_numerator`]): its
+/// hypergeometric part once per distinct `(x, T, t)` and draw, the rest per
+/// customer.
+pub fn expected_purchases_intervals(
+    purchases: (Continuous, &Fitted),
+    table: &Table,
+    t: &[f64],
+    options: &IntervalOptions,
+    ctl: &Control,
+) -> Result<Intervals> {
+    let (model, fitted) = purchases;
+    if model == Continuous::ParetoNbd {
+        return row_intervals(
+            fitted,
+            table,
+            (t, "t"),
+            options,
+            "expected purchases",
+            ctl,
+            |p, row, t| predict::conditional_expected_purchases(model, p, row, t),
+        );
+    }
+    let rows = cases(fitted, table, (t, "t"))?;
+    let cases: Vec<Case> = rows
+        .iter()
+        .map(|&[x, _, big_t, t]| [x, big_t, t, 0.0])
+        .collect();
+    let recency: Vec<f64> = rows.iter().map(|r| r[1]).collect();
+    let (estimate, draws) = joint_draws(&[fitted], options)?;
+    let sample = Sample {
+        estimate: &estimate,
+        draws: &draws,
+        tails: options.tails(),
+    };
+    let out = intervals::intervals_combined(
+        &cases,
+        &recency,
+        &sample,
+        ctl,
+        |p, [x, big_t, t, _]| predict::beta_geo_expected_numerator(model, p, x, big_t, t),
+        |p, numerator, [x, big_t, ..], tx| {
+            numerator / predict::beta_geo_expected_denominator(model, p, x, tx, big_t)
+        },
+    )?;
+    checked(out, fitted, "expected purchases")
+}
+
 /// Gamma-Gamma's expected mean spend at parameters `p` (infinite where the
 /// population's mean spend is: a draw with `q <= 1`).
 fn spend_at(p: &[f64], x: f64, m: f64) -> f64 {
@@ -161,8 +210,6 @@ pub fn customer_lifetime_value_intervals(
     let rows = read_rows(table, model.kind())?;
     model.kind().validate(&rows)?;
     let spend_rows = read_spend(table)?;
-    let cases: Vec<Case> = rows.iter().map(|&[a, b, c]| [a, b, c, 0.0]).collect();
-    let extras: Vec<f64> = spend_rows.iter().map(|r| r[1]).collect();
     let (estimate, draws) = joint_draws(&[fitted, spend], options)?;
     let sample = Sample {
         estimate: &estimate,
@@ -170,24 +217,51 @@ pub fn customer_lifetime_value_intervals(
         tails: options.tails(),
     };
     let n = fitted.params.len();
-    let out = intervals::intervals_combined(
-        &cases,
-        &extras,
-        &sample,
-        ctl,
-        // Discounted purchases, each worth 1.
-        |p, [a, b, c, _]| {
-            predict::lifetime_value(
-                model,
-                &p[..n],
-                [a, b, c],
-                1.0,
-                value.months,
-                value.discounting,
-            )
-        },
-        |p, purchases, [x, ..], m| purchases * spend_at(&p[n..], x, m),
-    )?;
+    let (months, discounting) = (value.months, value.discounting);
+    let out = if model == Continuous::ParetoNbd {
+        // Discounted purchases (each worth 1) per distinct history, times spend.
+        let cases: Vec<Case> = rows.iter().map(|&[a, b, c]| [a, b, c, 0.0]).collect();
+        let spends: Vec<f64> = spend_rows.iter().map(|r| r[1]).collect();
+        intervals::intervals_combined(
+            &cases,
+            &spends,
+            &sample,
+            ctl,
+            |p, [a, b, c, _]| {
+                predict::lifetime_value(model, &p[..n], [a, b, c], 1.0, months, discounting)
+            },
+            |p, purchases, [x, ..], m| purchases * spend_at(&p[n..], x, m),
+        )?
+    } else {
+        // The expectation's denominator does not depend on the horizon: the
+        // discounted numerators per distinct (x, T), over each customer's
+        // denominator, times spend.
+        let cases: Vec<Case> = rows
+            .iter()
+            .map(|&[x, _, big_t]| [x, big_t, 0.0, 0.0])
+            .collect();
+        let extras: Vec<[f64; 2]> = rows
+            .iter()
+            .zip(&spend_rows)
+            .map(|(r, s)| [r[1], s[1]])
+            .collect();
+        intervals::intervals_combined(
+            &cases,
+            &extras,
+            &sample,
+            ctl,
+            |p, [x, big_t, ..]| {
+                let numerator =
+                    |t| predict::beta_geo_expected_numerator(model, &p[..n], x, big_t, t);
+                predict::discounted(numerator, months, discounting)
+            },
+            |p, numerators, [x, big_t, ..], [tx, m]| {
+                let denominator =
+                    predict::beta_geo_expected_denominator(model, &p[..n], x, tx, big_t);
+                numerators / denominator * spend_at(&p[n..], x, m)
+            },
+        )?
+    };
     checked(out, fitted, "lifetime value")
 }
 

@@ -321,11 +321,14 @@ model_class! {
         t: PyReadonlyArray1<'py, f64>,
         interval: &Bound<'py, PyDict>,
     ) -> PyResult<Triple<'py>> {
-        let model = self.family;
+        let options = interval_options(interval)?;
+        let table = read_table(data)?;
         let t = times(&t);
-        per_customer_interval(py, &self.fitted, data, (&t, "t"), interval, "expected purchases", |p, row, t| {
-            predict::conditional_expected_purchases(model, p, row, t)
-        })
+        let purchases = (self.family, &self.fitted);
+        let out = Job::new().run(py, |ctl| {
+            uncertainty::expected_purchases_intervals(purchases, &table, &t, &options, ctl)
+        })?;
+        Ok(triple(py, out))
     }
 
     /// Probability alive with intervals from parameter uncertainty.
