@@ -210,11 +210,13 @@ struct Groups {
 }
 
 impl Groups {
-    fn new(cases: &[Case]) -> Self {
+    /// Groups of equal cases, each ordered by `extra(i)` (customers of equal
+    /// extras next to each other), then by index.
+    fn new(cases: &[Case], extra: impl Fn(usize) -> [u64; 2] + Sync) -> Self {
         let key = |c: &Case| c.map(f64::to_bits);
         let mut order: Vec<u32> = (0..cases.len() as u32).collect();
         // The index breaks ties, so the order is the same on any thread count.
-        order.par_sort_unstable_by_key(|&i| (key(&cases[i as usize]), i));
+        order.par_sort_unstable_by_key(|&i| (key(&cases[i as usize]), extra(i as usize), i));
         let mut starts: Vec<usize> = (0..order.len())
             .filter(|&k| {
                 k == 0 || key(&cases[order[k] as usize]) != key(&cases[order[k - 1] as usize])
@@ -248,7 +250,7 @@ pub fn per_distinct<F>(cases: &[Case], ctl: &Control, f: F) -> Result<Intervals>
 where
     F: Fn(Case) -> [f64; 3] + Sync,
 {
-    let groups = Groups::new(cases);
+    let groups = Groups::new(cases, |_| [0; 2]);
     let per_group: Vec<[f64; 3]> = (0..groups.len())
         .into_par_iter()
         .with_min_len(8)
@@ -285,9 +287,27 @@ where
     })
 }
 
+/// A per-customer value of [`intervals_combined`], compared by its bits.
+pub trait Extra: Copy + Sync {
+    fn bits(&self) -> [u64; 2];
+}
+
+impl Extra for f64 {
+    fn bits(&self) -> [u64; 2] {
+        [self.to_bits(), 0]
+    }
+}
+
+impl Extra for [f64; 2] {
+    fn bits(&self) -> [u64; 2] {
+        self.map(f64::to_bits)
+    }
+}
+
 /// Intervals of `combine(θ, f(θ, case), case, extra)` per customer: `f`, the
 /// costly part, once per distinct case and draw; `combine` (cheap, e.g. a
-/// spend per purchase times discounted purchases) per customer and draw.
+/// spend per purchase times discounted purchases) per distinct case and
+/// extra, and draw.
 pub fn intervals_combined<E, F, C>(
     cases: &[Case],
     extras: &[E],
@@ -297,12 +317,12 @@ pub fn intervals_combined<E, F, C>(
     combine: C,
 ) -> Result<Intervals>
 where
-    E: Copy + Sync,
+    E: Extra,
     F: Fn(&[f64], Case) -> f64 + Sync,
     C: Fn(&[f64], f64, Case, E) -> f64 + Sync,
 {
     assert_eq!(cases.len(), extras.len());
-    let groups = Groups::new(cases);
+    let groups = Groups::new(cases, |i| extras[i].bits());
     let draws = sample.draws;
     let per_customer: Vec<Vec<[f64; 3]>> = (0..groups.len())
         .into_par_iter()
@@ -317,10 +337,17 @@ where
                 let case = cases[members[0] as usize];
                 let shared: Vec<f64> = draws.iter().map(|p| f(p, case)).collect();
                 let at_estimate = f(sample.estimate, case);
+                // Customers with equal extras (adjacent) share their values.
+                let mut previous: Option<([u64; 2], [f64; 3])> = None;
                 members
                     .iter()
                     .map(|&i| {
                         let extra = extras[i as usize];
+                        if let Some((bits, values)) = previous {
+                            if bits == extra.bits() {
+                                return values;
+                            }
+                        }
                         own.clear();
                         own.extend(
                             draws
@@ -329,11 +356,13 @@ where
                                 .map(|(p, &v)| combine(p, v, case, extra)),
                         );
                         let (lower, upper) = quantile_pair(own, sample.tails.0, sample.tails.1);
-                        [
+                        let values = [
                             combine(sample.estimate, at_estimate, case, extra),
                             lower,
                             upper,
-                        ]
+                        ];
+                        previous = Some((extra.bits(), values));
+                        values
                     })
                     .collect()
             },
