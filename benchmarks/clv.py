@@ -14,6 +14,7 @@ memory with the data loaded).
 
     python benchmarks/clv.py                                  # CDNOW, 100k, 1M
     python benchmarks/clv.py --customers 1e7 --no-reference   # patronage alone
+    python benchmarks/clv.py --only covariates                # static covariates
 
 ``--only intervals``: per-customer 90% intervals for the simulated
 customers in whole days (with Gamma-Gamma spends), 500 draws by default,
@@ -25,6 +26,11 @@ the log-parameters in numpy, patronage's point predictions at each draw, and
 ``np.quantile`` over the customers x draws matrix.
 
     python benchmarks/clv.py --only intervals --customers 1e5 1e6 --draws 500
+
+``--only covariates``: BG/NBD and Pareto/NBD fits on 1M simulated customers
+with 3 static covariates (a two-level and a three-level attribute and a
+continuous score: 4 indicator/number columns per moved parameter), and the
+same fit without covariates beside it (no reference library has them).
 """
 
 from __future__ import annotations
@@ -88,7 +94,78 @@ def simulate_no_dropout(n: int = 3000, seed: int = 1) -> dict[str, np.ndarray]:
     return {"frequency": x, "recency": recency, "T": T}
 
 
-def worker(library: str, model: str, path: str) -> None:
+COVARIATES = ["segment", "channel", "score"]
+
+
+def simulate_with_covariates(n: int, seed: int = 0, horizon: int = 730) -> dict[str, np.ndarray]:
+    """:func:`simulate_summary`'s customers whose purchase rate (alpha) and
+    drop-out move with three attributes: ``segment`` (a/b), ``channel``
+    (web/store/phone) and a standard-normal ``score``."""
+    rng = np.random.default_rng(seed)
+    segment = np.where(rng.random(n) < 0.4, "b", "a")
+    channel = rng.choice(["web", "store", "phone"], n, p=[0.5, 0.3, 0.2])
+    score = rng.normal(size=n)
+    shift = 0.5 * (segment == "b") - 0.3 * (channel == "phone") + 0.2 * score
+    rate = rng.gamma(0.75, np.exp(shift) / 20.0, n)
+    a, b = 0.8 * np.exp(0.3 * (channel == "store")), 2.5 * np.exp(-0.2 * score)
+    dropout = rng.beta(a, b)
+    T = rng.integers(1, horizon + 1, n).astype(np.float64)
+    x, last = _purchases(rate, T, dropout, rng)
+    recency = np.where(x > 0, np.minimum(np.ceil(last), T), 0.0)
+    return {"frequency": x, "recency": recency, "T": T, "segment": segment, "channel": channel, "score": score}
+
+
+def covariate_worker(model: str, path: str, mode: str) -> None:
+    import pandas as pd
+    from patronage import clv
+
+    data = pd.read_parquet(path)
+    base = start_measuring()
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = getattr(clv, model)().fit(data, covariates=COVARIATES if mode == "covariates" else None)
+    seconds = time.perf_counter() - start
+    predict_start = time.perf_counter()
+    fitted.conditional_probability_alive(data)
+    report(
+        base, seconds=seconds, predict_seconds=time.perf_counter() - predict_start,
+        log_likelihood=fitted.log_likelihood_, coefficients=len(fitted.coefficients_), iterations=fitted.n_iter_,
+        converged=fitted.converged_,
+    )  # fmt: skip
+
+
+def run_covariates(customers: float, repeat: int) -> None:
+    import pandas as pd
+
+    n = int(customers)
+    data = pd.DataFrame(simulate_with_covariates(n))
+    print(f"fit with {len(COVARIATES)} static covariates vs without; {n:,} customers; {os.cpu_count()} cores; best of {repeat}")
+    print(
+        f"{'model':>10} {'coefs':>6} {'fit s':>8} {'fit s without':>14} {'P(alive) s':>11} "
+        f"{'LL with':>14} {'LL without':>14} {'peak MB':>12} {'peak MB without':>16}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "summary.parquet")
+        data.to_parquet(path)
+        for model in MODELS:
+            runs = {
+                mode: best([run_worker(__file__, ["covariates", model, path, mode]) for _ in range(repeat)])
+                for mode in ("covariates", "plain")
+            }
+            w, wo = runs["covariates"], runs["plain"]
+            print(
+                f"{model:>10} {w['coefficients']:>6} {w['seconds']:>8.2f} {wo['seconds']:>14.2f} "
+                f"{w['predict_seconds']:>11.2f} {w['log_likelihood']:>14.1f} {wo['log_likelihood']:>14.1f} "
+                f"{fmt_mb(w):>12} {fmt_mb(wo):>16}" + ("" if w["converged"] else "  (not converged)"),
+                flush=True,
+            )
+
+
+def worker(library: str, model: str, path: str, *mode: str) -> None:
+    if library == "covariates":
+        covariate_worker(model, path, *mode)
+        return
     import pandas as pd
 
     data = pd.read_parquet(path)
@@ -225,12 +302,17 @@ def main() -> None:
         help="skip lifetimes' Pareto/NBD above this many customers (it takes minutes)",
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per measure; the fastest is kept")
-    parser.add_argument("--only", choices=["intervals"], help="run only this benchmark (see above)")
     parser.add_argument("--draws", type=int, default=500, help="parameter draws of --only intervals")
     parser.add_argument(
         "--reference-max", type=float, default=2e5,
         help="--only intervals: skip the per-draw loop above this many customers (its matrix is customers x draws)",
     )
+    parser.add_argument(
+        "--only", choices=["covariates", "intervals"],
+        help="covariates: fits with 3 static covariates on --covariate-customers simulated customers; "
+        "intervals: per-customer intervals (see above)",
+    )  # fmt: skip
+    parser.add_argument("--covariate-customers", type=float, default=1e6)
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -241,6 +323,9 @@ def main() -> None:
         return
     if args.only == "intervals":
         intervals_main(args)
+        return
+    if args.only == "covariates":
+        run_covariates(args.covariate_customers, args.repeat)
         return
 
     import pandas as pd

@@ -22,8 +22,9 @@ use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"\x89PTRNG\r\n";
 /// 3: this envelope (2 and earlier: a JSON header written by the Python layer);
-/// 4: ALS factors keep the unobserved weight and frequency scaling.
-pub const FORMAT_VERSION: u16 = 4;
+/// 4: ALS factors keep the unobserved weight and frequency scaling;
+/// 5: lifetime-value models keep their covariate design and coefficients.
+pub const FORMAT_VERSION: u16 = 5;
 /// Files of format 2 started with this.
 const OLD_MAGIC: &[u8] = b"PATRONAGE\n";
 

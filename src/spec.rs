@@ -464,7 +464,7 @@ pub fn threads(n_jobs: Option<i64>) -> Option<usize> {
 pub fn all() -> Vec<&'static Spec> {
     let mut specs = Vec::new();
     specs.extend(crate::clv::SPECS.iter().copied());
-    specs.extend(crate::recommend::SPECS.iter().copied());
+    specs.extend(crate::recommend::ModelKind::ALL.map(|k| k.spec()));
     specs.extend(crate::anomaly::SPECS.iter().copied());
     specs.push(&crate::datasets::simulate::SPEC);
     specs.push(&crate::clv::intervals::SPEC);

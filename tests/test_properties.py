@@ -1418,6 +1418,7 @@ def test_evaluate_and_ranking_metrics(log, make_model, k, unknown_users):
     scores = outcome(k_expect, lambda: recommend.evaluate(model, test, k=k, unknown_users=unknown_users))
     if scores is not None:
         check_metrics(scores)
+        assert scores["repeat_hits"] == 0  # seen items excluded: every hit is new
     top = model.recommend(None, n=max(k, 1))
     n_items = frame[ITEM].nunique()  # the catalogue: every item of the log
     metrics = outcome(
@@ -1431,7 +1432,7 @@ def test_evaluate_and_ranking_metrics(log, make_model, k, unknown_users):
 
 def check_metrics(metrics: dict[str, float]) -> None:
     for name, value in metrics.items():
-        if name == "n_users":
+        if name in ("n_users", "repeat_hits", "new_hits"):  # counts
             assert value >= 0
         else:
             assert 0 <= value <= 1, f"{name} = {value}"

@@ -1,7 +1,7 @@
 # Type stubs of the private native module (src/python/*.rs). The public,
 # documented API is the Python package; these describe what it calls.
 # tests/test_stubs.py checks them against the module with mypy.stubtest.
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, TypeAlias, final
 
 import numpy as np
@@ -122,6 +122,7 @@ class PurchaseModel:
         params: dict[str, Any],
         weights: str | _F64 | None = None,
         initial_params: Sequence[float] | None = None,
+        covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> PurchaseModel: ...
     @staticmethod
     def from_params(model: str, params: Sequence[float]) -> PurchaseModel: ...
@@ -156,6 +157,7 @@ class OpportunityModel:
         params: dict[str, Any],
         weights: str | _F64 | None = None,
         initial_params: Sequence[float] | None = None,
+        covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> OpportunityModel: ...
     @staticmethod
     def from_params(model: str, params: Sequence[float]) -> OpportunityModel: ...
@@ -187,6 +189,7 @@ class ChurnModel:
         params: dict[str, Any],
         weights: str | _F64 | None = None,
         initial_params: Sequence[float] | None = None,
+        covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> ChurnModel: ...
     @staticmethod
     def from_params(model: str, params: Sequence[float]) -> ChurnModel: ...
@@ -211,6 +214,7 @@ class SpendModel:
         params: dict[str, Any],
         weights: str | _F64 | None = None,
         initial_params: Sequence[float] | None = None,
+        covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> SpendModel: ...
     @staticmethod
     def from_params(model: str, params: Sequence[float]) -> SpendModel: ...
@@ -322,7 +326,17 @@ class Recommender:
     ) -> _RecordBatch: ...
     def similar_items(self, items: _ArrowIn, n: int, candidates: _ArrowIn | None) -> _RecordBatch: ...
     def similar_users(self, users: _ArrowIn, n: int) -> _RecordBatch: ...
-    def evaluate(self, test: _ArrowIn, user_col: str, item_col: str, k: int, unknown_users: str) -> dict[str, float]: ...
+    def explain(self, user: _ArrowIn, item: _ArrowIn, n: int | None = None) -> _RecordBatch: ...
+    def evaluate(
+        self,
+        test: _ArrowIn,
+        user_col: str,
+        item_col: str,
+        k: int,
+        exclude_seen: bool,
+        mode: str | None,
+        unknown_users: str,
+    ) -> dict[str, float]: ...
     # Equality of fitted models (pyo3 also fills the ordering slots, which
     # return NotImplemented: left out so that checkers refuse `a < b`).
     def __eq__(self, value: object, /) -> bool: ...

@@ -112,6 +112,7 @@ impl NoDropout {
             iterations,
             converged: false,
             penalizer: 0.0,
+            covariates: None,
         }
     }
 }

@@ -4,6 +4,8 @@
 
 use rayon::prelude::*;
 
+use super::covariates::{customer_params, free_coefficients, Design};
+use super::covfit::fit_with_covariates;
 use super::fit::{fit, FitOptions, Fitted};
 use super::models::{Continuous, ModelKind, Row, MAX_PERIODS};
 use super::predict::{self, Discounting};
@@ -40,13 +42,23 @@ pub enum Weights<'a> {
     Values(&'a [f64]),
 }
 
-/// Fit `kind` (options checked against its spec) on the summary `table`.
+/// Static covariates of a fit: the columns, and, optionally, which of them
+/// move each parameter (else all move every parameter that covariates move).
+#[derive(Debug, Clone, Default)]
+pub struct CovariateColumns {
+    pub columns: Vec<String>,
+    pub by_param: Option<Vec<(String, Vec<String>)>>,
+}
+
+/// Fit `kind` (options checked against its spec) on the summary `table`,
+/// with static covariates if given.
 pub fn fit_table(
     kind: ModelKind,
     table: &Table,
     params: &Params,
     weights: Option<Weights<'_>>,
     initial: Option<Vec<f64>>,
+    covariates: Option<&CovariateColumns>,
     ctl: &Control,
 ) -> Result<Fitted> {
     let rows = read_rows(table, kind)?;
@@ -64,7 +76,53 @@ pub fn fit_table(
         initial,
         ..FitOptions::from_params(params)
     };
-    fit(kind, &rows, weights, &options, ctl)
+    match covariates {
+        None => fit(kind, &rows, weights, &options, ctl),
+        Some(covariates) => {
+            let design = Design::learn(table, &covariates.columns, kind.columns())?;
+            let free = free_coefficients(kind, &design, covariates.by_param.as_deref())?;
+            let z = design.encode(table)?;
+            fit_with_covariates(kind, &rows, weights, design, free, &z, &options, ctl)
+        }
+    }
+}
+
+/// Each customer's parameters under a fitted model: the population's, or,
+/// with covariates, their own from the customer's columns of the table.
+pub struct CustomerParams<'a> {
+    fitted: &'a Fitted,
+    z: Vec<f64>,
+    width: usize,
+}
+
+impl<'a> CustomerParams<'a> {
+    /// The covariates of `table`'s customers, checked (missing columns, NaN,
+    /// levels the model was not fitted with are errors naming the column).
+    pub fn new(fitted: &'a Fitted, table: &Table) -> Result<Self> {
+        let (z, width) = match &fitted.covariates {
+            Some(c) => (c.design.encode(table)?, c.design.width()),
+            None => (Vec::new(), 0),
+        };
+        Ok(CustomerParams { fitted, z, width })
+    }
+
+    /// Parameters of customer `i` (the first [`ModelKind::n_params`] count).
+    pub fn of(&self, i: usize) -> [f64; 4] {
+        let base = &self.fitted.params;
+        match &self.fitted.covariates {
+            Some(c) => customer_params(
+                self.fitted.kind,
+                base,
+                &c.gamma,
+                &self.z[i * self.width..(i + 1) * self.width],
+            ),
+            None => {
+                let mut p = [0.0; 4];
+                p[..base.len()].copy_from_slice(base);
+                p
+            }
+        }
+    }
 }
 
 /// Check times (horizons, ages) given as an argument: finite, at least
@@ -122,25 +180,34 @@ pub(super) fn per_customer(t: &[f64], n: usize, name: &str) -> Result<Vec<f64>> 
     Ok(values)
 }
 
-/// `f(row, t)` for every customer of `table` (the columns of `fitted`'s
-/// model, checked), in parallel; `what` names the prediction in errors.
+/// `f(params, row, t)` for every customer of `table` (the columns of
+/// `fitted`'s model, checked; the customer's own parameters), in parallel;
+/// `what` names the prediction in errors.
 pub fn map_customers(
     table: &Table,
     fitted: &Fitted,
     t: (&[f64], &str),
     what: &str,
     ctl: &Control,
-    f: impl Fn(Row, f64) -> f64 + Sync,
+    f: impl Fn(&[f64], Row, f64) -> f64 + Sync,
 ) -> Result<Vec<f64>> {
     let kind = fitted.kind;
     let rows = read_rows(table, kind)?;
     kind.validate(&rows)?;
     let t = per_customer(t.0, rows.len(), t.1)?;
+    let params = CustomerParams::new(fitted, table)?;
     let out: Vec<f64> = rows
         .par_iter()
         .zip(t.par_iter())
+        .enumerate()
         .with_min_len(1024)
-        .map(|(r, &t)| if ctl.cancelled() { 0.0 } else { f(*r, t) })
+        .map(|(i, (r, &t))| {
+            if ctl.cancelled() {
+                0.0
+            } else {
+                f(&params.of(i)[..kind.n_params()], *r, t)
+            }
+        })
         .collect();
     ctl.check()?;
     check_computed(&out, fitted, what)?;
@@ -170,7 +237,8 @@ pub(super) fn read_spend(table: &Table) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Gamma-Gamma's parameters, if its population has a finite mean spend.
+/// Gamma-Gamma's parameters, if its population has a finite mean spend
+/// (covariates scale `v` only, so every customer's `q` is the population's).
 pub(super) fn finite_mean_spend(spend: &Fitted) -> Result<&[f64]> {
     let q = spend.params[1];
     if q <= 1.0 {
@@ -188,11 +256,15 @@ pub(super) fn finite_mean_spend(spend: &Fitted) -> Result<&[f64]> {
 
 /// Gamma-Gamma `E[Z | x, m̄]` of every customer of `table`.
 pub fn expected_average_spend(spend: &Fitted, table: &Table) -> Result<Vec<f64>> {
-    let p = finite_mean_spend(spend)?;
+    finite_mean_spend(spend)?;
     let rows = read_spend(table)?;
-    Ok(predict::map_rows(&rows, |[x, m, _]| {
-        predict::expected_average_spend(p, x, m)
-    }))
+    let params = CustomerParams::new(spend, table)?;
+    Ok(rows
+        .par_iter()
+        .enumerate()
+        .with_min_len(1024)
+        .map(|(i, &[x, m, _])| predict::expected_average_spend(&params.of(i), x, m))
+        .collect())
 }
 
 /// The longest horizon of lifetime value: a century.
@@ -271,21 +343,26 @@ pub fn customer_lifetime_value(
     ctl: &Control,
 ) -> Result<Vec<f64>> {
     let (model, fitted) = purchases;
-    let p = fitted.params.as_slice();
-    let spend = finite_mean_spend(spend)?;
+    finite_mean_spend(spend)?;
     let rows = read_rows(table, model.kind())?;
     model.kind().validate(&rows)?;
     let spend_rows = read_spend(table)?;
+    let (purchase_params, spend_params) = (
+        CustomerParams::new(fitted, table)?,
+        CustomerParams::new(spend, table)?,
+    );
     let out: Vec<f64> = rows
         .par_iter()
         .zip(spend_rows.par_iter())
+        .enumerate()
         .with_min_len(256)
-        .map(|(row, &[x, m, _])| {
+        .map(|(i, (row, &[x, m, _]))| {
             if ctl.cancelled() {
                 return 0.0;
             }
-            let value = predict::expected_average_spend(spend, x, m);
-            predict::lifetime_value(model, p, *row, value, options.months, options.discounting)
+            let value = predict::expected_average_spend(&spend_params.of(i), x, m);
+            let p = purchase_params.of(i);
+            predict::lifetime_value(model, &p, *row, value, options.months, options.discounting)
         })
         .collect();
     ctl.check()?;

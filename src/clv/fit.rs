@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::boundary;
+use super::covfit::CovariateFit;
 use super::models::{Likelihood, ModelKind, Row, TimeLogs};
 use super::optimize::{invert_spd, minimize_until, Settings};
 use super::real::{Dual, Real};
@@ -312,6 +313,9 @@ pub struct Fitted {
     pub iterations: usize,
     pub converged: bool,
     pub penalizer: f64,
+    /// The coefficients of static covariates, when fitted with them (then
+    /// `params` are the population's at `z = 0`).
+    pub covariates: Option<CovariateFit>,
 }
 
 impl Fitted {
@@ -341,6 +345,7 @@ impl Fitted {
             iterations: 0,
             converged: true,
             penalizer: 0.0,
+            covariates: None,
         })
     }
 
@@ -354,12 +359,17 @@ impl Fitted {
             && self.std_errors[2..].iter().all(|s| s.is_nan())
     }
 
+    /// Estimated values: the parameters and any covariate coefficients.
+    pub fn n_estimates(&self) -> usize {
+        self.params.len() + self.covariates.as_ref().map_or(0, |c| c.gamma.len())
+    }
+
     pub fn aic(&self) -> f64 {
-        2.0 * self.params.len() as f64 - 2.0 * self.log_likelihood
+        2.0 * self.n_estimates() as f64 - 2.0 * self.log_likelihood
     }
 
     pub fn bic(&self) -> f64 {
-        self.params.len() as f64 * self.n_samples.ln() - 2.0 * self.log_likelihood
+        self.n_estimates() as f64 * self.n_samples.ln() - 2.0 * self.log_likelihood
     }
 }
 
@@ -396,7 +406,11 @@ impl Persist for Fitted {
                 && self.penalizer >= 0.0
                 && self.n_zero_spend <= self.n_excluded,
             || "the fit's counts are malformed".into(),
-        )
+        )?;
+        match &self.covariates {
+            Some(c) => c.validate(self.kind),
+            None => Ok(()),
+        }
     }
 }
 
@@ -415,7 +429,7 @@ pub fn fit(
     // Gamma-Gamma describes positive repeat spend: customers without repeat
     // purchases (or whose repeats cost nothing) carry no information about it
     // and are left out (and counted).
-    let no_spend = |r: &Row| r[0] == 0.0 || r[1] == 0.0;
+    let no_spend = |r: &Row| excluded_from_fit(kind, r);
     let spenders: Option<(Vec<Row>, Option<Vec<f64>>)> =
         (kind == ModelKind::GammaGamma && rows.iter().any(no_spend)).then(|| {
             let keep: Vec<usize> = (0..rows.len()).filter(|&i| !no_spend(&rows[i])).collect();
@@ -557,7 +571,15 @@ pub fn fit(
         iterations: minimum.iterations,
         converged: minimum.converged && proper_maximum,
         penalizer,
+        covariates: None,
     })
+}
+
+/// Whether a row carries no information for `kind` and is left out of its
+/// fits: Gamma-Gamma's customers without repeat purchases, or whose repeats
+/// cost nothing.
+pub(super) fn excluded_from_fit(kind: ModelKind, row: &Row) -> bool {
+    kind == ModelKind::GammaGamma && (row[0] == 0.0 || row[1] == 0.0)
 }
 
 /// Starting values: ones, with the time-scale parameters set to a tenth of

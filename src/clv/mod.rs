@@ -8,6 +8,8 @@
 //! * [`boundary`]: fits whose drop-out vanishes (the NBD limit).
 //! * [`optimize`] and [`fit`]: BFGS in log-parameter space on collapsed,
 //!   weighted data; standard errors from the Hessian.
+//! * [`covariates`] and [`covfit`]: static covariates (customer
+//!   attributes that scale the population parameters), their fit and test.
 //! * [`predict`]: predictions, vectorised over customers with rayon.
 //! * [`counts`]: a customer's future purchase counts term by term.
 //! * [`intervals`]: draws of the parameters, per-customer quantiles and
@@ -21,6 +23,8 @@
 
 pub mod boundary;
 pub mod counts;
+pub mod covariates;
+pub mod covfit;
 pub mod customers;
 pub mod fit;
 pub mod intervals;

@@ -40,6 +40,19 @@ fn no_draws(fitted: &Fitted, why: NoDraws) -> Error {
     )
 }
 
+/// The intervals compute with the population's parameters: a model fitted
+/// with covariates has its own per customer, which they do not draw yet.
+fn without_covariates(fitted: &Fitted) -> Result<()> {
+    match fitted.covariates {
+        None => Ok(()),
+        Some(_) => Err(Error::unsupported(
+            fitted.kind.name(),
+            "was fitted with covariates: intervals of predictions at each customer's own \
+             parameters are not available yet (fit without covariates for intervals)",
+        )),
+    }
+}
+
 /// The point estimates and `options.draws` draws of the parameters of
 /// `models` together: their vectors end to end (each model's estimates are
 /// independent of the others', so the covariance is block diagonal).
@@ -55,6 +68,7 @@ pub fn joint_draws(
     let mut covariance = vec![0.0; k * k];
     let mut offset = 0;
     for f in models {
+        without_covariates(f)?;
         let n = f.params.len();
         intervals::draws(&f.params, &f.covariance, 0, 0).map_err(|why| no_draws(f, why))?;
         for i in 0..n {
@@ -276,6 +290,7 @@ pub fn purchase_count_intervals(
     ctl: &Control,
 ) -> Result<Intervals> {
     let (model, fitted) = purchases;
+    without_covariates(fitted)?;
     let cases = cases(fitted, table, (t, "t"))?;
     let p = fitted.params.as_slice();
     let out = intervals::per_distinct(&cases, ctl, |[a, b, c, t]| {

@@ -14,7 +14,7 @@ use pyo3_arrow::input::AnyRecordBatch;
 
 use super::convert::{from_py_bytes, params, read_table, to_py_bytes, values, Arg};
 use super::entry::Job;
-use crate::clv::customers::{self, require_family, ValueOptions, Weights};
+use crate::clv::customers::{self, require_family, CovariateColumns, ValueOptions, Weights};
 use crate::clv::intervals::{IntervalOptions, Intervals};
 use crate::clv::models::Row;
 use crate::clv::predict;
@@ -45,6 +45,7 @@ fn fit_model(
     parameters: &Bound<'_, PyDict>,
     weights: Option<&Bound<'_, PyAny>>,
     initial_params: Option<Vec<f64>>,
+    covariates: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Fitted> {
     let kind = ModelKind::parse(model)?;
     let checked = params(kind.spec(), parameters)?;
@@ -68,8 +69,52 @@ fn fit_model(
             }
         }
     };
+    let covariates = match covariates {
+        Some(c) if !c.is_none() => Some(covariate_columns(c)?),
+        _ => None,
+    };
     Job::new().run(py, |ctl| {
-        customers::fit_table(kind, &table, &checked, weights, initial_params, ctl)
+        customers::fit_table(
+            kind,
+            &table,
+            &checked,
+            weights,
+            initial_params,
+            covariates.as_ref(),
+            ctl,
+        )
+    })
+}
+
+/// `covariates`: a list of columns, or a dict of parameter name to columns.
+fn covariate_columns(value: &Bound<'_, PyAny>) -> PyResult<CovariateColumns> {
+    let problem = "argument 'covariates' must be a list of column names or a dict of parameter \
+                   name to a list of column names";
+    if let Ok(dict) = value.cast::<PyDict>() {
+        let mut by_param = Vec::new();
+        let mut columns: Vec<String> = Vec::new();
+        for (param, names) in dict.iter() {
+            let param: String = param.extract().map_err(|_| PyTypeError::new_err(problem))?;
+            let names: Vec<String> = names.extract().map_err(|_| PyTypeError::new_err(problem))?;
+            for name in &names {
+                if !columns.contains(name) {
+                    columns.push(name.clone());
+                }
+            }
+            by_param.push((param, names));
+        }
+        return Ok(CovariateColumns {
+            columns,
+            by_param: Some(by_param),
+        });
+    }
+    if value.is_instance_of::<pyo3::types::PyString>() {
+        return Err(PyTypeError::new_err(problem));
+    }
+    let columns: Vec<String> = value.extract().map_err(|_| PyTypeError::new_err(problem))?;
+    Ok(CovariateColumns {
+        columns,
+        by_param: None,
     })
 }
 
@@ -93,6 +138,30 @@ fn evidence<'py>(py: Python<'py>, f: &Fitted) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("iterations", f.iterations)?;
     d.set_item("converged", f.converged)?;
     d.set_item("dropout_at_boundary", f.dropout_at_boundary())?;
+    match &f.covariates {
+        None => d.set_item("covariates", py.None())?,
+        Some(c) => {
+            let cov = PyDict::new(py);
+            let size = n + c.std_errors.len();
+            cov.set_item("columns", c.design.names())?;
+            cov.set_item("names", c.names(f.kind))?;
+            cov.set_item("coefficients", c.coefficients())?;
+            cov.set_item("std_errors", c.std_errors.clone())?;
+            let full = c
+                .covariance
+                .clone()
+                .into_pyarray(py)
+                .reshape([size, size])?;
+            cov.set_item("covariance", full)?;
+            let test = PyDict::new(py);
+            test.set_item("statistic", c.test.statistic)?;
+            test.set_item("df", c.test.df)?;
+            test.set_item("p_value", c.test.p_value)?;
+            test.set_item("log_likelihood_without", c.test.log_likelihood_without)?;
+            cov.set_item("likelihood_ratio_test", test)?;
+            d.set_item("covariates", cov)?;
+        }
+    }
     Ok(d)
 }
 
@@ -121,9 +190,8 @@ fn per_customer<'py>(
     f: impl Fn(&[f64], Row, f64) -> f64 + Sync + Send,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let table = read_table(data)?;
-    let p = fitted.params.as_slice();
     let out = Job::new().run(py, |ctl| {
-        customers::map_customers(&table, fitted, t, what, ctl, |row, t| f(p, row, t))
+        customers::map_customers(&table, fitted, t, what, ctl, f)
     })?;
     Ok(numpy(py, out))
 }
@@ -210,7 +278,7 @@ macro_rules! model_class {
         #[pymethods]
         impl $class {
             #[staticmethod]
-            #[pyo3(signature = (model, data, params, weights=None, initial_params=None))]
+            #[pyo3(signature = (model, data, params, weights=None, initial_params=None, covariates=None))]
             fn fit(
                 py: Python<'_>,
                 model: &str,
@@ -218,8 +286,9 @@ macro_rules! model_class {
                 params: &Bound<'_, PyDict>,
                 weights: Option<&Bound<'_, PyAny>>,
                 initial_params: Option<Vec<f64>>,
+                covariates: Option<&Bound<'_, PyAny>>,
             ) -> PyResult<Self> {
-                let fitted = fit_model(py, model, data, params, weights, initial_params)?;
+                let fitted = fit_model(py, model, data, params, weights, initial_params, covariates)?;
                 Ok(Self::wrap(fitted)?)
             }
 

@@ -95,6 +95,11 @@ impl Ease {
         persist::require_finite(&self.b, "EASE weights")
     }
 
+    /// What item `j` adds, per unit of weight, to item `i`'s score.
+    pub fn weight(&self, j: u32, i: u32) -> f64 {
+        self.b[j as usize * self.n_items + i as usize]
+    }
+
     /// Scores of every item for a user's items: `x_u B`.
     pub fn score_into(&self, items: &[u32], weights: &[f32], out: &mut [f32]) {
         let n = self.n_items;

@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use faer::linalg::solvers::Solve;
+use faer::linalg::solvers::{Llt, Solve};
 use faer::{ColRef, MatRef, Side};
 
 use super::linalg::dot;
@@ -18,6 +18,12 @@ pub struct Factors {
     pub item: Vec<f32>,
     /// How interactions were weighed: new users are folded in the same way.
     pub weighting: Weighting,
+}
+
+/// A user's factored normal equations: `x = A⁻¹ b`, `b = Σ c_j y_j`.
+pub struct LeastSquares {
+    pub llt: Llt<f64>,
+    pub b: Vec<f64>,
 }
 
 /// How implicit-feedback least squares weighs a row's interactions (Hu et
@@ -135,6 +141,23 @@ impl Factors {
     /// implicit-ALS least-squares solution against the item factors.
     /// `yty` is [`Factors::item_gram`], computed once for a batch of users.
     pub fn fold_in(&self, yty: &[f32], items: &[u32], weights: &[f32]) -> Vec<f32> {
+        match self.least_squares(yty, items, weights) {
+            Some(ls) => {
+                let x = ls.llt.solve(ColRef::from_slice(&ls.b));
+                x.iter().map(|&v| v as f32).collect()
+            }
+            None => vec![0.0; self.n_factors],
+        }
+    }
+
+    /// The normal equations `A x = b` of a user with these items (`A`
+    /// factored), or `None` when `A` is not positive definite.
+    pub fn least_squares(
+        &self,
+        yty: &[f32],
+        items: &[u32],
+        weights: &[f32],
+    ) -> Option<LeastSquares> {
         let (f, w8) = (self.n_factors, self.weighting);
         let mut a: Vec<f64> = yty.iter().map(|&v| v as f64).collect();
         let penalty = w8.row_penalty(items.len(), self.item.len() / f) as f64;
@@ -143,7 +166,7 @@ impl Factors {
         }
         let mut b = vec![0f64; f];
         for (&i, &w) in items.iter().zip(weights) {
-            let c = (w8.alpha * w) as f64;
+            let c = self.confidence(w) as f64;
             let y = self.item_row(i as usize);
             for r in 0..f {
                 b[r] += c * y[r] as f64;
@@ -153,13 +176,15 @@ impl Factors {
             }
         }
         // `a` is symmetric: its row-major buffer is also column-major.
-        match MatRef::from_column_major_slice(&a, f, f).llt(Side::Lower) {
-            Ok(llt) => {
-                let x = llt.solve(ColRef::from_slice(&b));
-                x.iter().map(|&v| v as f32).collect()
-            }
-            Err(_) => vec![0.0; f],
-        }
+        let llt = MatRef::from_column_major_slice(&a, f, f)
+            .llt(Side::Lower)
+            .ok()?;
+        Some(LeastSquares { llt, b })
+    }
+
+    /// The confidence of an observed interaction of value `w`.
+    pub fn confidence(&self, w: f32) -> f32 {
+        self.weighting.alpha * w
     }
 
     pub fn item_gram(&self) -> Vec<f32> {

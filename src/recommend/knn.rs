@@ -294,31 +294,6 @@ impl ItemKnn {
             acc.add_row(nbrs, sims, w, true);
         }
     }
-
-    /// For each of `targets`, the item of the history (`items`, `weights`)
-    /// that adds most to its score, with what it adds (`weight ·
-    /// similarity`): one pass over the history's neighbour lists, as
-    /// [`ItemKnn::score`] makes.
-    pub fn strongest_contributors(
-        &self,
-        items: &[u32],
-        weights: &[f32],
-        targets: &[u32],
-    ) -> Vec<Option<(u32, f32)>> {
-        let mut best: Vec<Option<(u32, f32)>> = vec![None; targets.len()];
-        for (&j, &w) in items.iter().zip(weights) {
-            let (nbrs, sims) = self.similarity.row(j as usize);
-            for (&i, &s) in nbrs.iter().zip(sims) {
-                if let Some(t) = targets.iter().position(|&target| target == i) {
-                    let adds = w * s;
-                    if best[t].map_or(true, |(_, most)| adds > most) {
-                        best[t] = Some((j, adds));
-                    }
-                }
-            }
-        }
-        best
-    }
 }
 
 /// The weighted matrix both ways, laid out for computing `W Wᵀ` row by row:
@@ -474,30 +449,6 @@ mod tests {
     use crate::control::Control;
     use crate::datasets::simulate::{simulate, SimulationConfig};
     use std::time::Instant;
-
-    #[test]
-    fn strongest_contributor_is_the_largest_weight_times_similarity() {
-        // Users ann, bob, cat, dan; items x, y, z, w = 0..4. Cosines with z:
-        // x·z = 3/√22 ≈ 0.64, y·z = 1/√10 ≈ 0.32; w is similar to x only.
-        let (users, items) = ([0, 0, 1, 1, 2, 2, 2, 3], [0, 1, 1, 2, 0, 2, 3, 0]);
-        let weights = [1.0, 2.0, 1.0, 1.0, 3.0, 1.0, 1.0, 1.0];
-        let m = Csr::from_coo(4, 4, &users, &items, &weights);
-        let params = KnnParams {
-            weighting: Weighting::Cosine,
-            k: 5,
-            shrinkage: 0.0,
-        };
-        let knn = ItemKnn::fit(&m, params, &Control::new()).unwrap();
-        let (x, y, z, w) = (0, 1, 2, 3);
-        let found = knn.strongest_contributors(&[x, y], &[1.0, 2.0], &[z, w]);
-        let (from_x, from_y) = (3.0 / 22f32.sqrt(), 2.0 / 10f32.sqrt());
-        assert!(from_x > from_y);
-        let (zx, adds) = found[0].unwrap();
-        assert_eq!(zx, x);
-        assert!((adds - from_x).abs() < 1e-5, "{adds} vs {from_x}");
-        assert_eq!(found[1].map(|(j, _)| j), Some(x));
-        assert_eq!(knn.strongest_contributors(&[y], &[1.0], &[w]), vec![None]);
-    }
 
     /// Phase timings on a benchmark-sized log: `cargo test --release
     /// knn_phase_timings -- --ignored --nocapture`.

@@ -8,6 +8,8 @@
 //!   on a log with purchase times.
 //! * [`model`]: a fitted recommender and serving (top-n by partial sort,
 //!   fold-in of new users, similar items and users).
+//! * [`explain`]: scores split into what each of the user's items (or
+//!   similar customers) adds.
 //! * [`metrics`] and [`split`]: evaluation.
 //! * [`serve`]: serving and evaluation with ids in and tables out, the
 //!   entry points of the bindings.
@@ -15,6 +17,7 @@
 pub mod als;
 pub mod bpr;
 pub mod ease;
+pub mod explain;
 pub mod factors;
 pub mod interactions;
 pub mod knn;
@@ -30,16 +33,3 @@ pub mod topn;
 pub use interactions::Interactions;
 pub use model::{Model, ModelKind, Recommender, SeenItems, Unknown};
 pub use topn::TopN;
-
-use crate::spec::Spec;
-
-/// The contracts of the recommenders.
-pub static SPECS: [&Spec; 7] = [
-    &model::POPULARITY,
-    &knn::SPEC,
-    &knn::RP3_SPEC,
-    &als::SPEC,
-    &bpr::SPEC,
-    &ease::SPEC,
-    &repeat::SPEC,
-];

@@ -354,44 +354,6 @@ impl Recommender {
         )
     }
 
-    /// Why each entry of `top` (the lists of `users`) was recommended, for
-    /// item-kNN: the user's item that adds most to its score and the share of
-    /// the score it adds (`None` where a list came from popularity).
-    pub fn reasons(
-        &self,
-        top: &TopN,
-        users: &[Option<u32>],
-        ctl: &Control,
-    ) -> Result<Vec<Option<(u32, f32)>>> {
-        let Some(knn) = self.model.neighbours() else {
-            return Err(Error::unsupported(
-                self.model.kind().name(),
-                "reasons are given for ItemKNN and RP3Beta recommendations",
-            ));
-        };
-        let m = &self.data.matrix;
-        let reasons = (0..users.len())
-            .into_par_iter()
-            .flat_map_iter(|q| {
-                let entries = top.offsets[q]..top.offsets[q + 1];
-                let (targets, scores) = (&top.item[entries.clone()], &top.score[entries]);
-                let contributors = match users[q] {
-                    Some(u) if !ctl.cancelled() && m.row_len(u as usize) > 0 => {
-                        let (items, weights) = m.row(u as usize);
-                        knn.strongest_contributors(items, weights, targets)
-                    }
-                    _ => vec![None; targets.len()],
-                };
-                contributors
-                    .into_iter()
-                    .zip(scores)
-                    .map(|(c, &score)| c.filter(|_| score > 0.0).map(|(j, adds)| (j, adds / score)))
-            })
-            .collect();
-        ctl.check()?;
-        Ok(reasons)
-    }
-
     /// Factor models score four users at a time against packed item panels.
     fn recommend_factors(
         &self,

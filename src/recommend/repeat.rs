@@ -258,18 +258,30 @@ impl RepeatAware {
     /// Accumulate the scores of customer `user` (own vector and the mean of
     /// the neighbours').
     pub fn score(&self, user: usize, acc: &mut SparseAccumulator) {
-        let (items, weights) = self.history.row(user);
-        let (nbrs, _) = self.neighbours.row(user);
-        if nbrs.is_empty() {
-            acc.add_row(items, weights, 1.0, true);
-            return;
-        }
-        acc.add_row(items, weights, self.alpha, true);
-        let share = (1.0 - self.alpha) / nbrs.len() as f32;
-        for &v in nbrs {
-            let (items, weights) = self.history.row(v as usize);
+        for (customer, share) in self.blend(user) {
+            let (items, weights) = self.history.row(customer as usize);
             acc.add_row(items, weights, share, true);
         }
+    }
+
+    /// The customers whose vectors make `user`'s scores, with their shares:
+    /// the user (`alpha`, all of it without neighbours) and each neighbour.
+    pub fn blend(&self, user: usize) -> Vec<(u32, f32)> {
+        let (nbrs, _) = self.neighbours.row(user);
+        if nbrs.is_empty() {
+            return vec![(user as u32, 1.0)];
+        }
+        let share = (1.0 - self.alpha) / nbrs.len() as f32;
+        let others = nbrs.iter().map(|&v| (v, share));
+        std::iter::once((user as u32, self.alpha))
+            .chain(others)
+            .collect()
+    }
+
+    /// Customer `customer`'s decayed weight of `item` (0 if never bought).
+    pub fn weight(&self, customer: usize, item: u32) -> f32 {
+        let (items, weights) = self.history.row(customer);
+        items.binary_search(&item).map_or(0.0, |k| weights[k])
     }
 
     /// Why `item` is a repeat for `user` ("bought 3 times, last on

@@ -4,9 +4,12 @@
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use arrow_array::{ArrayRef, BooleanArray, Float32Array, RecordBatch, StringArray};
 use arrow_select::nullif::nullif;
 
+use super::explain::Source;
 use super::metrics::{self, Catalogue, RankingMetrics};
 use super::model::{Model, Recommender, SeenItems, Unknown};
 use super::repeat::RepeatAware;
@@ -15,6 +18,15 @@ use super::topn::{Queries, TopN};
 use crate::control::Control;
 use crate::error::{Error, Result};
 use crate::table::{self, Column, IdMap, Table};
+
+/// Ranking metrics with the hits (recommended test items in the top k)
+/// split by whether the user had the item in training.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    pub metrics: RankingMetrics,
+    pub repeat_hits: usize,
+    pub new_hits: usize,
+}
 
 /// Test users not in training: left out of an evaluation, or served the most
 /// popular items.
@@ -186,6 +198,57 @@ impl Recommender {
         )
     }
 
+    /// Why `user` gets its score for `item` (one id each): a table of the
+    /// sources, the largest contribution first (the first `n` when given),
+    /// named by the user's items (item column) or, for the repeat-aware
+    /// model, by customers (user column, with each one's `reason`), with
+    /// `contribution` and `share` (of the score).
+    pub fn explain_ids(
+        &self,
+        user: &Column,
+        item: &Column,
+        n: Option<usize>,
+    ) -> Result<RecordBatch> {
+        let one = |column: &Column, ids: &IdMap, name: &str| -> Result<u32> {
+            match ids.lookup(column)?.as_slice() {
+                [Some(code)] => Ok(*code),
+                [None] => Err(Error::argument(name, "was not seen in training")),
+                _ => Err(Error::argument(name, "must be one id")),
+            }
+        };
+        let (u, i) = (
+            one(user, &self.data.users, "user")?,
+            one(item, &self.data.items, "item")?,
+        );
+        let mut e = self.explain(u, i)?;
+        e.contributions.truncate(n.unwrap_or(usize::MAX));
+        let codes: Vec<u32> = e.contributions.iter().map(|c| c.0).collect();
+        let amounts: Float32Array = e.contributions.iter().map(|c| Some(c.1)).collect();
+        let shares: Float32Array = e
+            .contributions
+            .iter()
+            .map(|c| (e.score != 0.0).then(|| c.1 / e.score))
+            .collect();
+        let d = &self.data;
+        let (name, ids) = match e.source {
+            Source::Items => (&d.item_col, &d.items),
+            Source::Customers => (&d.user_col, &d.users),
+        };
+        let mut columns: Vec<(String, ArrayRef)> = vec![
+            (name.clone(), ids.take(&codes)),
+            ("contribution".into(), Arc::new(amounts)),
+            ("share".into(), Arc::new(shares)),
+        ];
+        if let Model::RepeatAware(model) = &self.model {
+            let reason: StringArray = codes
+                .iter()
+                .map(|&c| model.reason(&d.matrix, c as usize, i))
+                .collect();
+            columns.push(("reason".into(), Arc::new(reason)));
+        }
+        table::record_batch(columns)
+    }
+
     /// The `n` items most similar to each given item: a table (item,
     /// similar_item, score, rank).
     pub fn similar_items_ids(
@@ -216,18 +279,21 @@ impl Recommender {
         top.into_batch(Queries::Given(users), names, &self.data.users)
     }
 
-    /// Recommend `k` unseen items to every test user and score them against
-    /// the test items (test items the model never saw still count as
-    /// relevant).
+    /// Recommend `k` items under `rule` to every test user and score them
+    /// against the test items (test items the model never saw still count
+    /// as relevant), with the hits split by whether the user had the item
+    /// in training.
+    #[allow(clippy::too_many_arguments)]
     pub fn evaluate(
         &self,
         test: &Table,
         user_col: &str,
         item_col: &str,
         k: usize,
+        rule: SeenItems,
         unknown: UnknownTestUsers,
         ctl: &Control,
-    ) -> Result<RankingMetrics> {
+    ) -> Result<Evaluation> {
         let test_users = test.column(user_col)?;
         if test_users.is_empty() {
             return Err(Error::empty("the test set has no rows"));
@@ -262,13 +328,28 @@ impl Recommender {
             n_items: self.n_items(),
             n_outside: found.iter().filter(|f| f.is_none()).count(),
         };
-        let excluded = SeenItems::Excluded;
-        let top = self.recommend(&queries, k, excluded, None, Unknown::Popular, ctl)?;
+        let top = self.recommend(&queries, k, rule, None, Unknown::Popular, ctl)?;
         let recommended: Vec<Vec<u32>> = top
             .offsets
             .windows(2)
             .map(|w| top.item[w[0]..w[1]].to_vec())
             .collect();
-        metrics::ranking_metrics(&recommended, &relevant, k, catalogue)
+        let (repeat_hits, hits) = recommended
+            .par_iter()
+            .zip(&relevant)
+            .zip(&queries)
+            .map(|((list, relevant), user)| {
+                let seen = user.map_or(&[][..], |u| self.data.matrix.row(u as usize).0);
+                let hits = list.iter().filter(|i| relevant.binary_search(i).is_ok());
+                hits.fold((0, 0), |(repeat, all), i| {
+                    (repeat + seen.binary_search(i).is_ok() as usize, all + 1)
+                })
+            })
+            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        Ok(Evaluation {
+            metrics: metrics::ranking_metrics(&recommended, &relevant, k, catalogue)?,
+            repeat_hits,
+            new_hits: hits - repeat_hits,
+        })
     }
 }

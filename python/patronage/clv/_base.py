@@ -77,6 +77,34 @@ def _numeric_columns(data: Any, names: list[str], argument: str = "data") -> dic
     return out
 
 
+def _covariate_names(covariates: Any) -> tuple[list[str], Any]:
+    """``fit``'s ``covariates`` (a list of column names, or a dict of
+    parameter name to a list of column names): the columns, and the
+    argument for the core."""
+    if covariates is None:
+        return [], None
+    problem = f"covariates must be a list of column names or a dict of parameter name to such a list, got {covariates!r}"
+
+    def names(value: Any) -> list[str]:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise TypeError(problem)
+        if not all(isinstance(c, str) for c in value):
+            raise TypeError(problem)
+        return list(value)
+
+    if isinstance(covariates, Mapping):
+        if not all(isinstance(p, str) for p in covariates):
+            raise TypeError(problem)
+        by_param = {p: names(v) for p, v in covariates.items()}
+        columns = list(dict.fromkeys(c for v in by_param.values() for c in v))
+    else:
+        columns = names(covariates)
+        by_param = None
+    if not columns:
+        raise ValueError("covariates is empty: name at least one column, or leave it out")
+    return columns, (columns if by_param is None else by_param)
+
+
 def _count(value: Any, name: str, minimum: int, maximum: int) -> int:
     """A whole-number argument within ``[minimum, maximum]``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
@@ -189,7 +217,7 @@ class ClvEstimator(Estimator):
     def _names(self) -> tuple[str, ...]:
         return self._contract.columns
 
-    def _fit(self, columns: _Columns, weights: Any, initial_params: Any) -> Any:
+    def _fit(self, columns: _Columns, weights: Any, initial_params: Any, covariates: Any = None) -> Any:
         if weights is not None and not isinstance(weights, str):
             weights = _values(weights, "weights")
         if isinstance(initial_params, Mapping):
@@ -207,6 +235,7 @@ class ClvEstimator(Estimator):
             self._native_params(),
             weights=weights,
             initial_params=initial_params,
+            covariates=covariates,
         )
         evidence = self._model.evidence()
         if evidence["dropout_at_boundary"]:
@@ -229,8 +258,25 @@ class ClvEstimator(Estimator):
             )
         return self
 
-    def _columns(self, data: Any, *arrays: Any, extra: tuple[str, ...] = ()) -> _Columns:
-        return _Columns(self._names, data, arrays, extra=extra)
+    def _columns(
+        self, data: Any, *arrays: Any, extra: tuple[str, ...] = (), covariates: list[str] | None = None
+    ) -> _Columns:
+        """The model's columns of ``data``, with the covariate columns: those
+        given (fitting) or, by default, those the model was fitted with."""
+        if covariates is None:
+            covariates = self._fitted_covariates()
+        if covariates and (not _is_table(data) or any(a is not None for a in arrays)):
+            raise TypeError(
+                f"{type(self).__name__} uses covariates {covariates}: pass data as a table with those "
+                "columns, not as arrays"
+            )
+        return _Columns(self._names, data, arrays, extra=(*extra, *covariates))
+
+    def _fitted_covariates(self) -> list[str]:
+        if self._model is None:
+            return []
+        design = self._model.evidence()["covariates"]
+        return [] if design is None else list(design["columns"])
 
     @classmethod
     def from_params(cls, params: Mapping[str, float], **kwargs: Any) -> Any:
@@ -268,8 +314,68 @@ class ClvEstimator(Estimator):
 
     @property
     def covariance_(self) -> np.ndarray:
-        """Covariance matrix of the estimates, in ``params_`` order."""
-        return self._evidence()["covariance"]
+        """Covariance matrix of the estimates, in ``params_`` order (then
+        ``coefficients_`` order, for a model fitted with covariates)."""
+        e = self._evidence()
+        return e["covariance"] if e["covariates"] is None else e["covariates"]["covariance"]
+
+    # -- static covariates ---------------------------------------------------
+    @property
+    def covariates_(self) -> list[str]:
+        """The covariate columns the model was fitted with (``[]`` without).
+
+        Example:
+            >>> import numpy as np
+            >>> from patronage.clv import BetaGeo
+            >>> from patronage.datasets import load_cdnow_summary
+            >>> s = load_cdnow_summary()
+            >>> s["cohort"] = np.where(np.arange(len(s)) % 3 == 0, "early", "late")
+            >>> m = BetaGeo().fit(s, covariates=["cohort"])
+            >>> m.covariates_
+            ['cohort']
+        """
+        self._check_fitted()
+        return self._fitted_covariates()
+
+    @property
+    def coefficients_(self) -> dict[str, float]:
+        """Covariate coefficients by name, ``parameter:column`` for a number or
+        ``parameter:column[level]`` for a level (its indicator; the most frequent
+        level is the reference); ``{}`` without covariates.  A customer's
+        parameter is ``params_[p] * exp(±Σ coefficient · z)``, with the sign the
+        class docstring gives.
+
+        Example:
+            >>> import numpy as np
+            >>> from patronage.clv import BetaGeo
+            >>> from patronage.datasets import load_cdnow_summary
+            >>> s = load_cdnow_summary()
+            >>> s["cohort"] = np.where(np.arange(len(s)) % 3 == 0, "early", "late")
+            >>> list(BetaGeo().fit(s, covariates=["cohort"]).coefficients_)
+            ['alpha:cohort[early]', 'a:cohort[early]', 'b:cohort[early]']
+        """
+        c = self._evidence()["covariates"]
+        return {} if c is None else dict(zip(c["names"], c["coefficients"]))
+
+    @property
+    def likelihood_ratio_test_(self) -> dict[str, float] | None:
+        """The likelihood-ratio test of the covariates (``None`` without):
+        the model without them, fitted on the same customers, against the
+        model with them: ``statistic`` ``2(ℓ₁ − ℓ₀)``, ``df`` (coefficients),
+        ``p_value`` (chi-squared), ``log_likelihood_without`` (ℓ₀).
+
+        Example:
+            >>> import numpy as np
+            >>> from patronage.clv import BetaGeo
+            >>> from patronage.datasets import load_cdnow_summary
+            >>> s = load_cdnow_summary()
+            >>> s["cohort"] = np.where(np.arange(len(s)) % 3 == 0, "early", "late")
+            >>> test = BetaGeo().fit(s, covariates=["cohort"]).likelihood_ratio_test_
+            >>> test["df"], bool(test["p_value"] > 0.01)
+            (3, True)
+        """
+        c = self._evidence()["covariates"]
+        return None if c is None else dict(c["likelihood_ratio_test"])
 
     @property
     def confidence_intervals_(self) -> dict[str, tuple[float, float]]:
@@ -308,7 +414,8 @@ class ClvEstimator(Estimator):
         return bool(self._evidence()["converged"])
 
     def summary(self, output: str | None = None) -> Any:
-        """Estimates, standard errors and 95% intervals, one row per parameter.
+        """Estimates, standard errors and 95% intervals, one row per parameter
+        (then one per covariate coefficient, named as in ``coefficients_``).
 
         Example:
             >>> from patronage.clv import BetaGeo
@@ -317,13 +424,17 @@ class ClvEstimator(Estimator):
             >>> list(model.summary().columns)
             ['coef', 'se(coef)', 'lower 95% bound', 'upper 95% bound']
         """
-        intervals = self.confidence_intervals_
+        names = [*self.params_, *self.coefficients_]
+        coef = np.array([*self.params_.values(), *self.coefficients_.values()], dtype=np.float64)
+        c = self._evidence()["covariates"]
+        se = np.array([*self.standard_errors_.values(), *([] if c is None else c["std_errors"])], dtype=np.float64)
+        z = 1.959963984540054
         columns = {
-            "parameter": np.array(list(self.params_)),
-            "coef": np.array(list(self.params_.values())),
-            "se(coef)": np.array(list(self.standard_errors_.values())),
-            "lower 95% bound": np.array([lo for lo, _ in intervals.values()]),
-            "upper 95% bound": np.array([hi for _, hi in intervals.values()]),
+            "parameter": np.array(names),
+            "coef": coef,
+            "se(coef)": se,
+            "lower 95% bound": coef - z * se,
+            "upper 95% bound": coef + z * se,
         }
         return build_frame(columns, resolve_kind(output), index="parameter")
 

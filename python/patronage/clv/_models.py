@@ -21,7 +21,7 @@ drop-out vanishes) raise ``ValueError`` instead of returning NaN bounds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 import warnings
 from typing import Any
 
@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from .. import _core
 from .._base import contract
-from ._base import DRAWS, LEVEL, ClvEstimator, _Columns, _interval_args, _scalar_or_array, _times
+from ._base import DRAWS, LEVEL, ClvEstimator, _Columns, _covariate_names, _interval_args, _scalar_or_array, _times
 
 __all__ = ["BetaGeo", "ModifiedBetaGeo", "ParetoNBD", "BetaGeoBetaBinom", "ShiftedBetaGeo", "GammaGamma"]
 
@@ -48,6 +48,7 @@ class _PurchaseModel(ClvEstimator):
         *,
         weights: Any = None,
         initial_params: Any = None,
+        covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> Any:
         """Fit by maximum likelihood; returns self.
 
@@ -59,13 +60,25 @@ class _PurchaseModel(ClvEstimator):
                 identical customers). Identical rows are collapsed internally
                 anyway, so weights are only needed for pre-aggregated data.
             initial_params: starting values (a dict or sequence), rarely needed.
+            covariates: columns of ``data`` holding static customer attributes
+                (see the class docstring for the parameters they move):
+                numbers and booleans as they are, strings and categoricals as
+                indicators of every level but the most frequent.  A list moves
+                every such parameter; a dict ``{parameter: [columns]}`` only
+                those named (e.g. ``{"alpha": ["age_band"]}``: the purchase
+                rate alone).  Predictions then read the same columns and use
+                each customer's own parameters; predictions for a new customer
+                (``expected_number_of_purchases_up_to_time``, ...) are for
+                covariates at 0 (reference levels).
 
         Raises:
             ValueError: negative or missing values, recency > T, recency 0 with
                 repeat purchases, or no repeat purchases at all.
         """
         extra = (weights,) if isinstance(weights, str) else ()
-        return self._fit(self._columns(data, recency, T, extra=extra), weights, initial_params)
+        names, spec = _covariate_names(covariates)
+        columns = self._columns(data, recency, T, extra=extra, covariates=names)
+        return self._fit(columns, weights, initial_params, spec)
 
     def conditional_expected_number_of_purchases_up_to_time(
         self,
@@ -243,6 +256,17 @@ class BetaGeo(_PurchaseModel):
     ``penalizer_coef * Σ param²`` to the mean negative log-likelihood, as in
     lifetimes.
 
+    Covariates (``fit(..., covariates=[...])``; Fader & Hardie's 2007 note,
+    CLVTools, pymc-marketing), each parameter with its own coefficients:
+
+    ========  =====================  =====================================
+    param     customer i             a positive coefficient means
+    ========  =====================  =====================================
+    alpha     alpha·exp(−γ_alpha'z)  more purchases (rate mean r/alpha)
+    a         a·exp(γ_a'z)           a higher drop-out probability
+    b         b·exp(γ_b'z)           a lower drop-out probability
+    ========  =====================  =====================================
+
     Example:
         >>> from patronage.clv import BetaGeo
         >>> from patronage.datasets import load_cdnow_summary
@@ -259,6 +283,7 @@ class BetaGeo(_PurchaseModel):
 class ModifiedBetaGeo(_PurchaseModel):
     """MBG/NBD: BG/NBD where customers may also drop out at time zero
     (Batislam, Denizel & Filiztekin 2007), so zero-repeat customers can be dead.
+    Covariates move ``alpha``, ``a`` and ``b`` as in :class:`BetaGeo`.
 
     Example:
         >>> from patronage.clv import ModifiedBetaGeo
@@ -276,6 +301,16 @@ class ParetoNBD(_PurchaseModel):
     of both (Schmittlein, Morrison & Colombo 1987).  The likelihood's
     hypergeometric term is evaluated in log space, so heavy buyers and long
     histories never overflow.
+
+    Covariates (``fit(..., covariates=[...])``; Fader & Hardie's 2007 note,
+    CLVTools' ``staticcov``, pymc-marketing):
+
+    ========  =====================  =====================================
+    param     customer i             a positive coefficient means
+    ========  =====================  =====================================
+    alpha     alpha·exp(−γ_alpha'z)  more purchases (rate mean r/alpha)
+    beta      beta·exp(−γ_beta'z)    earlier drop-out (rate mean s/beta)
+    ========  =====================  =====================================
 
     Example:
         >>> from patronage.clv import ParetoNBD
@@ -307,11 +342,22 @@ class BetaGeoBetaBinom(ClvEstimator):
     _native_type = _core.OpportunityModel
 
     def fit(
-        self, data: Any, recency: Any = None, n_periods: Any = None, *, weights: Any = None, initial_params: Any = None
+        self,
+        data: Any,
+        recency: Any = None,
+        n_periods: Any = None,
+        *,
+        weights: Any = None,
+        initial_params: Any = None,
+        covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> BetaGeoBetaBinom:
-        """Fit on (frequency, recency, n_periods); ``weights`` a column name or counts."""
+        """Fit on (frequency, recency, n_periods); ``weights`` a column name or
+        counts; ``covariates`` columns of static attributes, or a dict of
+        parameter to columns (see the class docstring and :meth:`BetaGeo.fit`)."""
         extra = (weights,) if isinstance(weights, str) else ()
-        return self._fit(self._columns(data, recency, n_periods, extra=extra), weights, initial_params)
+        names, spec = _covariate_names(covariates)
+        columns = self._columns(data, recency, n_periods, extra=extra, covariates=names)
+        return self._fit(columns, weights, initial_params, spec)
 
     def conditional_expected_number_of_purchases_up_to_time(
         self,
@@ -388,6 +434,10 @@ class ShiftedBetaGeo(ClvEstimator):
     (True if they left in their last period), or on a cohort's survivor counts
     with :meth:`fit_cohort`.
 
+    Covariates (``fit(..., covariates=[...])``, as pymc-marketing's sBG):
+    ``alpha·exp(γ_alpha'z)`` (a positive coefficient: more churn) and
+    ``beta·exp(γ_beta'z)`` (a positive coefficient: less churn).
+
     Example:
         >>> from patronage.clv import ShiftedBetaGeo
         >>> m = ShiftedBetaGeo().fit_cohort([1000, 631, 468, 382, 326, 289, 262, 241])
@@ -400,10 +450,21 @@ class ShiftedBetaGeo(ClvEstimator):
     _contract = contract("ShiftedBetaGeo")
     _native_type = _core.ChurnModel
 
-    def fit(self, data: Any, churned: Any = None, *, weights: Any = None, initial_params: Any = None) -> ShiftedBetaGeo:
-        """Fit on ``duration`` and ``churned`` columns (or arrays)."""
+    def fit(
+        self,
+        data: Any,
+        churned: Any = None,
+        *,
+        weights: Any = None,
+        initial_params: Any = None,
+        covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+    ) -> ShiftedBetaGeo:
+        """Fit on ``duration`` and ``churned`` columns (or arrays); ``covariates``
+        columns of static attributes, or a dict of parameter to columns (see
+        the class docstring and :meth:`BetaGeo.fit`)."""
         extra = (weights,) if isinstance(weights, str) else ()
-        return self._fit(self._columns(data, churned, extra=extra), weights, initial_params)
+        names, spec = _covariate_names(covariates)
+        return self._fit(self._columns(data, churned, extra=extra, covariates=names), weights, initial_params, spec)
 
     def fit_cohort(self, survivors: Sequence[float]) -> ShiftedBetaGeo:
         """Fit on survivor counts of one cohort: ``survivors[0]`` at the start,
@@ -436,6 +497,9 @@ class GammaGamma(ClvEstimator):
     ``frequency == 0`` are excluded from the fit (``n_excluded_`` counts them);
     predictions for them are the population mean.
 
+    Covariates (``fit(..., covariates=[...])``): ``v·exp(γ_v'z)``, so a
+    customer's expected mean spend ``p·v/(q − 1)`` scales by ``exp(γ_v'z)``.
+
     Example:
         >>> from patronage.clv import GammaGamma
         >>> from patronage.datasets import load_cdnow_summary
@@ -449,16 +513,25 @@ class GammaGamma(ClvEstimator):
     _native_type = _core.SpendModel
 
     def fit(
-        self, data: Any, monetary_value: Any = None, *, weights: Any = None, initial_params: Any = None
+        self,
+        data: Any,
+        monetary_value: Any = None,
+        *,
+        weights: Any = None,
+        initial_params: Any = None,
+        covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> GammaGamma:
         """Fit on ``frequency`` and ``monetary_value`` (a table or two arrays).
 
         Customers without repeat purchases are left out, as the model
         requires; so are repeat buyers whose mean spend is 0 (a warning says
-        how many), since a gamma spend cannot be 0.
+        how many), since a gamma spend cannot be 0.  ``covariates``: columns of
+        static attributes that scale each customer's mean spend (see the class
+        docstring).
         """
         extra = (weights,) if isinstance(weights, str) else ()
-        self._fit(self._columns(data, monetary_value, extra=extra), weights, initial_params)
+        names, spec = _covariate_names(covariates)
+        self._fit(self._columns(data, monetary_value, extra=extra, covariates=names), weights, initial_params, spec)
         zero_spend = self._evidence()["n_zero_spend"]
         if zero_spend:
             warnings.warn(
@@ -540,6 +613,8 @@ class GammaGamma(ClvEstimator):
 
         ``data`` is a summary table with frequency, recency, T and
         monetary_value, or the frequency values with the other three as arrays.
+        Models fitted with covariates read them from the table, and each
+        customer's purchases and spend use their own parameters.
 
         With ``interval`` (e.g. 0.9), a frame of ``estimate``, ``lower`` and
         ``upper``: the central ``interval`` of the value over ``draws`` draws
@@ -566,7 +641,12 @@ class GammaGamma(ClvEstimator):
                 f"got {type(transaction_model).__name__}"
             )
         names = ("frequency", "recency", "T", "monetary_value")
-        columns = _Columns(names, data, (recency, T, monetary_value))
+        covariates = list(dict.fromkeys([*transaction_model._fitted_covariates(), *self._fitted_covariates()]))
+        if covariates and not (recency is None and T is None and monetary_value is None):
+            raise TypeError(
+                f"the models use covariates {covariates}: pass data as a table with those columns, not as arrays"
+            )
+        columns = _Columns(names, data, (recency, T, monetary_value), extra=tuple(covariates))
         if interval is not None:
             args = _interval_args(interval, draws, random_state)
             values3 = self._check_fitted().customer_lifetime_value_interval(

@@ -114,14 +114,21 @@ def evaluate(
     test: Any,
     k: int = 10,
     *,
+    exclude_seen: bool = True,
+    mode: str | None = None,
     user_col: str | None = None,
     item_col: str | None = None,
     unknown_users: str = "skip",
 ) -> dict[str, float]:
-    """Recommend ``k`` items (excluding seen ones) to every test user and score them.
+    """Recommend ``k`` items to every test user and score them against their test items.
 
-    ``unknown_users``: test users not in training are ``"skip"``-ped
-    (default) or served the most ``"popular"`` items.
+    The lists are what ``model.recommend`` gives: seen items left out
+    (``exclude_seen``, default) or allowed, or for :class:`RepeatAware` its
+    ``mode`` (``"replenish"``, ``"discover"`` or ``"mix"``). Returns
+    :func:`ranking_metrics`' numbers with ``repeat_hits`` and ``new_hits``:
+    how many recommended test items the user had in training, and how many
+    were new to them. ``unknown_users``: test users not in training are
+    ``"skip"``-ped (default) or served the most ``"popular"`` items.
 
     Example:
         >>> from patronage.datasets import simulate_transactions
@@ -132,12 +139,15 @@ def evaluate(
         >>> pop = Popularity().fit(train)
         >>> bool(evaluate(als, test)["ndcg"] > evaluate(pop, test)["ndcg"])
         True
+        >>> allowed = evaluate(als, test, exclude_seen=False)
+        >>> allowed["repeat_hits"] + allowed["new_hits"] > 0
+        True
     """
     fitted = model._check_fitted()
     user_col = user_col or fitted.user_col
     item_col = item_col or fitted.item_col
     stream = arrow_stream(test, [user_col, item_col], argument="test")
-    return fitted.evaluate(stream, user_col, item_col, k, unknown_users)
+    return fitted.evaluate(stream, user_col, item_col, k, exclude_seen, mode, unknown_users)
 
 
 def tune(
@@ -158,9 +168,10 @@ def tune(
 
     ``grid`` maps parameter names to the values to try (every combination
     is fitted); ``fit_params`` go to ``fit`` (e.g. ``time_col``),
-    ``recommend_params`` to ``recommend`` (e.g. ``exclude_seen=False`` or a
-    :class:`RepeatAware` ``mode``). Columns: the parameters, then
-    :func:`ranking_metrics`' numbers, ``repeat_hits`` and ``new_hits`` (hits on
+    ``recommend_params`` say how lists are made, as :func:`evaluate` takes
+    them (``exclude_seen=False``, or a :class:`RepeatAware` ``mode``); test
+    users not in ``train`` get popular items. Columns: the parameters, then
+    :func:`evaluate`'s numbers (``repeat_hits`` and ``new_hits``: hits on
     items the user had in ``train``, and on items new to them) and
     ``fit_seconds``.
 
@@ -176,20 +187,12 @@ def tune(
     import itertools
     import time
 
-    import pyarrow.compute as pc
-
     from .._frames import build_frame, resolve_kind
 
     names = list(grid)
     for name in names:
         if name not in estimator.get_params():
             raise ValueError(f"grid names {name!r}, which is not a parameter of {type(estimator).__name__}")
-    tested = pa.table(arrow_stream(test, [user_col, item_col], argument="test"))
-    seen = pa.table(arrow_stream(train, [user_col, item_col], argument="train"))
-    seen = seen.group_by([user_col, item_col]).aggregate([])
-    seen = seen.append_column("_seen", pa.array(np.ones(seen.num_rows, dtype=bool)))
-    truth = tested.group_by([user_col, item_col]).aggregate([])
-    users = pc.unique(truth[user_col])
     rows: list[dict[str, Any]] = []
     for values in itertools.product(*(grid[n] for n in names)):
         setting = dict(zip(names, values))
@@ -197,15 +200,9 @@ def tune(
         start = time.perf_counter()
         model.fit(train, **(fit_params or {}))
         seconds = time.perf_counter() - start
-        recs = model.recommend(users, n=k, unknown_users="popular", output="pyarrow", **(recommend_params or {}))
-        recs = recs.select([user_col, item_col, "rank"])
-        catalogue = pa.chunked_array([pa.array(model.item_ids_), truth[item_col].combine_chunks()], truth[item_col].type)
-        metrics = ranking_metrics(recs, truth, k, n_items=len(pc.unique(catalogue)), user_col=user_col,
-                                  item_col=item_col)  # fmt: skip
-        metrics = {"ndcg": metrics["ndcg"], "recall": metrics["recall"], **metrics}
-        hits = recs.join(truth, [user_col, item_col], join_type="inner").join(seen, [user_col, item_col])
-        repeat = int(pc.sum(pc.fill_null(hits["_seen"], False).cast(pa.int64())).as_py() or 0)
-        rows.append({**setting, **metrics, "repeat_hits": repeat, "new_hits": hits.num_rows - repeat,
+        scores = evaluate(model, test, k, user_col=user_col, item_col=item_col, unknown_users="popular",
+                          **(recommend_params or {}))  # fmt: skip
+        rows.append({**setting, "ndcg": scores.pop("ndcg"), "recall": scores.pop("recall"), **scores,
                      "fit_seconds": seconds})  # fmt: skip
     rows.sort(key=lambda r: -r["ndcg"])
     return build_frame({c: [r[c] for r in rows] for c in rows[0]}, resolve_kind(output, train))

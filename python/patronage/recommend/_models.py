@@ -141,9 +141,10 @@ class Recommender(Estimator):
             items: restrict recommendations to these item ids.
             unknown_users: ``"error"`` (default) or ``"popular"`` for users not
                 seen in training or with no interactions (see the class doc).
-            reasons: (ItemKNN, RP3Beta) also ``because``, the user's item that adds
-                most to the score, and ``because_share``, the share of the
-                score it adds (null for lists of popular items).
+            reasons: (ItemKNN, RP3Beta, EASE, ALS) also ``because``, the
+                user's item that adds most to the score, and ``because_share``,
+                the share of the score it adds (null for lists of popular
+                items); see :meth:`explain`.
             output: ``'pandas'``, ``'polars'`` or ``'pyarrow'``; defaults to the
                 kind fitted on.
 
@@ -166,6 +167,35 @@ class Recommender(Estimator):
             unknown_users,
             reasons,
         )
+        return from_arrow(top, self._kind(output))
+
+    def explain(self, user: Any, item: Any, n: int | None = None, output: FrameKind | None = None) -> Any:
+        """Why ``user`` gets its score for ``item``: what each source adds, largest first.
+
+        ItemKNN, RP3Beta and EASE score an item by adding a term per item of
+        the user (``weight × similarity``); ALS does too once the user's
+        factor is written as its least-squares solution (as implicit's
+        ``explain``). The frame has the user's items (item column),
+        ``contribution`` and ``share`` (of the score); the contributions sum
+        to the score ``recommend`` gives (ALS: to the score of the user's
+        factor solved exactly, which the served one approaches as the fit
+        converges). :class:`RepeatAware` names customers instead (user
+        column: the user's own history, then each neighbour's) with each
+        one's ``reason`` ("bought n times, last on ..."). ``n`` keeps the
+        largest contributions only. Popularity and BPR have no such split
+        (ValueError).
+
+        Example:
+            >>> import pandas as pd
+            >>> from patronage.recommend import ItemKNN
+            >>> log = pd.DataFrame({"customer_id": [1, 1, 2, 2, 3, 3],
+            ...                     "item_id": ["tea", "milk", "tea", "milk", "tea", "jam"]})
+            >>> ItemKNN(k=5).fit(log).explain(3, "milk")
+              item_id  contribution  share
+            0     tea      0.816497    1.0
+        """
+        model = self._check_fitted()
+        top = model.explain(id_array(user, "user"), id_array(item, "item"), n)
         return from_arrow(top, self._kind(output))
 
     def recommend_new(
@@ -476,7 +506,11 @@ class RepeatAware(Recommender):
     only). The defaults (the paper's for Ta-Feng grocery data, with less
     decay) give nDCG@10 0.141 on Ta-Feng's next month, against 0.111 for
     item-kNN and 0.125 for each customer's most-bought items (see
-    ``benchmarks/README.md``).
+    ``benchmarks/README.md``). Where tastes do not drift and customers have
+    few baskets (the simulator's log), full weight for every basket
+    (``group_decay=1``) and scores from neighbours only (``alpha=0``) do
+    better: :func:`tune` finds such settings. :meth:`explain` splits a
+    score by customer (the customer's own history, then each neighbour's).
 
     ``recommend(mode=...)`` chooses what to do with items the customer bought
     before: ``"replenish"`` ranks them with the rest (the best guess of the

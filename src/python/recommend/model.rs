@@ -24,6 +24,15 @@ pub struct PyRecommender {
     inner: Recommender,
 }
 
+/// What lists do with seen items: a repeat-aware `mode` when given, else
+/// `exclude_seen`.
+fn seen_rule(exclude_seen: &Arg, mode: Option<&str>) -> Result<SeenItems> {
+    match mode {
+        Some(mode) => SeenItems::parse_mode(mode),
+        None => Ok(SeenItems::excluded_if(exclude_seen.flag("exclude_seen")?)),
+    }
+}
+
 fn optional_column(name: &str, values: Option<AnyArray>) -> PyResult<Option<Column>> {
     values.map(|v| read_column(name, v)).transpose()
 }
@@ -170,10 +179,7 @@ impl PyRecommender {
         mode: Option<&str>,
     ) -> PyResult<PyRecordBatch> {
         let (n, unknown) = (n.count("n", 1)?, Unknown::parse(unknown_users)?);
-        let rule = match mode {
-            Some(mode) => SeenItems::parse_mode(mode)?,
-            None => SeenItems::excluded_if(exclude_seen.flag("exclude_seen")?),
-        };
+        let rule = seen_rule(&exclude_seen, mode)?;
         let reasons = reasons.flag("reasons")?;
         let users = optional_column("users", users)?;
         let items = optional_column("items", items)?;
@@ -248,7 +254,23 @@ impl PyRecommender {
         Ok(batch_out(batch))
     }
 
-    /// Ranking metrics of `k` unseen recommendations for every test user.
+    /// What each source adds to `user`'s score of `item` (one id each).
+    #[pyo3(signature = (user, item, n=None))]
+    fn explain(
+        &self,
+        py: Python<'_>,
+        user: AnyArray,
+        item: AnyArray,
+        n: Option<Arg>,
+    ) -> PyResult<PyRecordBatch> {
+        let n = n.map(|n| n.count("n", 1)).transpose()?;
+        let (user, item) = (read_column("user", user)?, read_column("item", item)?);
+        let batch = Job::new().run(py, |_| self.inner.explain_ids(&user, &item, n))?;
+        Ok(batch_out(batch))
+    }
+
+    /// Ranking metrics of `k` recommendations for every test user.
+    #[allow(clippy::too_many_arguments)]
     fn evaluate<'py>(
         &self,
         py: Python<'py>,
@@ -256,15 +278,21 @@ impl PyRecommender {
         user_col: &str,
         item_col: &str,
         k: Arg,
+        exclude_seen: Arg,
+        mode: Option<&str>,
         unknown_users: &str,
     ) -> PyResult<Bound<'py, PyDict>> {
         let (k, unknown) = (k.count("k", 1)?, UnknownTestUsers::parse(unknown_users)?);
+        let rule = seen_rule(&exclude_seen, mode)?;
         let test = read_table(test)?;
-        let m = Job::new().run(py, |ctl| {
+        let e = Job::new().run(py, |ctl| {
             self.inner
-                .evaluate(&test, user_col, item_col, k, unknown, ctl)
+                .evaluate(&test, user_col, item_col, k, rule, unknown, ctl)
         })?;
-        metrics_dict(py, m)
+        let d = metrics_dict(py, e.metrics)?;
+        d.set_item("repeat_hits", e.repeat_hits)?;
+        d.set_item("new_hits", e.new_hits)?;
+        Ok(d)
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
