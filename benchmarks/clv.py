@@ -16,6 +16,17 @@ memory with the data loaded).
     python benchmarks/clv.py --customers 1e7 --no-reference   # patronage alone
     python benchmarks/clv.py --only covariates                # static covariates
 
+``--only intervals``: per-customer 90% intervals for the simulated
+customers in whole days (with Gamma-Gamma spends), 500 draws by default,
+after a BG/NBD and a Gamma-Gamma fit (not timed): expected purchases in the
+next 30 days and P(alive) from parameter uncertainty, the predictive interval
+of purchases in the next 30 days, and 12-month CLV.  lifetimes has no
+intervals; the reference is what a user would write without them: draws of
+the log-parameters in numpy, patronage's point predictions at each draw, and
+``np.quantile`` over the customers x draws matrix.
+
+    python benchmarks/clv.py --only intervals --customers 1e5 1e6 --draws 500
+
 ``--only covariates``: BG/NBD and Pareto/NBD fits on 1M simulated customers
 with 3 static covariates (a two-level and a three-level attribute and a
 continuous score: 4 indicator/number columns per moved parameter), and the
@@ -179,6 +190,92 @@ def worker(library: str, model: str, path: str, *mode: str) -> None:
     report(base, seconds=time.perf_counter() - start, params=params)
 
 
+def with_spend(summary: dict[str, np.ndarray], seed: int = 0) -> dict[str, np.ndarray]:
+    """Gamma-Gamma mean spends (p 6.25, q 3.74, v 15.44) of the repeat purchases."""
+    rng = np.random.default_rng(seed)
+    x = summary["frequency"]
+    nu = rng.gamma(3.74, 1 / 15.44, len(x))
+    spend = np.where(x > 0, rng.gamma(np.maximum(6.25 * x, 1e-9), 1 / (nu * np.maximum(x, 1))), 0.0)
+    return {**summary, "monetary_value": spend}
+
+
+#: The intervals timed by ``--only intervals``: name -> call on (purchase model, spend model, data, draws).
+INTERVALS = {
+    "E[purchases 30d]": lambda bg, gg, d, k: bg.predict(30.0, d, interval=0.9, draws=k, random_state=0),
+    "P(alive)": lambda bg, gg, d, k: bg.conditional_probability_alive(d, interval=0.9, draws=k, random_state=0),
+    "purchases 30d (predictive)": lambda bg, gg, d, k: bg.predict_interval(30.0, d, interval=0.9),
+    "CLV 12 months": lambda bg, gg, d, k: gg.customer_lifetime_value(
+        bg, d, time=12, freq="D", interval=0.9, draws=k, random_state=0),
+}  # fmt: skip
+
+
+def interval_worker(what: str, path: str, draws: int) -> None:
+    """Time one interval (``reference``: the per-draw loop in numpy) after fitting."""
+    import pandas as pd
+    from patronage import clv
+
+    data = pd.read_parquet(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bg, gg = clv.BetaGeo().fit(data), clv.GammaGamma().fit(data)
+    base = start_measuring()
+    start = time.perf_counter()
+    if what.startswith("reference "):
+        reference_interval(what.removeprefix("reference "), bg, data, draws)
+    else:
+        INTERVALS[what](bg, gg, data, draws)
+    report(base, seconds=time.perf_counter() - start, params=bg.params_)
+
+
+def reference_interval(what: str, bg, data, draws: int) -> None:
+    """Without intervals in the library: point predictions at each draw of
+    the log-parameters, then quantiles over the customers x draws matrix."""
+    from patronage import clv
+
+    params = np.array(list(bg.params_.values()))
+    log_cov = bg.covariance_ / np.outer(params, params)
+    rng = np.random.default_rng(0)
+    thetas = np.exp(rng.multivariate_normal(np.log(params), log_cov, draws))
+    names = list(bg.params_)
+    values = np.empty((len(data), draws))
+    for k, theta in enumerate(thetas):
+        model = clv.BetaGeo.from_params(dict(zip(names, theta)))
+        values[:, k] = model.predict(30.0, data) if what == "E[purchases 30d]" else model.conditional_probability_alive(data)
+    np.quantile(values, [0.05, 0.95], axis=1)
+
+
+def intervals_main(args) -> None:
+    import pandas as pd
+
+    print(
+        f"90% intervals per customer, {args.draws} draws, BG/NBD + Gamma-Gamma on simulated customers in whole "
+        f"days; {os.cpu_count()} cores; best of {args.repeat}; peak MB (+ above the data and fitted models)"
+    )
+    print(f"{'customers':>10} {'distinct':>9} {'interval':>28} {'patronage s':>12} {'per-draw loop s':>16} {'ratio':>7} "
+          f"{'peak MB ours':>13} {'peak MB loop':>13}")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.customers:
+            data = pd.DataFrame(with_spend(simulate_summary(int(n))))
+            distinct = len(data[["frequency", "recency", "T"]].drop_duplicates())
+            path = os.path.join(tmp, "summary.parquet")
+            data.to_parquet(path)
+            for what in INTERVALS:
+                runs = lambda w: best(  # noqa: E731
+                    [run_worker(__file__, ["interval", w, path, str(args.draws)]) for _ in range(args.repeat)]
+                )
+                ours = runs(what)
+                with_reference = (not args.no_reference and what in ("E[purchases 30d]", "P(alive)")
+                                  and n <= args.reference_max)  # fmt: skip
+                theirs = runs(f"reference {what}") if with_reference else None
+                print(
+                    f"{int(n):>10,} {distinct:>9,} {what:>28} {ours['seconds']:>12.2f} "
+                    + (f"{theirs['seconds']:>16.2f} {theirs['seconds'] / ours['seconds']:>6.1f}x " if theirs
+                       else f"{'-':>16} {'-':>7} ")
+                    + f"{fmt_mb(ours):>13} " + (f"{fmt_mb(theirs):>13}" if theirs else f"{'-':>13}"),
+                    flush=True,
+                )  # fmt: skip
+
+
 def run(library: str, model: str, path: str, repeat: int) -> dict:
     """Best time of ``repeat`` fresh processes (the machine may be shared)."""
     return best([run_worker(__file__, [library, model, path]) for _ in range(repeat)])
@@ -205,15 +302,27 @@ def main() -> None:
         help="skip lifetimes' Pareto/NBD above this many customers (it takes minutes)",
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per measure; the fastest is kept")
+    parser.add_argument("--draws", type=int, default=500, help="parameter draws of --only intervals")
     parser.add_argument(
-        "--only", choices=["covariates"],
-        help="covariates: fits with 3 static covariates on --covariate-customers simulated customers",
+        "--reference-max", type=float, default=2e5,
+        help="--only intervals: skip the per-draw loop above this many customers (its matrix is customers x draws)",
+    )
+    parser.add_argument(
+        "--only", choices=["covariates", "intervals"],
+        help="covariates: fits with 3 static covariates on --covariate-customers simulated customers; "
+        "intervals: per-customer intervals (see above)",
     )  # fmt: skip
     parser.add_argument("--covariate-customers", type=float, default=1e6)
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(*args.worker)
+        if args.worker[0] == "interval":
+            interval_worker(args.worker[1], args.worker[2], int(args.worker[3]))
+        else:
+            worker(*args.worker)
+        return
+    if args.only == "intervals":
+        intervals_main(args)
         return
     if args.only == "covariates":
         run_covariates(args.covariate_customers, args.repeat)

@@ -459,7 +459,7 @@ pub fn threads(n_jobs: Option<i64>) -> Option<usize> {
     Some(if n < 0 { cores + 1 + n } else { n }.clamp(1, cores) as usize)
 }
 
-/// Every contract (the estimators' and the simulator's), for the Python
+/// Every contract (the estimators', the simulator's and the CLV intervals'), for the Python
 /// layer and the contract tests.
 pub fn all() -> Vec<&'static Spec> {
     let mut specs = Vec::new();
@@ -467,6 +467,7 @@ pub fn all() -> Vec<&'static Spec> {
     specs.extend(crate::recommend::ModelKind::ALL.map(|k| k.spec()));
     specs.extend(crate::anomaly::SPECS.iter().copied());
     specs.push(&crate::datasets::simulate::SPEC);
+    specs.push(&crate::clv::intervals::SPEC);
     specs
 }
 

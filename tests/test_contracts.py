@@ -34,7 +34,8 @@ def test_every_public_estimator_is_listed_and_has_a_contract():
     public = {c for c in _subclasses(Estimator) if not c.__name__.startswith("_") and c.__module__.startswith("patronage")}
     public = {c for c in public if c.__name__ not in ("Recommender", "ClvEstimator")}  # shared bases
     assert public == set(ESTIMATORS)
-    assert {c.__name__ for c in ESTIMATORS} | {"simulate_transactions"} == set(_core.contract_names())
+    functions = {"simulate_transactions", "clv_intervals"}
+    assert {c.__name__ for c in ESTIMATORS} | functions == set(_core.contract_names())
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
@@ -47,6 +48,15 @@ def test_signatures_are_the_contracts(cls):
         assert p.default == spec.default(p.name), p.name
     # The defaults are accepted by the core as they are.
     assert cls().get_params() == {name: spec.default(name) for name in spec.params}
+
+
+def test_interval_defaults_are_their_contract():
+    spec = contract("clv_intervals")
+    for method in (BetaGeo.conditional_expected_number_of_purchases_up_to_time, GammaGamma.customer_lifetime_value):
+        signature = inspect.signature(method).parameters
+        assert signature["draws"].default == spec.default("draws")
+        assert signature["random_state"].default == spec.default("random_state")
+    assert inspect.signature(BetaGeo.predict_interval).parameters["interval"].default == spec.default("interval")
 
 
 def test_simulator_signature_is_its_contract():

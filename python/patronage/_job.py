@@ -133,15 +133,35 @@ def _holdout_rows(part: pa.Table, cols: Columns, calibration_end: pa.Scalar, las
     return counted(split, _HOLDOUT_COLUMNS)
 
 
+#: Seed of the parameter draws of the table's intervals: every partition
+#: (and every run) draws the same parameters.
+INTERVAL_SEED = 0
+
+
+def value_columns(interval: float | None) -> list[str]:
+    """The customer table's value columns: with ``interval``, the lower and
+    upper bounds of expected purchases and CLV from parameter uncertainty."""
+    bounds = ["_lower", "_upper"] if interval is not None else []
+    return ["probability_alive", *(f"expected_purchases{b}" for b in ["", *bounds]), *(f"clv{b}" for b in ["", *bounds])]
+
+
 def _value(part: pa.Table, purchases: Any, spend: Any, periods: float, horizon: int, discount_rate: float,
-           freq: str) -> pa.Table:  # fmt: skip
-    alive = np.asarray(purchases.conditional_probability_alive(part))
-    expected = np.asarray(purchases.predict(periods, part))
-    value = np.asarray(
-        spend.customer_lifetime_value(purchases, part, time=horizon, discount_rate=discount_rate, freq=freq)
-    )
-    for name, values in (("probability_alive", alive), ("expected_purchases", expected), ("clv", value)):
-        part = part.append_column(name, pa.array(values))
+           freq: str, interval: float | None = None) -> pa.Table:  # fmt: skip
+    found = {"probability_alive": np.asarray(purchases.conditional_probability_alive(part))}
+    value_args: dict[str, Any] = dict(time=horizon, discount_rate=discount_rate, freq=freq)
+    if interval is None:
+        found["expected_purchases"] = np.asarray(purchases.predict(periods, part))
+        found["clv"] = np.asarray(spend.customer_lifetime_value(purchases, part, **value_args))
+    else:
+        bounds = dict(interval=interval, random_state=INTERVAL_SEED)
+        for name, frame in (
+            ("expected_purchases", purchases.predict(periods, part, **bounds)),
+            ("clv", spend.customer_lifetime_value(purchases, part, **value_args, **bounds)),
+        ):
+            for column, suffix in (("estimate", ""), ("lower", "_lower"), ("upper", "_upper")):
+                found[name + suffix] = frame[column].to_numpy()
+    for name in value_columns(interval):
+        part = part.append_column(name, pa.array(found[name]))
     return part
 
 
@@ -229,6 +249,7 @@ def run(
     freq: str,
     horizon: int,
     discount_rate: float,
+    interval: float | None,
     holdout: float,
     n_items: int,
     risk: bool,
@@ -282,9 +303,9 @@ def run(
         spend_counts = engine.collect(engine.apply(summary, partial(counted, keys=spend_keys), _counts_schema(spend_keys)))
         spend = clv.GammaGamma().fit(summed(spend_counts, spend_keys), weights="count")
         value_step = partial(_value, purchases=purchases, spend=spend, periods=horizon * _core.periods_per_month(freq),
-                             horizon=horizon, discount_rate=discount_rate, freq=freq)  # fmt: skip
+                             horizon=horizon, discount_rate=discount_rate, freq=freq, interval=interval)  # fmt: skip
         valued_schema = summary_schema
-        for name in ("probability_alive", "expected_purchases", "clv"):
+        for name in value_columns(interval):
             valued_schema = valued_schema.append(pa.field(name, _F64))
         valued = engine.persist(engine.apply(summary, value_step, valued_schema))
     with stages.stage("segments"):
@@ -340,7 +361,8 @@ def run(
         recommender=recommender,
         risk_scorer=scorer,
         cleaning=cleaning,
-        settings={"freq": freq, "horizon_months": horizon, "discount_rate": discount_rate, "holdout": holdout,
+        settings={"freq": freq, "horizon_months": horizon, "discount_rate": discount_rate, "interval": interval,
+                  "holdout": holdout,
                   "customer_col": key, "datetime_col": cols.time, "monetary_value_col": cols.amount,
                   "item_col": cols.item, "purchases_scored": n_baskets,
                   "first": str(first.as_py())[:10], "last": str(last.as_py())[:10]},  # fmt: skip

@@ -149,6 +149,7 @@ def customer_table(
     freq: str = "W",
     horizon: int = 12,
     discount_rate: float = 0.01,
+    interval: float | None = None,
     model: Any = "auto",
     holdout: float = 0.25,
     n_items: int = 5,
@@ -177,6 +178,10 @@ def customer_table(
        (still compared on the holdout when ``holdout > 0``).
     3. Gamma-Gamma spend and discounted CLV over ``horizon`` months at
        ``discount_rate`` per month; expected purchases over the same horizon.
+       With ``interval`` (e.g. 0.9), each also gets ``_lower`` and
+       ``_upper`` bounds from the uncertainty of the models' parameters
+       (the default number of draws, with a fixed seed; see
+       :mod:`patronage.clv`).
     4. Segments: :func:`~patronage.clv.value_tiers` on CLV and
        :func:`~patronage.clv.lifecycle_stages` on P(alive).
     5. With ``item_col``: up to ``n_items`` items to buy again (bought at
@@ -195,7 +200,9 @@ def customer_table(
 
     Columns of ``table``: ``frequency``, ``recency``, ``T``,
     ``monetary_value``, ``probability_alive``, ``expected_purchases``,
-    ``clv``, ``value_tier``, ``lifecycle_stage``; with items ``buy_again``
+    ``clv``, ``value_tier``, ``lifecycle_stage`` (with ``interval``,
+    ``expected_purchases_lower``, ``expected_purchases_upper``,
+    ``clv_lower`` and ``clv_upper`` after their estimates); with items ``buy_again``
     and ``try_next`` (items joined by ", "); with risk ``n_alerts``,
     ``max_risk_score`` and ``risk_reasons`` (of the customer's riskiest
     alert).
@@ -247,8 +254,8 @@ def _on(engine: Any, args: dict[str, Any]) -> CustomerTable:
     candidates = _purchase_model(args["model"])
     cols = Columns(*(args[f"{c}_col"] for c in ("customer", "datetime", "monetary_value", "item", "merchant",
                                                  "category", "place")))  # fmt: skip
-    options = {k: args[k] for k in ("freq", "horizon", "discount_rate", "holdout", "n_items", "risk", "alert_rate",
-                                     "drop_duplicates", "risk_fit_rows")}  # fmt: skip
+    options = {k: args[k] for k in ("freq", "horizon", "discount_rate", "interval", "holdout", "n_items", "risk",
+                                     "alert_rate", "drop_duplicates", "risk_fit_rows")}  # fmt: skip
     kind = resolve_kind(args["output"], args["log"]) if isinstance(engine, Local) else None
     return _run_job(engine, args["log"], cols, candidates, args["show_progress"], kind, **options)
 

@@ -145,22 +145,27 @@ fn check_times(t: &[f64], name: &str, min: f64) -> Result<()> {
 /// Predictions that came out NaN mean the formulas failed for these
 /// parameters (at the edge of what a fit on little data produces): say so
 /// rather than return NaN.
-fn check_computed(values: &[f64], fitted: &Fitted, what: &str) -> Result<()> {
+pub(super) fn check_computed(values: &[f64], fitted: &Fitted, what: &str) -> Result<()> {
     match values.iter().position(|v| v.is_nan()) {
         None => Ok(()),
-        Some(i) => Err(Error::unsupported(
-            fitted.kind.name(),
-            format!(
-                "could not compute {what} at position {i}: its parameters {:?} are outside the \
-                 range where its formulas are accurate (a fit on too little data or at a boundary)",
-                fitted.params
-            ),
-        )),
+        Some(i) => Err(not_computed(fitted, what, i)),
     }
 }
 
+/// The error of a prediction `what` that came out NaN at position `i`.
+pub(super) fn not_computed(fitted: &Fitted, what: &str, i: usize) -> Error {
+    Error::unsupported(
+        fitted.kind.name(),
+        format!(
+            "could not compute {what} at position {i}: its parameters {:?} are outside the \
+             range where its formulas are accurate (a fit on too little data or at a boundary)",
+            fitted.params
+        ),
+    )
+}
+
 /// `t` per customer: one value for all, or one each; finite and >= 0.
-fn per_customer(t: &[f64], n: usize, name: &str) -> Result<Vec<f64>> {
+pub(super) fn per_customer(t: &[f64], n: usize, name: &str) -> Result<Vec<f64>> {
     let values = match t.len() {
         1 => vec![t[0]; n],
         len if len == n => t.to_vec(),
@@ -226,7 +231,7 @@ pub fn map_times(
 
 /// Gamma-Gamma rows for predictions (customers without repeat purchases get
 /// the population mean).
-fn read_spend(table: &Table) -> Result<Vec<Row>> {
+pub(super) fn read_spend(table: &Table) -> Result<Vec<Row>> {
     let rows = read_rows(table, ModelKind::GammaGamma)?;
     ModelKind::GammaGamma.validate(&rows)?;
     Ok(rows)
@@ -234,7 +239,7 @@ fn read_spend(table: &Table) -> Result<Vec<Row>> {
 
 /// Gamma-Gamma's parameters, if its population has a finite mean spend
 /// (covariates scale `v` only, so every customer's `q` is the population's).
-fn finite_mean_spend(spend: &Fitted) -> Result<&[f64]> {
+pub(super) fn finite_mean_spend(spend: &Fitted) -> Result<&[f64]> {
     let q = spend.params[1];
     if q <= 1.0 {
         return Err(Error::unsupported(

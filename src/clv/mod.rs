@@ -11,6 +11,10 @@
 //! * [`covariates`] and [`covfit`]: static covariates (customer
 //!   attributes that scale the population parameters), their fit and test.
 //! * [`predict`]: predictions, vectorised over customers with rayon.
+//! * [`counts`]: a customer's future purchase counts term by term.
+//! * [`intervals`]: draws of the parameters, per-customer quantiles and
+//!   predictive intervals of counts; [`uncertainty`] applies them to
+//!   summary tables.
 //! * [`customers`]: the models on summary tables (columns named by each
 //!   model's spec), the entry points of the bindings.
 
@@ -18,15 +22,18 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod boundary;
+pub mod counts;
 pub mod covariates;
 pub mod covfit;
 pub mod customers;
 pub mod fit;
+pub mod intervals;
 pub mod models;
 pub mod optimize;
 pub mod predict;
 pub mod real;
 pub mod special;
+pub mod uncertainty;
 
 pub use fit::{fit, FitOptions, Fitted};
 pub use models::{Continuous, ModelKind};

@@ -23,20 +23,8 @@ pub fn conditional_expected_purchases(model: Continuous, p: &[f64], row: Row, t:
     let [x, tx, big_t] = row;
     match model {
         Continuous::BetaGeo | Continuous::ModifiedBetaGeo => {
-            let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
-            let shift = model.kind().dropout_shift();
-            let c = a + b + x - 1.0 + shift;
-            let z = t / (alpha + big_t + t);
-            let (ln_h, sign) = ln_hyp2f1(r + x, b + x + shift, c, z);
-            let second =
-                1.0 - sign * (ln_h + (r + x) * ((alpha + big_t) / (alpha + t + big_t)).ln()).exp();
-            let numerator = c / (a - 1.0) * second;
-            let denominator = if x > 0.0 || shift > 0.0 {
-                1.0 + (a / (b + x - 1.0 + shift)) * ((alpha + big_t) / (alpha + tx)).powf(r + x)
-            } else {
-                1.0
-            };
-            numerator / denominator
+            beta_geo_expected_numerator(model, p, x, big_t, t)
+                / beta_geo_expected_denominator(model, p, x, tx, big_t)
         }
         Continuous::ParetoNbd => {
             let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
@@ -54,6 +42,43 @@ pub fn conditional_expected_purchases(model: Continuous, p: &[f64], row: Row, t:
             };
             (first + second + third.ln() - ll).exp()
         }
+    }
+}
+
+/// BG/NBD's and MBG/NBD's conditional expectation is this numerator, which
+/// holds the hypergeometric function and depends on `(x, T, t)` only, over
+/// [`beta_geo_expected_denominator`]: customers who share `x` and `T` (many,
+/// in whole periods) share the costly part.
+pub fn beta_geo_expected_numerator(
+    model: Continuous,
+    p: &[f64],
+    x: f64,
+    big_t: f64,
+    t: f64,
+) -> f64 {
+    let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
+    let shift = model.kind().dropout_shift();
+    let c = a + b + x - 1.0 + shift;
+    let z = t / (alpha + big_t + t);
+    let (ln_h, sign) = ln_hyp2f1(r + x, b + x + shift, c, z);
+    let second = 1.0 - sign * (ln_h + (r + x) * ((alpha + big_t) / (alpha + t + big_t)).ln()).exp();
+    c / (a - 1.0) * second
+}
+
+/// See [`beta_geo_expected_numerator`].
+pub fn beta_geo_expected_denominator(
+    model: Continuous,
+    p: &[f64],
+    x: f64,
+    tx: f64,
+    big_t: f64,
+) -> f64 {
+    let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
+    let shift = model.kind().dropout_shift();
+    if x > 0.0 || shift > 0.0 {
+        1.0 + (a / (b + x - 1.0 + shift)) * ((alpha + big_t) / (alpha + tx)).powf(r + x)
+    } else {
+        1.0
     }
 }
 
@@ -349,6 +374,12 @@ pub fn lifetime_value(
     discounting: Discounting,
 ) -> f64 {
     let expected = |t: f64| conditional_expected_purchases(model, p, row, t);
+    spend * discounted(expected, months, discounting)
+}
+
+/// Discounted purchases over the next `months`, from `expected(t)`, the
+/// expected purchases in the next `t` periods.
+pub fn discounted(expected: impl Fn(f64) -> f64, months: usize, discounting: Discounting) -> f64 {
     let (rate, per_month, steps) = match discounting {
         Discounting::Monthly {
             rate,
@@ -372,7 +403,7 @@ pub fn lifetime_value(
         total += (now - previous) * factor;
         previous = now;
     }
-    spend * total
+    total
 }
 
 #[cfg(test)]

@@ -12,11 +12,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use pyo3_arrow::input::AnyRecordBatch;
 
-use super::convert::{from_py_bytes, params, read_table, to_py_bytes, Arg};
+use super::convert::{from_py_bytes, params, read_table, to_py_bytes, values, Arg};
 use super::entry::Job;
 use crate::clv::customers::{self, require_family, CovariateColumns, ValueOptions, Weights};
+use crate::clv::intervals::{IntervalOptions, Intervals};
 use crate::clv::models::Row;
 use crate::clv::predict;
+use crate::clv::uncertainty;
 use crate::clv::{Continuous, Fitted, ModelKind};
 use crate::error::{Error, Result};
 
@@ -207,6 +209,46 @@ fn per_time<'py>(
     Ok(numpy(py, out))
 }
 
+/// The arguments of an interval (`interval`, `draws`, `random_state`),
+/// checked against their contract.
+fn interval_options(given: &Bound<'_, PyDict>) -> PyResult<IntervalOptions> {
+    Ok(IntervalOptions::check(values(given)?)?)
+}
+
+type Triple<'py> = (
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+);
+
+/// Estimates, lower and upper bounds as numpy arrays.
+fn triple(py: Python<'_>, out: Intervals) -> Triple<'_> {
+    (
+        numpy(py, out.estimate),
+        numpy(py, out.lower),
+        numpy(py, out.upper),
+    )
+}
+
+/// Per-customer intervals of `f(params, row, t)` from parameter uncertainty
+/// (see [`per_customer`]).
+fn per_customer_interval<'py>(
+    py: Python<'py>,
+    fitted: &Fitted,
+    data: AnyRecordBatch,
+    t: (&[f64], &str),
+    interval: &Bound<'py, PyDict>,
+    what: &str,
+    f: impl Fn(&[f64], Row, f64) -> f64 + Sync + Send,
+) -> PyResult<Triple<'py>> {
+    let options = interval_options(interval)?;
+    let table = read_table(data)?;
+    let out = Job::new().run(py, |ctl| {
+        uncertainty::row_intervals(fitted, &table, t, &options, what, ctl, f)
+    })?;
+    Ok(triple(py, out))
+}
+
 /// A native class over a fitted model of one family, with the methods
 /// every family shares (fit, given parameters, evidence, likelihood per
 /// customer, bytes) and its own.
@@ -339,6 +381,58 @@ model_class! {
         })
     }
 
+    /// Expected purchases in the next `t` periods with intervals from
+    /// parameter uncertainty: (estimate, lower, upper).
+    fn conditional_expected_purchases_interval<'py>(
+        &self,
+        py: Python<'py>,
+        data: AnyRecordBatch,
+        t: PyReadonlyArray1<'py, f64>,
+        interval: &Bound<'py, PyDict>,
+    ) -> PyResult<Triple<'py>> {
+        let options = interval_options(interval)?;
+        let table = read_table(data)?;
+        let t = times(&t);
+        let purchases = (self.family, &self.fitted);
+        let out = Job::new().run(py, |ctl| {
+            uncertainty::expected_purchases_intervals(purchases, &table, &t, &options, ctl)
+        })?;
+        Ok(triple(py, out))
+    }
+
+    /// Probability alive with intervals from parameter uncertainty.
+    fn probability_alive_interval<'py>(
+        &self,
+        py: Python<'py>,
+        data: AnyRecordBatch,
+        interval: &Bound<'py, PyDict>,
+    ) -> PyResult<Triple<'py>> {
+        let model = self.family;
+        per_customer_interval(py, &self.fitted, data, (&[0.0], "t"), interval, "the probability alive", |p, row, _| {
+            predict::probability_alive(model, p, row)
+        })
+    }
+
+    /// The predictive interval of each customer's purchases in the next `t`
+    /// periods (equal tails of `P(X(T, T + t) = n | history)`), with the
+    /// expected purchases: (estimate, lower, upper).
+    fn purchases_predictive_interval<'py>(
+        &self,
+        py: Python<'py>,
+        data: AnyRecordBatch,
+        t: PyReadonlyArray1<'py, f64>,
+        interval: &Bound<'py, PyDict>,
+    ) -> PyResult<Triple<'py>> {
+        let level = interval_options(interval)?.level;
+        let table = read_table(data)?;
+        let t = times(&t);
+        let purchases = (self.family, &self.fitted);
+        let out = Job::new().run(py, |ctl| {
+            uncertainty::purchase_count_intervals(purchases, &table, &t, level, ctl)
+        })?;
+        Ok(triple(py, out))
+    }
+
     /// Expected purchases of a new customer over each of `t`.
     fn expected_purchases_new<'py>(
         &self,
@@ -391,6 +485,35 @@ model_class! {
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let t = times(&t);
         per_customer(py, &self.fitted, data, (&t, "m_periods_in_future"), "the probability alive", |p, row, t| {
+            predict::bgbb_probability_alive(p, row, t)
+        })
+    }
+
+    /// Expected transactions in the next `t` opportunities with intervals
+    /// from parameter uncertainty: (estimate, lower, upper).
+    fn conditional_expected_purchases_interval<'py>(
+        &self,
+        py: Python<'py>,
+        data: AnyRecordBatch,
+        t: PyReadonlyArray1<'py, f64>,
+        interval: &Bound<'py, PyDict>,
+    ) -> PyResult<Triple<'py>> {
+        let t = times(&t);
+        per_customer_interval(py, &self.fitted, data, (&t, "m_periods_in_future"), interval, "expected purchases", |p, row, t| {
+            predict::bgbb_conditional_expected_purchases(p, row, t)
+        })
+    }
+
+    /// Probability alive `t` opportunities from now, with intervals.
+    fn probability_alive_interval<'py>(
+        &self,
+        py: Python<'py>,
+        data: AnyRecordBatch,
+        t: PyReadonlyArray1<'py, f64>,
+        interval: &Bound<'py, PyDict>,
+    ) -> PyResult<Triple<'py>> {
+        let t = times(&t);
+        per_customer_interval(py, &self.fitted, data, (&t, "m_periods_in_future"), interval, "the probability alive", |p, row, t| {
             predict::bgbb_probability_alive(p, row, t)
         })
     }
@@ -453,6 +576,22 @@ model_class! {
         Ok(numpy(py, out))
     }
 
+    /// Expected mean spend per purchase with intervals from parameter
+    /// uncertainty: (estimate, lower, upper).
+    fn expected_average_spend_interval<'py>(
+        &self,
+        py: Python<'py>,
+        data: AnyRecordBatch,
+        interval: &Bound<'py, PyDict>,
+    ) -> PyResult<Triple<'py>> {
+        let options = interval_options(interval)?;
+        let table = read_table(data)?;
+        let out = Job::new().run(py, |ctl| {
+            uncertainty::expected_average_spend_intervals(&self.fitted, &table, &options, ctl)
+        })?;
+        Ok(triple(py, out))
+    }
+
     /// Discounted value of each customer's purchases over `time` months:
     /// purchases from `purchase_model`, each worth this model's expected
     /// average spend (one pass over the summary).
@@ -478,6 +617,34 @@ model_class! {
             customers::customer_lifetime_value(purchases, &self.fitted, &table, options, ctl)
         })?;
         Ok(numpy(py, out))
+    }
+
+    /// Lifetime value with intervals from the uncertainty of both models'
+    /// parameters (drawn together): (estimate, lower, upper).
+    #[pyo3(signature = (purchase_model, data, time, discount_rate, freq, continuous, steps_per_month, interval))]
+    #[allow(clippy::too_many_arguments)]
+    fn customer_lifetime_value_interval<'py>(
+        &self,
+        py: Python<'py>,
+        purchase_model: &PurchaseModel,
+        data: AnyRecordBatch,
+        time: Arg,
+        discount_rate: Arg,
+        freq: &str,
+        continuous: Arg,
+        steps_per_month: Arg,
+        interval: &Bound<'py, PyDict>,
+    ) -> PyResult<Triple<'py>> {
+        let (time, steps) = (time.count("time", 0)?, steps_per_month.count("steps_per_month", 1)?);
+        let rate = discount_rate.number("discount_rate")?;
+        let value = ValueOptions::new(time, rate, freq, continuous.flag("continuous")?, steps)?;
+        let options = interval_options(interval)?;
+        let table = read_table(data)?;
+        let purchases = (purchase_model.family, &purchase_model.fitted);
+        let out = Job::new().run(py, |ctl| {
+            uncertainty::customer_lifetime_value_intervals(purchases, &self.fitted, &table, value, &options, ctl)
+        })?;
+        Ok(triple(py, out))
     }
 }
 

@@ -43,11 +43,15 @@ pub fn batch_out(batch: arrow_array::RecordBatch) -> PyRecordBatch {
 
 /// An estimator's parameters (`get_params()`), checked against its spec.
 pub fn params(spec: &'static Spec, given: &Bound<'_, PyDict>) -> PyResult<Params> {
-    let values = given
+    Ok(spec.check(values(given)?)?)
+}
+
+/// A dict of arguments as names and values, for the core to check.
+pub fn values(given: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Value)>> {
+    given
         .iter()
         .map(|(name, value)| Ok((name.extract::<String>()?, self::value(&value))))
-        .collect::<PyResult<Vec<_>>>()?;
-    Ok(spec.check(values)?)
+        .collect()
 }
 
 /// Any Python value as the core's [`Value`], for arguments the core checks

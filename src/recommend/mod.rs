@@ -34,4 +34,3 @@ pub mod topn;
 pub use interactions::Interactions;
 pub use model::{Model, ModelKind, Recommender, SeenItems, Unknown};
 pub use topn::TopN;
-

@@ -12,12 +12,21 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
-from .._base import Estimator, contract
-from .._frames import arrow_stream, build_frame, resolve_kind
+from .._base import Estimator, contract, resolve_random_state
+from .._frames import arrow_stream, build_frame, frame_kind, resolve_kind
 
 
 # Every model's fitting options are the same (the core's contracts share them).
 _FIT = contract("BetaGeo")
+# The arguments of every interval (level, draws, random_state), checked by the core.
+_INTERVALS = contract("clv_intervals")
+DRAWS = _INTERVALS.default("draws")
+LEVEL = _INTERVALS.default("interval")
+
+
+def _interval_args(interval: Any, draws: Any, random_state: Any) -> dict[str, Any]:
+    """The interval's arguments as the core checks them (``random_state`` as a seed)."""
+    return {"interval": interval, "draws": draws, "random_state": resolve_random_state(random_state)}
 
 
 class ConvergenceWarning(UserWarning):
@@ -149,6 +158,18 @@ class _Columns:
         self.like = data
         self.names = names
         self.n = lengths.pop()
+
+    def frame(self, values: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Any:
+        """``estimate``, ``lower`` and ``upper`` columns as a frame of the
+        input's kind (pandas with the input's index; lists and arrays give
+        pandas when it is installed, else pyarrow)."""
+        columns = dict(zip(("estimate", "lower", "upper"), values))
+        module = type(self.like).__module__.split(".", 1)[0]
+        kind = frame_kind(self.like) if module in ("pandas", "polars", "pyarrow") else resolve_kind(None)
+        frame = build_frame(columns, kind)
+        if kind == "pandas" and module == "pandas":
+            frame.index = self.like.index
+        return frame
 
     def wrap(self, values: np.ndarray, name: str) -> Any:
         module = type(self.like).__module__.split(".", 1)[0]
