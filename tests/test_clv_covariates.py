@@ -67,6 +67,7 @@ def test_zero_coefficients_give_the_purchase_model_without_covariates(cls, cdnow
         with_z.conditional_probability_of_n_purchases_up_to_time(1, 10, cdnow),
         plain.conditional_probability_of_n_purchases_up_to_time(1, 10, cdnow),
     )
+    _close(with_z.predict_interval(10, cdnow), plain.predict_interval(10, cdnow))
     spend = GammaGamma().fit(cdnow)
     _close(
         spend.customer_lifetime_value(with_z, cdnow, freq="W"),
@@ -328,3 +329,22 @@ def test_each_customers_predictions_equal_lifetimes_at_their_own_parameters(cls)
         )
         own = cls.from_params(params).log_likelihood(f, r, T)[0]
         np.testing.assert_allclose(ours_ll[i], own, rtol=1e-10)
+
+
+@pytest.mark.parametrize("cls", [BetaGeo, ParetoNBD])
+def test_count_intervals_use_each_customers_own_parameters(cls, fitted):
+    """The predictive interval of a customer's purchases under covariates is
+    the model without covariates' at that customer's parameters; intervals
+    from parameter draws are refused (the coefficients are not drawn yet)."""
+    _, data = fitted
+    model = _quiet(lambda: cls().fit(data, covariates={"alpha": ["segment", "score"]}))
+    sample = data.iloc[::300]
+    ours = model.predict_interval(30, sample)
+    for i, (_, customer) in enumerate(sample.iterrows()):
+        z = {"segment[b]": float(customer["segment"] == "b"), "score": customer["score"]}
+        params = dict(model.params_)
+        params["alpha"] *= np.exp(-sum(model.coefficients_[f"alpha:{term}"] * v for term, v in z.items()))
+        own = cls.from_params(params).predict_interval(30, sample.iloc[[i]])
+        _close(ours.iloc[i].to_numpy(), own.iloc[0].to_numpy())
+    with pytest.raises(ValueError, match="covariates"):
+        model.conditional_probability_alive(sample, interval=0.9)

@@ -272,6 +272,26 @@ where
     Ok(out)
 }
 
+/// `f(i)` (estimate, lower, upper) of every customer `i` of `n`, in
+/// parallel: for customers of their own parameters (covariates), where no
+/// two share a computation.
+pub fn per_customer<F>(n: usize, ctl: &Control, f: F) -> Result<Intervals>
+where
+    F: Fn(usize) -> [f64; 3] + Sync,
+{
+    let values: Vec<[f64; 3]> = (0..n)
+        .into_par_iter()
+        .with_min_len(256)
+        .map(|i| if ctl.cancelled() { [0.0; 3] } else { f(i) })
+        .collect();
+    ctl.check()?;
+    let mut out = Intervals::with_len(n);
+    for (i, v) in values.into_iter().enumerate() {
+        [out.estimate[i], out.lower[i], out.upper[i]] = v;
+    }
+    Ok(out)
+}
+
 /// Intervals of `f(θ, case)` for every case, from its values at every draw
 /// (in parallel over distinct cases; memory beyond the output is one value
 /// per draw for each worker).  NaN predictions stay NaN for the caller to

@@ -5,7 +5,8 @@
 
 use super::counts::ConditionalCounts;
 use super::customers::{
-    finite_mean_spend, not_computed, per_customer, read_rows, read_spend, ValueOptions,
+    finite_mean_spend, not_computed, per_customer, read_rows, read_spend, CustomerParams,
+    ValueOptions,
 };
 use super::fit::Fitted;
 use super::intervals::{self, Case, IntervalOptions, Intervals, NoDraws, Sample};
@@ -281,7 +282,8 @@ pub fn customer_lifetime_value_intervals(
 
 /// The predictive interval of each customer's purchases in the next `t`
 /// periods: the equal-tailed interval of `P(X(T, T + t) = n | history)` at
-/// the estimates, with the expected purchases as the estimate.
+/// the estimates (with covariates, the customer's own), with the expected
+/// purchases as the estimate.
 pub fn purchase_count_intervals(
     purchases: (Continuous, &Fitted),
     table: &Table,
@@ -290,18 +292,23 @@ pub fn purchase_count_intervals(
     ctl: &Control,
 ) -> Result<Intervals> {
     let (model, fitted) = purchases;
-    without_covariates(fitted)?;
     let cases = cases(fitted, table, (t, "t"))?;
-    let p = fitted.params.as_slice();
-    let out = intervals::per_distinct(&cases, ctl, |[a, b, c, t]| {
+    let at = |p: &[f64], [a, b, c, t]: Case| {
         let row = [a, b, c];
-        let counts = ConditionalCounts::new(model, p, row, t);
-        let (lower, upper) = intervals::count_interval(counts, level);
+        let (lower, upper) =
+            intervals::count_interval(ConditionalCounts::new(model, p, row, t), level);
         [
             predict::conditional_expected_purchases(model, p, row, t),
             lower,
             upper,
         ]
-    })?;
+    };
+    let out = if fitted.covariates.is_none() {
+        intervals::per_distinct(&cases, ctl, |case| at(&fitted.params, case))?
+    } else {
+        let params = CustomerParams::new(fitted, table)?;
+        let n = fitted.kind.n_params();
+        intervals::per_customer(cases.len(), ctl, |i| at(&params.of(i)[..n], cases[i]))?
+    };
     checked(out, fitted, "purchases")
 }
