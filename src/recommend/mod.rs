@@ -7,7 +7,7 @@
 //! * [`repeat`]: a repeat-aware model for next purchases (TIFU-KNN), fitted
 //!   on a log with purchase times.
 //! * [`model`]: a fitted recommender and serving (top-n by partial sort,
-//!   fold-in of new users, similar items and users).
+//!   fold-in of new users); [`similar`]: similar items and users.
 //! * [`explain`]: scores split into what each of the user's items (or
 //!   similar customers) adds.
 //! * [`metrics`] and [`split`]: evaluation.
@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod model;
 pub mod repeat;
 pub mod serve;
+pub mod similar;
 pub mod sparse;
 pub mod split;
 pub mod topn;

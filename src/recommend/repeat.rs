@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::interactions::Interactions;
-use super::model::row_cosine_top;
+use super::similar::row_cosine_top;
 use super::sparse::{Csr, SparseAccumulator};
 use crate::control::Control;
 use crate::error::{Error, Result};
