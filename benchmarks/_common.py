@@ -44,10 +44,13 @@ def report(base_mb: float, **measures: Any) -> None:
     print(json.dumps({"peak_mb": status_mb("VmHWM"), "base_mb": base_mb, **measures}))
 
 
-def run_worker(script: str, args: Sequence[str], env: Mapping[str, str] | None = None) -> dict:
-    """Run ``script --worker *args`` in a fresh interpreter and parse its result line."""
+def run_worker(
+    script: str, args: Sequence[str], env: Mapping[str, str] | None = None, python: str | None = None
+) -> dict:
+    """Run ``script --worker *args`` in a fresh interpreter (this one, or
+    ``python``: a reference library's own environment) and parse its result line."""
     out = subprocess.run(
-        [sys.executable, script, "--worker", *args], check=True, capture_output=True, text=True, env=env
+        [python or sys.executable, script, "--worker", *args], check=True, capture_output=True, text=True, env=env
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -4,17 +4,21 @@ Data: the CDNOW master summary (23,570 customers, weeks), BG/NBD customer
 summaries simulated in whole days (100k and 1M customers by default), the same
 with continuous times (300k customers in fractional weeks, every row
 distinct), and 3,000 customers who never drop out (Poisson-gamma purchases in
-whole days, where drop-out is not identified). Each
+whole days, where drop-out is not identified), and Ta-Feng's grocery log in
+daily periods where ``../shared/data/tafeng`` has it (32,266 customers). Each
 library runs in fresh subprocesses on the same Parquet file (the fastest of
 --repeat runs is kept), so peak memory is its own. Timed work per model: fit,
 then expected purchases in the next 30 periods and probability alive for every
 customer. Prints seconds, the ratio, log-likelihoods (ours and lifetimes',
 evaluated by patronage on the same data) and peak RSS in MB (+ above the
-memory with the data loaded).
+memory with the data loaded). Where pymc-marketing imports (this
+interpreter, or ``--pymc-python``), its BG/NBD MAP fit with the same
+predictions runs on the same files, in a table of its own.
 
     python benchmarks/clv.py                                  # CDNOW, 100k, 1M
     python benchmarks/clv.py --customers 1e7 --no-reference   # patronage alone
     python benchmarks/clv.py --only covariates                # static covariates
+    python benchmarks/clv.py --pymc-python /path/to/venv/bin/python   # pymc-marketing from its own environment
 
 ``--only intervals``: per-customer 90% intervals for the simulated
 customers in whole days (with Gamma-Gamma spends), 500 draws by default,
@@ -45,6 +49,7 @@ import numpy as np
 from _common import best, fmt_mb, report, run_worker, start_measuring
 
 MODELS = {"BetaGeo": "BetaGeoFitter", "ParetoNBD": "ParetoNBDFitter"}
+TAFENG = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "tafeng", "ta_feng.parquet")
 
 
 def _purchases(rate: np.ndarray, T: np.ndarray, dropout: np.ndarray | None, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -169,6 +174,9 @@ def worker(library: str, model: str, path: str, *mode: str) -> None:
     import pandas as pd
 
     data = pd.read_parquet(path)
+    if library == "pymc":
+        pymc_worker(data)
+        return
     if library == "patronage":
         from patronage import clv
     else:
@@ -188,6 +196,40 @@ def worker(library: str, model: str, path: str, *mode: str) -> None:
         fitted.conditional_probability_alive(f, r, T)
         params = {k: float(v) for k, v in fitted.params_.items()}
     report(base, seconds=time.perf_counter() - start, params=params)
+
+
+def pymc_worker(data) -> None:
+    """pymc-marketing's BG/NBD: MAP fit, expected purchases in 30 periods and
+    P(alive) (its compiled code is cached on disk, so repeated runs are warm)."""
+    import logging
+
+    import pandas as pd
+
+    warnings.simplefilter("ignore")
+    logging.disable(logging.WARNING)
+    from pymc_marketing.clv import BetaGeoModel
+
+    frame = pd.DataFrame({"customer_id": range(len(data)), **{c: data[c] for c in ("frequency", "recency", "T")}})
+    base = start_measuring()
+    start = time.perf_counter()
+    model = BetaGeoModel(data=frame)
+    model.fit(method="map", progressbar=False)
+    model.expected_purchases(future_t=30.0)
+    model.expected_probability_alive()
+    fitted = model.fit_summary()
+    params = {name: float(fitted[name]) for name in ("r", "alpha", "a", "b")}
+    report(base, seconds=time.perf_counter() - start, params=params)
+
+
+def pymc_python(given: str | None) -> str | None:
+    """The interpreter with pymc-marketing: ``given``, else this one if it
+    imports it (it is not a test dependency: heavy, and it compiles C)."""
+    import subprocess
+    import sys
+
+    python = given or sys.executable
+    found = subprocess.run([python, "-c", "import pymc_marketing"], capture_output=True).returncode == 0
+    return python if found else None
 
 
 def with_spend(summary: dict[str, np.ndarray], seed: int = 0) -> dict[str, np.ndarray]:
@@ -276,9 +318,9 @@ def intervals_main(args) -> None:
                 )  # fmt: skip
 
 
-def run(library: str, model: str, path: str, repeat: int) -> dict:
+def run(library: str, model: str, path: str, repeat: int, python: str | None = None) -> dict:
     """Best time of ``repeat`` fresh processes (the machine may be shared)."""
-    return best([run_worker(__file__, [library, model, path]) for _ in range(repeat)])
+    return best([run_worker(__file__, [library, model, path], python=python) for _ in range(repeat)])
 
 
 def log_likelihood(model: str, params: dict, data) -> float:
@@ -313,6 +355,10 @@ def main() -> None:
         "intervals: per-customer intervals (see above)",
     )  # fmt: skip
     parser.add_argument("--covariate-customers", type=float, default=1e6)
+    parser.add_argument(
+        "--pymc-python", help="an interpreter with pymc-marketing for its BG/NBD MAP column (default: this one, "
+        "if it has it; else the column is skipped)",
+    )  # fmt: skip
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -342,12 +388,18 @@ def main() -> None:
         datasets.append((f"continuous {int(n):,}", pd.DataFrame(simulate_summary(int(n), continuous=True))))
     if not args.no_dropout_log:
         datasets.append(("no drop-out 3,000", pd.DataFrame(simulate_no_dropout())))
+    if os.path.exists(TAFENG):
+        log = pd.read_parquet(TAFENG, columns=["CUSTOMER_ID", "TRANSACTION_DT"])
+        daily = patronage.rfm_summary(log, "CUSTOMER_ID", "TRANSACTION_DT", freq="D")
+        datasets.append(("Ta-Feng daily", daily[["frequency", "recency", "T"]].reset_index(drop=True)))
+    pymc = None if args.no_reference else pymc_python(args.pymc_python)
 
     print(
         f"fit + predict (expected purchases, P(alive)) vs lifetimes; {os.cpu_count()} cores; best of {args.repeat}"
     )
     header = f"{'data':>18} {'model':>10} {'patronage s':>12} {'lifetimes s':>12} {'ratio':>7} {'LL ours':>14} {'LL lifetimes':>14} {'peak MB ours':>13} {'peak MB lifetimes':>18}"
     print(header)
+    comparisons = []  # (data, ours, pymc-marketing's) for BG/NBD
     with tempfile.TemporaryDirectory() as tmp:
         for name, data in datasets:
             path = os.path.join(tmp, "summary.parquet")
@@ -365,6 +417,17 @@ def main() -> None:
                     + (f"{fmt_mb(theirs):>18}" if theirs else f"{'-':>18}"),
                     flush=True,
                 )
+                if pymc and model == "BetaGeo":
+                    comparisons.append((name, ours, run("pymc", model, path, args.repeat, python=pymc), data))
+    if comparisons:
+        print(f"\nBG/NBD against pymc-marketing's MAP fit (warm: its compiled code cached); best of {args.repeat}")
+        print(f"{'data':>18} {'patronage s':>12} {'pymc-marketing s':>17} {'ratio':>7} {'LL ours':>14} {'LL pymc':>14} "
+              f"{'peak MB ours':>13} {'peak MB pymc':>14}")  # fmt: skip
+        for name, ours, theirs, data in comparisons:
+            print(f"{name:>18} {ours['seconds']:>12.3f} {theirs['seconds']:>17.2f} "
+                  f"{theirs['seconds'] / ours['seconds']:>6.1f}x {log_likelihood('BetaGeo', ours['params'], data):>14.1f} "
+                  f"{log_likelihood('BetaGeo', theirs['params'], data):>14.1f} {fmt_mb(ours):>13} {fmt_mb(theirs):>14}",
+                  flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -16,15 +16,11 @@ held to one thread so implicit does not oversubscribe). Tasks:
   (patronage's two models share one ``Interactions``; implicit's take the
   matrix at each call).
 
-Then, where ``../shared/data`` has Ta-Feng, next-month quality of
-patronage's models (train before 2001-02-01, truth: each customer's February
-items known in training, seen items allowed): nDCG@10 over the test
-customers, fit seconds and peak memory (fit and top-10), each model in its
-own process.
+Then EASE against numpy's closed form. Ranking quality of every model (ours
+and implicit's, on Ta-Feng and the simulator) is ``recommend_quality.py``.
 
     python benchmarks/recommend.py                       # ~1.0M distinct (user, item) interactions, 2 threads, best of 3
     python benchmarks/recommend.py --customers 300000 --threads 2
-    python benchmarks/recommend.py --only tafeng
     python benchmarks/recommend.py --only als --factors 64 512 --iterations 3
     python benchmarks/recommend.py --only als --factors 64 512 1024 --solver cg block
     python benchmarks/recommend.py --only ease     # simulated 3,613 items and Ta-Feng's 8,000 most bought
@@ -41,47 +37,6 @@ import warnings
 from _common import best, fmt_mb, report, run_worker, start_measuring, status_mb
 
 TAFENG = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "tafeng", "ta_feng.parquet")
-TAFENG_MODELS = ("ALS", "ItemKNN", "RP3Beta", "RepeatAware")
-
-
-def tafeng_worker(model_name: str) -> None:
-    """Fit one model on Ta-Feng before February 2001 and score its top-10."""
-    import pandas as pd
-    from patronage import recommend
-
-    columns = {"user_col": "CUSTOMER_ID", "item_col": "PRODUCT_ID"}
-    log = pd.read_parquet(TAFENG, columns=["TRANSACTION_DT", "CUSTOMER_ID", "PRODUCT_ID"])
-    cutoff = pd.Timestamp("2001-02-01")
-    train = log[log["TRANSACTION_DT"] < cutoff]
-    test = log[(log["TRANSACTION_DT"] >= cutoff) & (log["TRANSACTION_DT"] < pd.Timestamp("2001-03-01"))]
-    test = test[test["CUSTOMER_ID"].isin(train["CUSTOMER_ID"]) & test["PRODUCT_ID"].isin(train["PRODUCT_ID"])]
-    truth = test[["CUSTOMER_ID", "PRODUCT_ID"]].drop_duplicates()
-    users = truth["CUSTOMER_ID"].unique()
-    base = start_measuring()
-    start = time.perf_counter()
-    if model_name == "RepeatAware":
-        model = recommend.RepeatAware().fit(train, time_col="TRANSACTION_DT", **columns)
-        seen = {"mode": "replenish"}
-    else:
-        model = {"ALS": lambda: recommend.ALS(random_state=0), "ItemKNN": recommend.ItemKNN,
-                 "RP3Beta": recommend.RP3Beta}[model_name]()  # fmt: skip
-        model.fit(train, **columns)
-        seen = {"exclude_seen": False}
-    seconds = time.perf_counter() - start
-    recs = model.recommend(users, n=10, **seen)
-    metrics = recommend.ranking_metrics(recs, truth, 10, n_items=model.n_items_, **columns)
-    report(base, seconds=seconds, ndcg=metrics["ndcg"], n_users=metrics["n_users"])
-
-
-def tafeng(threads: int, repeat: int) -> None:
-    print(f"\nTa-Feng, next month (February 2001), seen items allowed; defaults; {threads} threads")
-    print(f"{'model':<14} {'nDCG@10':>8} {'fit s':>7} {'peak MB':>12}")
-    env = dict(os.environ, RAYON_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1")
-    for name in TAFENG_MODELS:
-        result = best([run_worker(__file__, ["patronage", "tafeng", name, str(threads), "0"], env=env)
-                       for _ in range(repeat)])  # fmt: skip
-        print(f"{name:<14} {result['ndcg']:>8.4f} {result['seconds']:>7.2f} {fmt_mb(result):>12}  "
-              f"({result['n_users']:,} customers)", flush=True)  # fmt: skip
 
 
 def worker(library: str, task: str, path: str, threads: int, iterations: int) -> None:
@@ -209,7 +164,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3, help="runs per task; the fastest is kept (the machine is shared)")
-    parser.add_argument("--only", choices=["implicit", "als", "tafeng", "ease"], help="run one part only")
+    parser.add_argument("--only", choices=["implicit", "als", "ease"], help="run one part only")
     parser.add_argument("--factors", type=int, nargs="+", default=[64], help="ALS factors (one row each)")
     parser.add_argument("--solver", nargs="+", choices=["cg", "block"], default=["cg"],
                         help="patronage's ALS solvers (one row each)")  # fmt: skip
@@ -218,15 +173,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         library, task, path, threads, iterations = args.worker
-        if task == "tafeng":
-            tafeng_worker(path)  # the model's name
-        else:
-            worker(library, task, path, int(threads), int(iterations))
+        worker(library, task, path, int(threads), int(iterations))
         return
     if args.only in (None, "implicit", "als"):
         implicit_comparison(args, als_only=args.only == "als")
-    if args.only in (None, "tafeng") and os.path.exists(TAFENG):
-        tafeng(args.threads, args.repeat)
     if args.only in (None, "ease"):
         ease_against_numpy(args.repeat)
 

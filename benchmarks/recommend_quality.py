@@ -27,7 +27,7 @@ Grids (every combination; other parameters at their defaults):
   10 × ``regularization`` 0.01, 0.1; BPR (64 factors); EASE
   ``regularization`` 100, 500 (Ta-Feng: on the 5,000 items most customers
   bought, as its 23,812-item catalogue would need a 23,812² dense matrix);
-  RepeatAware ``k`` 100, 300 × ``alpha`` 0, 0.7 × ``group_decay`` 0.7, 1.
+  RepeatAware ``k`` 300, 1000 × ``alpha`` 0, 0.7 × ``group_decay`` 0.7, 1.
 * implicit ALS (64 factors) ``alpha`` 1, 10 × ``regularization`` 0.01, 0.1;
   BPR (64 factors); CosineRecommender and BM25Recommender ``K`` 50, 200.
 
@@ -58,7 +58,7 @@ GRIDS: dict[tuple[str, str], dict[str, list]] = {
     ("patronage", "ALS"): {"alpha": [1.0, 10.0], "regularization": [0.01, 0.1]},
     ("patronage", "BPR"): {},
     ("patronage", "EASE"): {"regularization": [100.0, 500.0]},
-    ("patronage", "RepeatAware"): {"k": [100, 300], "alpha": [0.0, 0.7], "group_decay": [0.7, 1.0]},
+    ("patronage", "RepeatAware"): {"k": [300, 1000], "alpha": [0.0, 0.7], "group_decay": [0.7, 1.0]},
     ("implicit", "ALS"): {"alpha": [1.0, 10.0], "regularization": [0.01, 0.1]},
     ("implicit", "BPR"): {},
     ("implicit", "Cosine"): {"K": [50, 200]},
