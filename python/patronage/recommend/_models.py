@@ -530,9 +530,9 @@ class RepeatAware(Recommender):
     decay) give nDCG@10 0.141 on Ta-Feng's next month, against 0.111 for
     item-kNN and 0.125 for each customer's most-bought items (see
     ``benchmarks/README.md``). Where tastes do not drift and customers have
-    few baskets (the simulator's log), full weight for every basket
-    (``group_decay=1``) and scores from neighbours only (``alpha=0``) do
-    better: :func:`tune` finds such settings. :meth:`explain` splits a
+    few baskets (the simulator's log), scores from neighbours alone
+    (``alpha=0``), many of them on a large log (``k=1000``), do better:
+    :func:`tune` finds such settings. :meth:`explain` splits a
     score by customer (the customer's own history, then each neighbour's).
 
     ``recommend(mode=...)`` chooses what to do with items the customer bought
