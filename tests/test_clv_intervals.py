@@ -347,14 +347,40 @@ def test_the_customer_table_carries_bounds_when_asked():
         patronage.customer_table(log, *columns, risk=False, holdout=0, interval=2)
 
 
-def test_models_with_covariates_refuse_parameter_intervals_for_now(cdnow):
-    # Their customers each have their own parameters, which the draws do not
-    # cover yet; the predictive interval of counts uses them (test_clv_covariates).
-    data = cdnow.assign(segment=np.where(np.arange(len(cdnow)) % 2 == 0, "a", "b"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = BetaGeo().fit(data, covariates=["segment"])
-    with pytest.raises(ValueError, match="covariates"):
-        model.conditional_probability_alive(data, interval=0.9)
-    with pytest.raises(ValueError, match="covariates"):
-        GammaGamma().fit(cdnow).customer_lifetime_value(model, data, freq="W", interval=0.9)
+def test_models_with_covariates_draw_their_coefficients_too():
+    """Every customer at their own parameters under each draw of (parameters,
+    coefficients): the bounds equal a numpy Monte Carlo of the same normal
+    (log-parameters, coefficients as they are) to its sampling error."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_clv_covariates import _simulate_bg_nbd
+
+    gammas = {"alpha": np.array([0.6, -0.3]), "a": np.zeros(2), "b": np.zeros(2)}
+    data = _simulate_bg_nbd(3_000, 2, r=0.8, alpha=5.0, a=0.8, b=2.5, gammas=gammas)
+    model = BetaGeo().fit(data, covariates={"alpha": ["segment", "score"]})
+    sample = data.iloc[::600]
+    ours = model.conditional_probability_alive(sample, interval=0.9, draws=4000, random_state=1)
+    np.testing.assert_allclose(ours["estimate"], model.conditional_probability_alive(sample), rtol=1e-12)
+    base = np.array(list(model.params_.values()))
+    centre = np.concatenate([np.log(base), list(model.coefficients_.values())])
+    scale = np.concatenate([base, np.ones(len(model.coefficients_))])
+    theta = np.random.default_rng(0).multivariate_normal(centre, model.covariance_ / np.outer(scale, scale), 4000)
+    z = np.column_stack([(sample["segment"] == "b").astype(float), sample["score"]])
+    histories = sample[["frequency", "recency", "T"]].to_numpy()
+    values = []
+    for draw in theta:
+        r, alpha, a, b = np.exp(draw[:4])
+        alphas = alpha * np.exp(-(z @ draw[4:]))
+        values.append([BetaGeo.from_params({"r": r, "alpha": al, "a": a, "b": b}).conditional_probability_alive(
+            [f], [rec], [T])[0] for al, (f, rec, T) in zip(alphas, histories)])  # fmt: skip
+    lower, upper = np.quantile(np.array(values), [0.05, 0.95], axis=0)
+    tolerance = 0.1 * (upper - lower).max()
+    np.testing.assert_allclose(ours["lower"], lower, atol=tolerance)
+    np.testing.assert_allclose(ours["upper"], upper, atol=tolerance)
+    spends = data.assign(monetary_value=np.random.default_rng(3).gamma(4.0, 5.0, len(data)))
+    spend = GammaGamma().fit(spends.query("frequency > 0"))
+    value = spend.customer_lifetime_value(model, spends.iloc[::600], freq="D", interval=0.9, random_state=0)
+    assert (value["lower"] <= value["estimate"]).all() and (value["estimate"] <= value["upper"]).all()
+

@@ -108,12 +108,22 @@ impl<'a> CustomerParams<'a> {
 
     /// Parameters of customer `i` (the first [`ModelKind::n_params`] count).
     pub fn of(&self, i: usize) -> [f64; 4] {
-        let base = &self.fitted.params;
+        let gamma = self
+            .fitted
+            .covariates
+            .as_ref()
+            .map_or(&[][..], |c| &c.gamma);
+        self.at(i, &self.fitted.params, gamma)
+    }
+
+    /// Parameters of customer `i` at other population parameters `base`
+    /// and coefficients `gamma` (all of them, as [`CovariateFit::gamma`](super::covfit::CovariateFit::gamma)).
+    pub fn at(&self, i: usize, base: &[f64], gamma: &[f64]) -> [f64; 4] {
         match &self.fitted.covariates {
-            Some(c) => customer_params(
+            Some(_) => customer_params(
                 self.fitted.kind,
                 base,
-                &c.gamma,
+                gamma,
                 &self.z[i * self.width..(i + 1) * self.width],
             ),
             None => {

@@ -107,20 +107,39 @@ pub fn draws(
     n: usize,
     seed: u64,
 ) -> std::result::Result<Vec<Vec<f64>>, NoDraws> {
-    let k = params.len();
+    draws_of(params, &vec![true; params.len()], covariance, n, seed)
+}
+
+/// [`draws`] where only the entries marked `logged` (positive parameters)
+/// are drawn in log space; the others (covariates' coefficients) as they are.
+pub fn draws_of(
+    centre: &[f64],
+    logged: &[bool],
+    covariance: &[f64],
+    n: usize,
+    seed: u64,
+) -> std::result::Result<Vec<Vec<f64>>, NoDraws> {
+    let k = centre.len();
     assert_eq!(covariance.len(), k * k, "covariance of {k} parameters");
-    if covariance.iter().any(|c| !c.is_finite()) || params.iter().any(|p| !(*p > 0.0)) {
+    let positive = centre.iter().zip(logged).all(|(p, &log)| !log || *p > 0.0);
+    if covariance.iter().any(|c| !c.is_finite())
+        || !positive
+        || centre.iter().any(|p| !p.is_finite())
+    {
         return Err(NoDraws::Undefined);
     }
+    let scale = |i: usize| if logged[i] { centre[i] } else { 1.0 };
     // Column-major equals row-major for a symmetric matrix; symmetrise anyway.
-    let log_cov = faer::Mat::<f64>::from_fn(k, k, |i, j| {
-        0.5 * (covariance[i * k + j] + covariance[j * k + i]) / (params[i] * params[j])
+    let cov = faer::Mat::<f64>::from_fn(k, k, |i, j| {
+        0.5 * (covariance[i * k + j] + covariance[j * k + i]) / (scale(i) * scale(j))
     });
-    let llt = log_cov
+    let llt = cov
         .llt(faer::Side::Lower)
         .map_err(|_| NoDraws::NotPositiveDefinite)?;
     let l = llt.L();
-    let centre: Vec<f64> = params.iter().map(|p| p.ln()).collect();
+    let mean: Vec<f64> = (0..k)
+        .map(|i| if logged[i] { centre[i].ln() } else { centre[i] })
+        .collect();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut z = vec![0.0; k];
     Ok((0..n)
@@ -129,7 +148,14 @@ pub fn draws(
                 *v = StandardNormal.sample(&mut rng);
             }
             (0..k)
-                .map(|i| (centre[i] + (0..=i).map(|j| l[(i, j)] * z[j]).sum::<f64>()).exp())
+                .map(|i| {
+                    let v = mean[i] + (0..=i).map(|j| l[(i, j)] * z[j]).sum::<f64>();
+                    if logged[i] {
+                        v.exp()
+                    } else {
+                        v
+                    }
+                })
                 .collect()
         })
         .collect())

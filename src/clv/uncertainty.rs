@@ -41,47 +41,111 @@ fn no_draws(fitted: &Fitted, why: NoDraws) -> Error {
     )
 }
 
-/// The intervals compute with the population's parameters: a model fitted
-/// with covariates has its own per customer, which they do not draw yet.
-fn without_covariates(fitted: &Fitted) -> Result<()> {
-    match fitted.covariates {
-        None => Ok(()),
-        Some(_) => Err(Error::unsupported(
-            fitted.kind.name(),
-            "was fitted with covariates: intervals of predictions at each customer's own \
-             parameters are not available yet (fit without covariates for intervals)",
-        )),
+/// What is drawn of a model: its parameters (in log space), then its
+/// estimated coefficients, if any (as they are), with their covariance.
+fn drawn(f: &Fitted) -> (Vec<f64>, Vec<bool>, &[f64]) {
+    let k = f.params.len();
+    match &f.covariates {
+        None => (f.params.clone(), vec![true; k], &f.covariance),
+        Some(c) => {
+            let free = c.gamma.iter().zip(&c.free).filter(|(_, &free)| free);
+            let estimate: Vec<f64> = f
+                .params
+                .iter()
+                .copied()
+                .chain(free.map(|(&g, _)| g))
+                .collect();
+            let logged = (0..estimate.len()).map(|i| i < k).collect();
+            (estimate, logged, &c.covariance)
+        }
     }
 }
 
-/// The point estimates and `options.draws` draws of the parameters of
+/// The point estimates and `options.draws` draws of what is drawn of
 /// `models` together: their vectors end to end (each model's estimates are
 /// independent of the others', so the covariance is block diagonal).
 pub fn joint_draws(
     models: &[&Fitted],
     options: &IntervalOptions,
 ) -> Result<(Vec<f64>, Vec<Vec<f64>>)> {
-    let estimate: Vec<f64> = models
-        .iter()
-        .flat_map(|f| f.params.iter().copied())
-        .collect();
+    let (mut estimate, mut logged, mut blocks) = (Vec::new(), Vec::new(), Vec::new());
+    for f in models {
+        let (e, l, covariance) = drawn(f);
+        intervals::draws_of(&e, &l, covariance, 0, 0).map_err(|why| no_draws(f, why))?;
+        blocks.push((estimate.len(), e.len(), covariance));
+        estimate.extend(e);
+        logged.extend(l);
+    }
     let k = estimate.len();
     let mut covariance = vec![0.0; k * k];
-    let mut offset = 0;
-    for f in models {
-        without_covariates(f)?;
-        let n = f.params.len();
-        intervals::draws(&f.params, &f.covariance, 0, 0).map_err(|why| no_draws(f, why))?;
+    for (offset, n, block) in blocks {
         for i in 0..n {
             for j in 0..n {
-                covariance[(offset + i) * k + offset + j] = f.covariance[i * n + j];
+                covariance[(offset + i) * k + offset + j] = block[i * n + j];
             }
         }
-        offset += n;
     }
-    let draws = intervals::draws(&estimate, &covariance, options.draws, options.seed)
+    let draws = intervals::draws_of(&estimate, &logged, &covariance, options.draws, options.seed)
         .map_err(|why| no_draws(models[0], why))?;
     Ok((estimate, draws))
+}
+
+/// Intervals for models of which one has covariates: every customer at
+/// their own parameters under each draw, `f(params of each model, i)`
+/// (a second model's are `[0; 4]` when there is one model).
+fn per_customer_intervals(
+    models: &[&Fitted],
+    table: &Table,
+    options: &IntervalOptions,
+    ctl: &Control,
+    f: impl Fn(&[[f64; 4]; 2], usize) -> f64 + Sync,
+) -> Result<Intervals> {
+    let (estimate, draws) = joint_draws(models, options)?;
+    let params: Vec<CustomerParams> = models
+        .iter()
+        .map(|m| CustomerParams::new(m, table))
+        .collect::<Result<_>>()?;
+    // Each model's segment as (population parameters, every coefficient),
+    // expanded once per draw rather than per customer.
+    let expand = |v: &[f64]| -> Vec<(Vec<f64>, Vec<f64>)> {
+        let mut offset = 0;
+        models
+            .iter()
+            .map(|m| {
+                let k = m.params.len();
+                let base = v[offset..offset + k].to_vec();
+                offset += k;
+                let gamma = match &m.covariates {
+                    Some(c) => {
+                        let n_free = c.free.iter().filter(|&&free| free).count();
+                        offset += n_free;
+                        c.gamma_from(&v[offset - n_free..offset])
+                    }
+                    None => Vec::new(),
+                };
+                (base, gamma)
+            })
+            .collect()
+    };
+    let expanded: Vec<Vec<(Vec<f64>, Vec<f64>)>> = draws.iter().map(|d| expand(d)).collect();
+    let at = |segments: &[(Vec<f64>, Vec<f64>)], i: usize| {
+        let mut out = [[0.0; 4]; 2];
+        for (m, (base, gamma)) in segments.iter().enumerate() {
+            out[m] = params[m].at(i, base, gamma);
+        }
+        out
+    };
+    let centre = expand(&estimate);
+    intervals::per_customer(table.num_rows(), ctl, |i| {
+        let mut values: Vec<f64> = expanded.iter().map(|s| f(&at(s, i), i)).collect();
+        let (lower, upper) =
+            intervals::quantile_pair(&mut values, options.tails().0, options.tails().1);
+        [f(&at(&centre, i), i), lower, upper]
+    })
+}
+
+fn has_covariates(models: &[&Fitted]) -> bool {
+    models.iter().any(|m| m.covariates.is_some())
 }
 
 /// Each customer's row and horizon, checked.
@@ -118,6 +182,14 @@ pub fn row_intervals(
     f: impl Fn(&[f64], Row, f64) -> f64 + Sync,
 ) -> Result<Intervals> {
     let cases = cases(fitted, table, t)?;
+    if has_covariates(&[fitted]) {
+        let n = fitted.params.len();
+        let out = per_customer_intervals(&[fitted], table, options, ctl, |p, i| {
+            let [a, b, c, t] = cases[i];
+            f(&p[0][..n], [a, b, c], t)
+        })?;
+        return checked(out, fitted, what);
+    }
     let (estimate, draws) = joint_draws(&[fitted], options)?;
     let sample = Sample {
         estimate: &estimate,
@@ -141,7 +213,7 @@ pub fn expected_purchases_intervals(
     ctl: &Control,
 ) -> Result<Intervals> {
     let (model, fitted) = purchases;
-    if model == Continuous::ParetoNbd {
+    if model == Continuous::ParetoNbd || has_covariates(&[fitted]) {
         return row_intervals(
             fitted,
             table,
@@ -199,6 +271,12 @@ pub fn expected_average_spend_intervals(
         .iter()
         .map(|&[x, m, _]| [x, m, 0.0, 0.0])
         .collect();
+    if has_covariates(&[spend]) {
+        let out = per_customer_intervals(&[spend], table, options, ctl, |p, i| {
+            spend_at(&p[0][..3], cases[i][0], cases[i][1])
+        })?;
+        return checked(out, spend, "expected average spend");
+    }
     let (estimate, draws) = joint_draws(&[spend], options)?;
     let sample = Sample {
         estimate: &estimate,
@@ -225,14 +303,22 @@ pub fn customer_lifetime_value_intervals(
     let rows = read_rows(table, model.kind())?;
     model.kind().validate(&rows)?;
     let spend_rows = read_spend(table)?;
+    let (months, discounting) = (value.months, value.discounting);
+    let n = fitted.params.len();
+    if has_covariates(&[fitted, spend]) {
+        let out = per_customer_intervals(&[fitted, spend], table, options, ctl, |p, i| {
+            let (row, [x, m, _]) = (rows[i], spend_rows[i]);
+            predict::lifetime_value(model, &p[0][..n], row, 1.0, months, discounting)
+                * spend_at(&p[1][..3], x, m)
+        })?;
+        return checked(out, fitted, "lifetime value");
+    }
     let (estimate, draws) = joint_draws(&[fitted, spend], options)?;
     let sample = Sample {
         estimate: &estimate,
         draws: &draws,
         tails: options.tails(),
     };
-    let n = fitted.params.len();
-    let (months, discounting) = (value.months, value.discounting);
     let out = if model == Continuous::ParetoNbd {
         // Discounted purchases (each worth 1) per distinct history, times spend.
         let cases: Vec<Case> = rows.iter().map(|&[a, b, c]| [a, b, c, 0.0]).collect();

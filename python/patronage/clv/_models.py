@@ -11,7 +11,9 @@ e.g. 0.9), ``draws`` and ``random_state``; with ``interval`` given they
 return a frame with ``estimate``, ``lower`` and ``upper`` columns, the bounds
 being quantiles of the prediction over ``draws`` draws of the parameters from
 the fit's asymptotic normal in log-parameter space (the delta method on the
-covariance of the estimates), computed in parallel in the core.  They show
+covariance of the estimates; a model fitted with covariates draws its
+coefficients too, as they are, and takes every customer at their own
+parameters under each draw), computed in parallel in the core.  They show
 how much the fitted parameters are uncertain, not how much a customer's
 behaviour varies: for that, :meth:`~BetaGeo.predict_interval` gives the
 predictive interval of each customer's purchase count.  Models whose
