@@ -48,13 +48,7 @@ fn drawn(f: &Fitted) -> (Vec<f64>, Vec<bool>, &[f64]) {
     match &f.covariates {
         None => (f.params.clone(), vec![true; k], &f.covariance),
         Some(c) => {
-            let free = c.gamma.iter().zip(&c.free).filter(|(_, &free)| free);
-            let estimate: Vec<f64> = f
-                .params
-                .iter()
-                .copied()
-                .chain(free.map(|(&g, _)| g))
-                .collect();
+            let estimate: Vec<f64> = f.params.iter().copied().chain(c.coefficients()).collect();
             let logged = (0..estimate.len()).map(|i| i < k).collect();
             (estimate, logged, &c.covariance)
         }
@@ -117,7 +111,7 @@ fn per_customer_intervals(
                 offset += k;
                 let gamma = match &m.covariates {
                     Some(c) => {
-                        let n_free = c.free.iter().filter(|&&free| free).count();
+                        let n_free = c.coefficients().len();
                         offset += n_free;
                         c.gamma_from(&v[offset - n_free..offset])
                     }
